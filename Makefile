@@ -1,0 +1,63 @@
+# civickit: `make demo` runs both example apps on bundled data; `make test` runs every test.
+# Both set everything up first (virtualenv, Python packages, front-end assets).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.civickit-installed
+ASSETS := node_modules/.civickit-installed
+PYTEST_ARGS ?=
+
+.PHONY: help prereqs install assets demo test bench docs docs-serve lint format clean
+
+help:
+	@echo "make demo    set up, then run leeds_bins (http://127.0.0.1:8001) and streetwise (http://127.0.0.1:8002)"
+	@echo "make test    set up, then run the whole test suite"
+	@echo "make bench   run the benchmarks in benchmarks/ (figures + ratio to a peer)"
+	@echo "make docs    build the documentation site into site/"
+	@echo "make lint    ruff check"
+
+prereqs:
+	@PYTHON=$(PYTHON) ./scripts/check-prereqs
+
+$(STAMP): pyproject.toml | prereqs
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs,bench]'
+	@touch $@
+
+install: $(STAMP)
+
+$(ASSETS): package.json | prereqs
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Copy the pinned npm packages into each app's static/vendor (and compile its Sass).
+assets: $(ASSETS) $(STAMP)
+	$(BIN)/python -m scripts.build_assets
+
+demo: install assets
+	$(BIN)/python -m examples.demo
+
+test: install assets
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install assets
+	$(BIN)/python -m benchmarks $(BENCH)
+
+docs: install
+	$(BIN)/mkdocs build --strict
+
+docs-serve: install
+	$(BIN)/mkdocs serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) node_modules site build *.egg-info .pytest_cache .ruff_cache examples/*/static/vendor

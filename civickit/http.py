@@ -1,0 +1,435 @@
+"""The one way civickit talks to the network.
+
+Every client (CKAN, postcodes.io, police.uk) goes through an :class:`HttpClient`
+so that timeouts, retries, caching, rate limits and error mapping are decided
+once: timeouts are on by default, GETs are retried with backoff that honours
+``Retry-After``, POSTs are never retried once they may have reached the server,
+and a body that is not JSON becomes :class:`~civickit.errors.NotAPortalResponse`
+instead of a confusing decode error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import __version__
+from .errors import (
+    APIError,
+    NotAPortalResponse,
+    NotAuthorized,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    ValidationError,
+)
+
+__all__ = ["Download", "HttpClient", "TokenBucket", "error_for_status"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_USER_AGENT = (
+    f"civickit/{__version__} (+https://github.com/civickit/civickit) "
+    f"python-requests/{requests.__version__}"
+)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+# Cap on one Retry-After wait, so a caller is never blocked for an hour by one header.
+MAX_RETRY_AFTER_S = 30.0
+CHUNK_SIZE = 256 * 1024
+
+
+class TokenBucket:
+    """Allow ``rate`` requests per second on average, with bursts of up to ``burst``.
+
+    ``clock`` and ``sleep`` are injectable so tests can measure spacing with a
+    fake clock instead of waiting.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be a positive number of requests per second")
+        self.rate = float(rate)
+        self.burst = float(burst if burst is not None else max(1.0, rate))
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.burst
+        self._stamp = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until one is available; return the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= 1.0
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+class _Retry(Retry):
+    """urllib3 ``Retry`` that waits at most ``MAX_RETRY_AFTER_S`` whatever ``Retry-After`` asks."""
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER_S)
+
+
+@dataclass(frozen=True)
+class Download:
+    """The outcome of :meth:`HttpClient.download`."""
+
+    path: Path
+    changed: bool
+    bytes: int
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def error_for_status(response: requests.Response, message: str | None = None) -> APIError:
+    """Map an HTTP error status to the matching :class:`APIError` subclass."""
+    status = response.status_code
+    url = response.url
+    text = message or _reason(response)
+    if status == 404:
+        return NotFound(status, text, url)
+    if status in (401, 403):
+        return NotAuthorized(status, text, url)
+    if status == 429:
+        return RateLimited(status, text, url, retry_after=_retry_after(response))
+    if status in (400, 409, 422):
+        return ValidationError(status, text, url)
+    if status >= 500:
+        return ServiceUnavailable(status, text, url)
+    return APIError(status, text, url)
+
+
+def _reason(response: requests.Response) -> str:
+    return f"{response.reason or 'error'} from {urlsplit(response.url).netloc or 'the server'}"
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    with contextlib.suppress(TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    return None
+
+
+class HttpClient:
+    """A configured ``requests`` session shared by every civickit client.
+
+    ``cache`` is ``None`` (no cache), a filesystem path (an SQLite cache via
+    requests-cache) or a ``redis://`` URL; cached responses are served stale
+    when the service is down. ``rate_limits`` maps a host name to requests per
+    second, or to ``(rate, burst)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float | tuple[float, float] = (5, 30),
+        retries: int = 3,
+        backoff: float = 0.5,
+        cache: str | os.PathLike[str] | None = None,
+        cache_ttl: int = 3600,
+        rate_limits: Mapping[str, float | tuple[float, float]] | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.cache = cache
+        self.cache_ttl = cache_ttl
+        self.user_agent = user_agent or DEFAULT_USER_AGENT
+        self._buckets: dict[str, TokenBucket] = {}
+        for host, spec in (rate_limits or {}).items():
+            rate, burst = spec if isinstance(spec, tuple) else (spec, None)
+            self.set_rate_limit(host, rate, burst=burst)
+        self.session = self._build_session()
+
+    # -- construction -------------------------------------------------------
+
+    def _build_session(self) -> requests.Session:
+        session: requests.Session
+        if self.cache is None:
+            session = requests.Session()
+        else:
+            session = _cached_session(self.cache, self.cache_ttl)
+        retry = _Retry(
+            total=self.retries,
+            connect=self.retries,
+            read=self.retries,
+            status=self.retries,
+            backoff_factor=self.backoff,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers["User-Agent"] = self.user_agent
+        return session
+
+    def set_rate_limit(self, host: str, rate: float, *, burst: float | None = None) -> None:
+        """Limit requests to ``host`` to ``rate`` per second (bursts of ``burst``)."""
+        self._buckets[host.lower()] = TokenBucket(rate, burst)
+
+    def has_rate_limit(self, host: str) -> bool:
+        return host.lower() in self._buckets
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests -------------------------------------------------------------
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """Send one request; transport failures become :class:`ServiceUnavailable`.
+
+        HTTP error statuses are returned, not raised, so callers that parse an
+        error envelope (CKAN) can read the body first.
+        """
+        bucket = self._buckets.get((urlsplit(url).hostname or "").lower())
+        if bucket is not None:
+            bucket.acquire()
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            return self.session.request(method, url, **kwargs)
+        except requests.exceptions.RetryError as exc:
+            raise ServiceUnavailable(None, f"gave up after {self.retries} retries", url) from exc
+        except requests.exceptions.Timeout as exc:
+            raise ServiceUnavailable(None, "the request timed out", url) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise ServiceUnavailable(None, "could not connect", url) from exc
+        except requests.exceptions.RequestException as exc:
+            raise APIError(None, f"the request failed: {exc.__class__.__name__}", url) from exc
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None, **kwargs: Any):
+        return self.request("GET", url, params=params, **kwargs)
+
+    def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``url`` and return its decoded JSON, raising a typed error otherwise."""
+        return self.json_of(self.get(url, params=params))
+
+    def post_json(self, url: str, json: Any) -> Any:  # noqa: A002 - mirrors requests
+        """POST a JSON body and return the decoded JSON reply. Never retried once sent."""
+        return self.json_of(self.request("POST", url, json=json))
+
+    def post_form(self, url: str, data: Mapping[str, Any]) -> Any:
+        """POST form fields and return the decoded JSON reply. Never retried once sent."""
+        return self.json_of(self.request("POST", url, data=data))
+
+    @staticmethod
+    def decode_json(response: requests.Response) -> Any:
+        """Decode a JSON body whatever the status; HTML or empty bodies are errors."""
+        body = response.content
+        if not body or not body.strip():
+            raise NotAPortalResponse(
+                response.status_code, "the response body was empty", response.url
+            )
+        if body.lstrip()[:1] == b"<":
+            raise NotAPortalResponse(
+                response.status_code, "got an HTML page instead of JSON", response.url
+            )
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise NotAPortalResponse(
+                response.status_code, f"the response is not valid JSON ({exc.msg})", response.url
+            ) from exc
+
+    @classmethod
+    def json_of(cls, response: requests.Response) -> Any:
+        """Raise the typed error for an error status, else decode the JSON body."""
+        if response.status_code >= 400:
+            raise error_for_status(response)
+        return cls.decode_json(response)
+
+    # -- downloads ------------------------------------------------------------
+
+    def stream(
+        self,
+        url: str,
+        dest: str | os.PathLike[str],
+        *,
+        progress: bool = False,
+        if_modified: bool = True,
+    ) -> Path:
+        """Download ``url`` to ``dest`` atomically and return the path."""
+        return self.download(url, dest, progress=progress, if_modified=if_modified).path
+
+    def download(
+        self,
+        url: str,
+        dest: str | os.PathLike[str],
+        *,
+        progress: bool = False,
+        if_modified: bool = True,
+    ) -> Download:
+        """Download ``url`` to ``dest``, saying whether anything changed.
+
+        The body goes to a temporary file beside ``dest`` and is renamed into
+        place only when complete, so ``dest`` is never half-written. With
+        ``if_modified`` the previous ETag / Last-Modified (kept in a small
+        sidecar file) are sent, and a 304 leaves ``dest`` untouched.
+        """
+        dest = Path(dest)
+        if dest.is_dir():
+            dest = dest / (Path(urlsplit(url).path).name or "download")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        meta_path = dest.with_name(f".{dest.name}.civickit-meta.json")
+        headers: dict[str, str] = {}
+        meta: dict[str, str] = {}
+        if if_modified and dest.exists() and meta_path.exists():
+            with contextlib.suppress(ValueError, OSError):
+                meta = json.loads(meta_path.read_text())
+            if meta.get("url") == url:
+                if meta.get("etag"):
+                    headers["If-None-Match"] = meta["etag"]
+                if meta.get("last_modified"):
+                    headers["If-Modified-Since"] = meta["last_modified"]
+
+        with self._uncached():
+            response = self.request("GET", url, headers=headers, stream=True)
+        with contextlib.closing(response):
+            if response.status_code == 304:
+                return Download(dest, False, 0, meta.get("etag"), meta.get("last_modified"))
+            if response.status_code >= 400:
+                raise error_for_status(response)
+            expected = _int_or_none(response.headers.get("Content-Length"))
+            if response.headers.get("Content-Encoding"):
+                expected = None  # Content-Length counts compressed bytes
+            written = self._write_atomically(response, dest, expected, progress)
+        etag = response.headers.get("ETag")
+        last_modified = response.headers.get("Last-Modified")
+        if etag or last_modified:
+            meta_path.write_text(
+                json.dumps({"url": url, "etag": etag, "last_modified": last_modified})
+            )
+        else:
+            meta_path.unlink(missing_ok=True)
+        return Download(dest, True, written, etag, last_modified)
+
+    @contextlib.contextmanager
+    def _uncached(self) -> Iterator[None]:
+        disabled = getattr(self.session, "cache_disabled", None)
+        if disabled is None:
+            yield
+        else:
+            with disabled():
+                yield
+
+    def _write_atomically(
+        self,
+        response: requests.Response,
+        dest: Path,
+        expected: int | None,
+        progress: bool,
+    ) -> int:
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        tmp = Path(tmp_name)
+        written = 0
+        try:
+            with os.fdopen(fd, "wb") as out, _progress(progress, expected, dest.name) as advance:
+                try:
+                    for chunk in response.iter_content(CHUNK_SIZE):
+                        out.write(chunk)
+                        written += len(chunk)
+                        advance(len(chunk))
+                except requests.exceptions.RequestException as exc:
+                    raise ServiceUnavailable(
+                        None, f"the download was cut off after {written} bytes", response.url
+                    ) from exc
+                if expected is not None and written != expected:
+                    raise ServiceUnavailable(
+                        None,
+                        f"the download was cut off: got {written} of {expected} bytes",
+                        response.url,
+                    )
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return written
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int | None, label: str) -> Iterator[Callable[[int], None]]:
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _cached_session(cache: str | os.PathLike[str], ttl: int) -> requests.Session:
+    import requests_cache
+
+    target = os.fspath(cache)
+    if target.startswith(("redis://", "rediss://", "unix://")):
+        from redis import Redis
+
+        backend: Any = requests_cache.RedisCache(connection=Redis.from_url(target))
+    else:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        backend = requests_cache.SQLiteCache(target)
+    return requests_cache.CachedSession(
+        backend=backend,
+        expire_after=ttl,
+        stale_if_error=True,
+        allowable_methods=("GET", "HEAD"),
+    )

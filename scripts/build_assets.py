@@ -1,0 +1,54 @@
+"""Copy the pinned front-end packages from node_modules into each example app's static/vendor.
+
+Run by `make assets`. Apps register what they need in ``VENDOR`` below; the
+copy is idempotent and only rewrites files whose bytes changed.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = ROOT / "node_modules"
+
+# (source under node_modules, destination under static/vendor)
+VENDOR = [
+    ("govuk-frontend/dist/govuk/govuk-frontend.min.css", "govuk/govuk-frontend.min.css"),
+    ("govuk-frontend/dist/govuk/govuk-frontend.min.js", "govuk/govuk-frontend.min.js"),
+    ("govuk-frontend/dist/govuk/assets/images/favicon.svg", "govuk/assets/images/favicon.svg"),
+    ("leaflet/dist/leaflet.js", "leaflet/leaflet.js"),
+    ("leaflet/dist/leaflet.css", "leaflet/leaflet.css"),
+    ("leaflet/dist/images", "leaflet/images"),
+]
+APPS = ["leeds_bins", "streetwise"]
+
+
+def copy(src: Path, dest: Path) -> None:
+    if src.is_dir():
+        for child in src.iterdir():
+            copy(child, dest / child.name)
+        return
+    if dest.exists() and filecmp.cmp(src, dest, shallow=False):
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dest)
+
+
+def main() -> int:
+    if not NODE_MODULES.exists():
+        print("node_modules is missing: run `npm install` (or `make assets`) first", file=sys.stderr)
+        return 1
+    for app in APPS:
+        app_dir = ROOT / "examples" / app
+        if not app_dir.exists():
+            continue
+        for src, dest in VENDOR:
+            copy(NODE_MODULES / src, app_dir / "static" / "vendor" / dest)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

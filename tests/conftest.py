@@ -1,0 +1,130 @@
+"""Fixtures shared across the suite: real servers, databases and a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    """The folder of real, trimmed published files (each with a SOURCE.txt)."""
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where tests save screenshots and reports for humans to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+# -- a real HTTP server on loopback ------------------------------------------------
+
+
+class LocalServer:
+    """A WSGI app served on 127.0.0.1 from a background thread."""
+
+    def __init__(self, app: Callable) -> None:
+        from werkzeug.serving import make_server
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Callable], LocalServer]]:
+    """Start WSGI apps on loopback for the test: ``server = serve(app); server.url``."""
+    servers: list[LocalServer] = []
+
+    def start(app: Callable) -> LocalServer:
+        server = LocalServer(app)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+# -- PostgreSQL and Redis (the scale path) -------------------------------------------
+
+
+def _postgres_url_or_skip() -> str:
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure means: no server we can use here
+        pytest.skip(f"PostgreSQL not reachable at {url} ({exc.__class__.__name__}); "
+                    "set TEST_DATABASE_URL to run the scale-path tests")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A reachable PostgreSQL URL (TEST_DATABASE_URL), or the test is skipped, saying why."""
+    return _postgres_url_or_skip()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A reachable Redis URL (TEST_REDIS_URL), or the test is skipped, saying why."""
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        pytest.skip(f"Redis not reachable at {url} ({exc.__class__.__name__}); "
+                    "set TEST_REDIS_URL to run the Redis tests")
+    return url
+
+
+# -- a real browser --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (``apt-get install chromium``; .ci/run does it)."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}: run `apt-get install -y chromium` "
+                    "(.ci/run does) or set CHROMIUM=/path/to/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
