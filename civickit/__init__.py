@@ -1,3 +1,97 @@
-"""civickit: the plumbing between UK open data and something residents use."""
+"""civickit: the plumbing between UK open data and something residents use.
+
+The public API is re-exported here (``civickit.portal``, ``civickit.Postcodes``,
+``civickit.Feed``...) and imported lazily, so ``import civickit`` stays fast and
+a script that only reads a CSV never loads Twilio or SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    # errors
+    **dict.fromkeys(
+        [
+            "CivicKitError",
+            "APIError",
+            "NotFound",
+            "NotAuthorized",
+            "ValidationError",
+            "RateLimited",
+            "ServiceUnavailable",
+            "NotAPortalResponse",
+            "InvalidPostcode",
+            "PostcodeNotFound",
+            "InvalidPhoneNumber",
+            "DataFormatError",
+            "SMSError",
+        ],
+        "civickit.errors",
+    ),
+    "HttpClient": "civickit.http",
+    # portals
+    "portal": "civickit.portals",
+    "CKAN": "civickit.portals.ckan",
+    "Dataset": "civickit.portals.ckan",
+    "Resource": "civickit.portals.ckan",
+    # public APIs
+    "normalise": "civickit.postcodes",
+    "Postcodes": "civickit.postcodes",
+    "Place": "civickit.postcodes",
+    "PoliceUK": "civickit.police",
+    "Crime": "civickit.police",
+    # geo
+    "distance_m": "civickit.geo",
+    "osgb_to_wgs84": "civickit.geo",
+    "osgb_to_wgs84_many": "civickit.geo",
+    "PointIndex": "civickit.geo",
+    # files
+    "open_table": "civickit.tabular",
+    "datasets": "civickit.datasets",
+    # reminders
+    "Feed": "civickit.ical",
+    "subscribe_links": "civickit.ical",
+    "normalise_phone": "civickit.sms",
+    "TwilioSender": "civickit.sms",
+    "ConsoleSender": "civickit.sms",
+    "MemorySender": "civickit.sms",
+    "SentMessage": "civickit.sms",
+    "Outbox": "civickit.reminders",
+    "make_scheduler": "civickit.reminders",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'civickit' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith("." + name) else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # let type checkers and IDEs see the real names
+    from . import datasets
+    from .errors import *  # noqa: F403
+    from .geo import PointIndex, distance_m, osgb_to_wgs84, osgb_to_wgs84_many
+    from .http import HttpClient
+    from .ical import Feed, subscribe_links
+    from .police import Crime, PoliceUK
+    from .portals import portal
+    from .portals.ckan import CKAN, Dataset, Resource
+    from .postcodes import Place, Postcodes, normalise
+    from .reminders import Outbox, make_scheduler
+    from .sms import ConsoleSender, MemorySender, SentMessage, TwilioSender, normalise_phone
+    from .tabular import open_table
