@@ -208,7 +208,9 @@ class SMSError(CivicKitError):
         kind = (
             "may or may not have been sent; check the provider before resending"
             if self.ambiguous
-            else "was refused for good" if self.permanent else "failed for now; retry later"
+            else "was refused for good"
+            if self.permanent
+            else "failed for now; retry later"
         )
         code = f" (error {self.code})" if self.code is not None else ""
         detail = f": {self.message}" if self.message else ""

@@ -9,6 +9,7 @@ each background command runs in its own process; Ctrl-C stops them all.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -53,7 +54,9 @@ def main() -> int:
     procs: list[subprocess.Popen] = []
     for name, port, _ in apps:
         procs.append(
-            subprocess.Popen([sys.executable, "-m", "examples.demo", "--serve", name, str(port)], env=env)
+            subprocess.Popen(
+                [sys.executable, "-m", "examples.demo", "--serve", name, str(port)], env=env
+            )
         )
         demo = importlib.import_module(f"examples.{name}.demo")
         for argv in getattr(demo, "background_commands", list)():
@@ -88,9 +91,7 @@ def main() -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             serve(sys.argv[2], int(sys.argv[3]))
-        except KeyboardInterrupt:
-            pass
         sys.exit(0)
     sys.exit(main())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import filecmp
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +17,6 @@ NODE_MODULES = ROOT / "node_modules"
 
 # (source under node_modules, destination under static/vendor)
 VENDOR = [
-    ("govuk-frontend/dist/govuk/govuk-frontend.min.css", "govuk/govuk-frontend.min.css"),
     ("govuk-frontend/dist/govuk/govuk-frontend.min.js", "govuk/govuk-frontend.min.js"),
     ("govuk-frontend/dist/govuk/assets/images/favicon.svg", "govuk/assets/images/favicon.svg"),
     ("leaflet/dist/leaflet.js", "leaflet/leaflet.js"),
@@ -24,6 +24,8 @@ VENDOR = [
     ("leaflet/dist/images", "leaflet/images"),
 ]
 APPS = ["leeds_bins", "streetwise"]
+# GOV.UK Frontend's Sass, compiled without the GDS Transport font (gov.uk services only).
+SCSS = ROOT / "examples" / "common" / "assets" / "civickit.scss"
 
 
 def copy(src: Path, dest: Path) -> None:
@@ -37,16 +39,48 @@ def copy(src: Path, dest: Path) -> None:
     shutil.copy2(src, dest)
 
 
+def compile_css() -> Path:
+    """Compile the shared stylesheet once into a build folder; apps copy it."""
+    out = ROOT / "build" / "assets" / "civickit.css"
+    if out.exists() and out.stat().st_mtime >= SCSS.stat().st_mtime:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sass = NODE_MODULES / ".bin" / "sass"
+    subprocess.run(
+        [
+            str(sass),
+            "--pkg-importer=node",
+            "--style=compressed",
+            "--no-source-map",
+            "--quiet-deps",
+            str(SCSS),
+            str(out),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+    return out
+
+
 def main() -> int:
     if not NODE_MODULES.exists():
-        print("node_modules is missing: run `npm install` (or `make assets`) first", file=sys.stderr)
+        print(
+            "node_modules is missing: run `npm install` (or `make assets`) first", file=sys.stderr
+        )
         return 1
+    css = compile_css()
     for app in APPS:
         app_dir = ROOT / "examples" / app
         if not app_dir.exists():
             continue
+        vendor = app_dir / "static" / "vendor"
         for src, dest in VENDOR:
-            copy(NODE_MODULES / src, app_dir / "static" / "vendor" / dest)
+            copy(NODE_MODULES / src, vendor / dest)
+        copy(css, vendor / "civickit.css")
+        copy(
+            ROOT / "examples" / "common" / "assets" / "civickit-init.js",
+            vendor / "civickit-init.js",
+        )
     return 0
 
 

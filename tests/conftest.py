@@ -88,8 +88,10 @@ def _postgres_url_or_skip() -> str:
             conn.execute(sa.text("select 1"))
         engine.dispose()
     except Exception as exc:  # any failure means: no server we can use here
-        pytest.skip(f"PostgreSQL not reachable at {url} ({exc.__class__.__name__}); "
-                    "set TEST_DATABASE_URL to run the scale-path tests")
+        pytest.skip(
+            f"PostgreSQL not reachable at {url} ({exc.__class__.__name__}); "
+            "set TEST_DATABASE_URL to run the scale-path tests"
+        )
     return url
 
 
@@ -108,8 +110,10 @@ def redis_url() -> str:
 
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except Exception as exc:
-        pytest.skip(f"Redis not reachable at {url} ({exc.__class__.__name__}); "
-                    "set TEST_REDIS_URL to run the Redis tests")
+        pytest.skip(
+            f"Redis not reachable at {url} ({exc.__class__.__name__}); "
+            "set TEST_REDIS_URL to run the Redis tests"
+        )
     return url
 
 
@@ -120,8 +124,10 @@ def redis_url() -> str:
 def browser() -> Iterator[object]:
     """Debian's Chromium driven by Playwright (``apt-get install chromium``; .ci/run does it)."""
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}: run `apt-get install -y chromium` "
-                    "(.ci/run does) or set CHROMIUM=/path/to/chromium")
+        pytest.skip(
+            f"Chromium not found at {CHROMIUM}: run `apt-get install -y chromium` "
+            "(.ci/run does) or set CHROMIUM=/path/to/chromium"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -1,0 +1,81 @@
+"""The wiring both example apps share: one JSON error shape, headers, CSRF, no tracebacks."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Blueprint, Flask, render_template_string, request
+
+from examples.common import ApiError, configure, init_app
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = Flask(__name__, instance_path=str(tmp_path / "instance"))
+    configure(app, "demo", {"TESTING": True, "MAX_CONTENT_LENGTH": 1024})
+    init_app(app, service_name="Demo service")
+    main = Blueprint("main", __name__)
+
+    @main.get("/")
+    def index():
+        return render_template_string(
+            '{% extends "common/base.html" %}{% block content %}<h1>Hi</h1>{% endblock %}'
+        )
+
+    @main.post("/form")
+    def form():
+        return f"posted {len(request.form)} fields"
+
+    @main.get("/api/thing")
+    def thing():
+        raise ApiError(422, "bad_thing", "That thing is not right.")
+
+    @main.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    app.register_blueprint(main)
+    return app
+
+
+def test_page_frame_has_service_name_and_no_crown(app):
+    html = app.test_client().get("/").get_data(as_text=True)
+    assert "Demo service" in html
+    assert "govuk-header__logotype" not in html  # no crown
+    assert "Crown copyright" not in html
+
+
+@pytest.mark.parametrize("path", ["/api/missing", "/api/thing"])
+def test_api_errors_have_the_one_shape(app, path):
+    response = app.test_client().get(path)
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    assert response.status_code in (404, 422)
+
+
+def test_unexpected_error_shows_no_traceback(app):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "secret internals" not in text and "Traceback" not in text
+    assert "Sorry, there is a problem" in text
+
+
+def test_missing_csrf_token_is_a_400_with_plain_words(app):
+    response = app.test_client().post("/form", data={"x": "1"})
+    assert response.status_code == 400
+    assert "form expired" in response.get_data(as_text=True)
+
+
+def test_oversized_body_is_413_not_500(app):
+    app.config["WTF_CSRF_ENABLED"] = False
+    response = app.test_client().post("/form", data={"x": "y" * 5000})
+    assert response.status_code == 413
+
+
+def test_security_headers(app):
+    headers = app.test_client().get("/").headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
