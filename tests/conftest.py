@@ -134,3 +134,26 @@ def browser() -> Iterator[object]:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def serious_axe_violations(page: object) -> list[dict]:
+    """Run axe-core in the page; return its serious and critical violations (empty is good)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in results.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
+
+
+@pytest.fixture
+def axe() -> Callable[[object], list[dict]]:
+    """``assert axe(page) == []``: no serious or critical accessibility violations."""
+    return serious_axe_violations
