@@ -87,6 +87,197 @@ def _jsonable(value: Any) -> Any:
 # (commands: portals, search, show, records, download)
 
 
+def _ckan(ctx: click.Context, name_or_url: str):
+    """The CKAN client for a portal name or URL, sharing this invocation's HttpClient."""
+    from .portals import portal
+
+    try:
+        return portal(name_or_url, http=http_client(ctx))
+    except ValueError as exc:  # UnknownPortal is a CivicKitError too; a malformed URL is not
+        if isinstance(exc, CivicKitError):
+            raise
+        raise click.ClickException(str(exc)) from exc
+
+
+def _parse_filters(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``("ward=Headingley", "bin=black", "bin=green")`` -> CKAN datastore filters."""
+    filters: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.ClickException(
+                f"--filter {pair!r} is not FIELD=VALUE (for example --filter ward=Headingley)."
+            )
+        key = key.strip()
+        if key in filters:  # the same field twice means "any of these"
+            old = filters[key]
+            filters[key] = [*old, value] if isinstance(old, list) else [old, value]
+        else:
+            filters[key] = value
+    return filters
+
+
+def _positive(limit: int | None) -> int | None:
+    if limit is not None and limit < 1:
+        raise click.ClickException(f"--limit must be 1 or more, not {limit}.")
+    return limit
+
+
+@cli.command("portals")
+@click.option("--json", "as_json", is_flag=True, help="Print the registry as JSON.")
+def portals_command(as_json: bool) -> None:
+    """List the portals known by name (any CKAN site also works by its URL)."""
+    from .portals import known_portals
+
+    infos = known_portals()
+    if as_json:
+        echo_json(infos)
+        return
+    for info in infos:
+        click.echo(f"{info.name:<15} {info.url:<28} {info.description}")
+
+
+@cli.command("search")
+@click.argument("portal_name", metavar="PORTAL")
+@click.argument("query", default="*:*", required=False)
+@click.option("--org", "organization", metavar="NAME", help="Only this organisation's datasets.")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only datasets with this tag.")
+@click.option("--limit", type=int, default=20, show_default=True, help="Stop after N datasets.")
+@click.option("--json", "as_json", is_flag=True, help="Print the datasets as a JSON list.")
+@click.pass_context
+def search_command(
+    ctx: click.Context,
+    portal_name: str,
+    query: str,
+    organization: str | None,
+    tags: tuple[str, ...],
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Search a portal's datasets (CKAN.search). QUERY is Solr syntax; default: everything."""
+    datasets = _ckan(ctx, portal_name).search(
+        query, organization=organization, tags=list(tags) or None, limit=_positive(limit)
+    )
+    if as_json:
+        echo_json(list(datasets))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "title", "organisation", "modified")
+    for ds in datasets:
+        modified = ds.metadata_modified.date().isoformat() if ds.metadata_modified else ""
+        table.add_row(ds.name, ds.title, ds.organization or "", modified)
+    Console().print(table)
+
+
+@cli.command("show")
+@click.argument("portal_name", metavar="PORTAL")
+@click.argument("dataset")
+@click.option("--json", "as_json", is_flag=True, help="Print the dataset as JSON.")
+@click.pass_context
+def show_command(ctx: click.Context, portal_name: str, dataset: str, as_json: bool) -> None:
+    """Show one dataset and its resources (CKAN.dataset)."""
+    ds = _ckan(ctx, portal_name).dataset(dataset)
+    if as_json:
+        echo_json(ds)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{ds.title}[/bold]  ({ds.name})", highlight=False)
+    console.print(ds.url, highlight=False)
+    console.print(
+        f"organisation: {ds.organization or '-'}   licence: {ds.license_id or '-'}   "
+        f"modified: {ds.metadata_modified.isoformat() if ds.metadata_modified else '-'}",
+        highlight=False,
+    )
+    if ds.notes:
+        console.print(ds.notes if len(ds.notes) < 400 else ds.notes[:400] + "...", markup=False)
+    table = Table("resource id", "format", "datastore", "name")
+    for res in ds.resources:
+        table.add_row(res.id, res.format, "yes" if res.datastore_active else "", res.name)
+    console.print(table)
+
+
+@cli.command("records")
+@click.argument("portal_name", metavar="PORTAL")
+@click.argument("resource_id")
+@click.option(
+    "--filter",
+    "filter_pairs",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Only rows where FIELD equals VALUE (repeat for more; a field twice means either).",
+)
+@click.option("-q", "--query", "q", metavar="TEXT", help="Full-text search within the table.")
+@click.option("--limit", type=int, default=None, help="Stop after N rows (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines, one row per line.")
+@click.pass_context
+def records_command(
+    ctx: click.Context,
+    portal_name: str,
+    resource_id: str,
+    filter_pairs: tuple[str, ...],
+    q: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Stream the rows of a datastore table (CKAN.records) as CSV or JSON lines."""
+    filters = _parse_filters(filter_pairs)
+    rows = _ckan(ctx, portal_name).records(
+        resource_id, filters=filters or None, q=q, limit=_positive(limit)
+    )
+    if as_json:
+        echo_json_lines(rows)
+        return
+    import csv
+
+    writer = None
+    for row in rows:
+        if writer is None:
+            writer = csv.DictWriter(
+                sys.stdout, fieldnames=list(row), extrasaction="ignore", lineterminator="\n"
+            )
+            writer.writeheader()
+        writer.writerow(row)
+
+
+@cli.command("download")
+@click.argument("portal_name", metavar="PORTAL")
+@click.argument("resource_id")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=str),
+    help="File or folder to write to (default: the file's own name, here).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was saved as JSON.")
+@click.pass_context
+def download_command(
+    ctx: click.Context, portal_name: str, resource_id: str, output: str | None, as_json: bool
+) -> None:
+    """Download a resource's file atomically, with a progress bar (CKAN.download)."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    client = _ckan(ctx, portal_name)
+    res = client.resource(resource_id)
+    name = Path(urlsplit(res.url).path).name or res.id
+    if not Path(name).suffix:  # /datastore/dump/<id> is CSV unless asked otherwise
+        name += f".{(res.format or 'csv').lower()}"
+    dest = Path(output) if output else Path(name)
+    if dest.is_dir():
+        dest = dest / name
+    path = client.download(res, dest, progress=not as_json)
+    size = path.stat().st_size
+    if as_json:
+        echo_json({"path": str(path), "bytes": size, "resource": res})
+    else:
+        click.echo(f"Saved {path} ({size:,} bytes)")
+
+
 # -- postcodes and police.uk -----------------------------------------------------------
 # (commands: postcode, crime)
 
