@@ -282,6 +282,94 @@ def download_command(
 # (commands: postcode, crime)
 
 
+@cli.command("postcode")
+@click.argument("postcodes", nargs=-1, required=True, metavar="PC...")
+@click.option("--json", "as_json", is_flag=True, help="Print the full records as JSON.")
+@click.pass_context
+def postcode_command(ctx: click.Context, postcodes: tuple[str, ...], as_json: bool) -> None:
+    """Look up postcodes on postcodes.io (Postcodes.lookup / lookup_many).
+
+    Every postcode is checked offline first; unknown ones are reported on
+    stderr and make the exit status 1.
+    """
+    from .postcodes import Postcodes, normalise
+
+    for text in postcodes:
+        normalise(text)  # refuse junk before any request
+    client = Postcodes(http=http_client(ctx))
+    if len(postcodes) == 1:
+        found = {postcodes[0]: client.lookup(postcodes[0])}
+    else:
+        found = client.lookup_many(postcodes)
+    places = [place for place in found.values() if place is not None]
+    if as_json:
+        echo_json(places)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("postcode", "lat", "lon", "district", "ward")
+        for place in places:
+            table.add_row(
+                place.postcode,
+                _coord(place.latitude),
+                _coord(place.longitude),
+                place.admin_district or "",
+                place.admin_ward or "",
+            )
+        Console().print(table)
+    missing = [text for text, place in found.items() if place is None]
+    for text in missing:
+        click.echo(f"Error: {text} is not a postcode in use.", err=True)
+    if missing:
+        ctx.exit(1)
+
+
+@cli.command("crime")
+@click.argument("pc", metavar="PC")
+@click.option("--month", metavar="YYYY-MM", help="Month to show (default: the newest).")
+@click.option("--category", default="all-crime", show_default=True, help="A police.uk category id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the crime records as JSON.")
+@click.pass_context
+def crime_command(
+    ctx: click.Context, pc: str, month: str | None, category: str, as_json: bool
+) -> None:
+    """Street-level crime within a mile of a postcode (PoliceUK.street_crimes)."""
+    from collections import Counter
+
+    from .police import PoliceUK
+    from .postcodes import Postcodes
+
+    http = http_client(ctx)
+    place = Postcodes(http=http).lookup(pc)
+    if place.latitude is None or place.longitude is None:
+        raise click.ClickException(f"{place.postcode} has no coordinates to search around.")
+    police = PoliceUK(http=http)
+    month = police.resolve_month(month)
+    crimes = police.street_crimes(place.latitude, place.longitude, month=month, category=category)
+    if as_json:
+        echo_json(crimes)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    counts = Counter(crime.category for crime in crimes)
+    table = Table(
+        title=f"Street-level crime within 1 mile of {place.postcode}, {month}",
+        caption="Locations are approximate (police.uk moves each crime to a nearby map point).",
+    )
+    table.add_column("category")
+    table.add_column("crimes", justify="right")
+    for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(name, str(count))
+    table.add_row("total", str(len(crimes)), style="bold")
+    Console().print(table)
+
+
+def _coord(value: float | None) -> str:
+    return "" if value is None else f"{value:.6f}"
+
+
 # -- published files -------------------------------------------------------------------
 # (commands: read)
 

@@ -75,8 +75,10 @@ def normalise(text: str) -> str:
 
 def _why_not(compact: str) -> str:
     inward = compact[-3:]
-    if not re.fullmatch(f"[0-9][{_INWARD}]{{2}}", inward):
+    if not re.fullmatch("[0-9][A-Z]{2}", inward):
         return f"the inward code {inward!r} should be a digit then two letters, e.g. 1UR"
+    if not re.fullmatch(f"[0-9][{_INWARD}]{{2}}", inward):
+        return f"the inward code {inward!r} uses a letter never used there (C, I, K, M, O, V)"
     return f"the outward code {compact[:-3]!r} is not a valid shape, e.g. LS1, M60, SW1A"
 
 
