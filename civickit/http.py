@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -235,7 +236,9 @@ class HttpClient:
         except requests.exceptions.Timeout as exc:
             raise ServiceUnavailable(None, "the request timed out", url) from exc
         except requests.exceptions.ConnectionError as exc:
-            raise ServiceUnavailable(None, "could not connect", url) from exc
+            # requests reports read timeouts that used up the retries as ConnectionError
+            what = "the request timed out" if _timed_out(exc) else "could not connect"
+            raise ServiceUnavailable(None, what, url) from exc
         except requests.exceptions.RequestException as exc:
             raise APIError(None, f"the request failed: {exc.__class__.__name__}", url) from exc
 
@@ -388,6 +391,14 @@ class HttpClient:
             tmp.unlink(missing_ok=True)
             raise
         return written
+
+
+def _timed_out(exc: requests.exceptions.ConnectionError) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    # NewConnectionError (refused) subclasses ConnectTimeoutError in urllib3
+    return isinstance(reason, urllib3.exceptions.TimeoutError) and not isinstance(
+        reason, urllib3.exceptions.NewConnectionError
+    )
 
 
 def _int_or_none(value: str | None) -> int | None:
