@@ -282,6 +282,29 @@ def test_split_parts_are_clipped_to_the_polygon(rsps, dates, police):
             assert lat - 53.0 <= (lon + 1.4) * -1 + 1e-9
 
 
+def test_long_polygon_over_10000_crimes_splits_by_post(rsps, dates, police):
+    circle = [
+        (
+            53.8 + 0.05 * math.sin(2 * math.pi * i / 1200),
+            -1.55 + 0.08 * math.cos(2 * math.pi * i / 1200),
+        )
+        for i in range(1200)
+    ]
+    bodies: list[str] = []
+
+    def reply(request):
+        bodies.append(request.body)
+        if len(bodies) == 1:
+            return 503, {}, ""  # POSTs are not retried, so this is the whole area
+        lat, lon = _poly_of(request)[0]
+        return 200, {}, json.dumps([_crime(len(bodies), lat, lon), _crime(1, 53.8, -1.55)])
+
+    rsps.add_callback(responses.POST, STREET, callback=reply)
+    crimes = police.street_crimes_in(circle)
+    assert len(bodies) == 5  # the whole circle, then its four quarters, each still long
+    assert sorted(c.id for c in crimes) == [1, 2, 3, 4, 5]
+
+
 def test_split_gives_up_below_the_minimum_size(rsps, dates):
     police = PoliceUK(http=HttpClient(backoff=0, retries=0))
     rsps.get(STREET, status=503, body="")
