@@ -579,7 +579,7 @@ class Outbox:
         c = self.table.c
         query = sa.select(c.status, sa.func.count()).group_by(c.status)
         with self.engine.connect() as conn:
-            found = dict(conn.execute(query).tuples().all())
+            found = dict(conn.execute(query).all())
         return {status: found.get(status, 0) for status in STATUSES}
 
     def rows(self, status: str | None = None) -> Iterator[OutboxRow]:
