@@ -1,0 +1,243 @@
+"""``flask --app examples.leeds_bins bins ...``: import data, run the scheduler, send reminders."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from civickit.sms import mask_phone
+
+from . import importer, jobs, sample, sending
+from .models import utcnow
+from .words import LONDON, today
+
+bins = AppGroup("bins", help="Leeds bin data, text reminders and the scheduler.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(bins)
+
+
+class _RichProgress:
+    """A rich progress bar per file (bytes read), shown on a terminal only."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tasks: dict[str, int] = {}
+        self.progress = None
+        if enabled:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("{task.description:<12}"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeElapsedColumn(),
+                transient=False,
+            )
+
+    def __enter__(self) -> _RichProgress:
+        if self.progress:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress:
+            self.progress.stop()
+
+    def __call__(self, label: str, done: int, total: int | None) -> None:
+        if not self.progress:
+            return
+        if label not in self.tasks:
+            self.tasks[label] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[label], completed=done if total else None, total=total)
+
+
+def _print_report(report: importer.ImportReport, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    click.echo(f"{report.source}: {report.message}")
+    if report.status == "ok":
+        click.echo(
+            f"  premises: {report.premises:,}  collections: {report.collections:,}"
+            f"  dates: {report.first_date} to {report.last_date}  ({report.seconds:.1f} s)"
+        )
+    for line in report.skipped_lines():
+        click.echo(f"  skipped {line}")
+    if report.skipped_count > len(report.skipped):
+        click.echo(f"  ... and {report.skipped_count - len(report.skipped):,} more skipped rows")
+
+
+@bins.command("import")
+@click.argument("premises", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "jobs_file", metavar="JOBS", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--from-portal",
+    is_flag=True,
+    help="Download dm_premises.csv and dm_jobs.csv from Data Mill North (only when they changed).",
+)
+@click.option(
+    "--force", is_flag=True, help="With --from-portal: import even if the files have not changed."
+)
+@click.option(
+    "--allow-shrink", is_flag=True, help="Accept files much smaller than the data serving now."
+)
+@click.option(
+    "--max-bad-rows",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Refuse the import beyond this many bad rows.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def import_command(premises, jobs_file, from_portal, force, allow_shrink, max_bad_rows, as_json):
+    """Import Leeds bin data from PREMISES and JOBS files, or --from-portal.
+
+    The new data replaces the old in one transaction: if anything is wrong
+    (too many bad rows, a file cut off, a failed download) the old data keeps
+    serving and the reason is printed.
+    """
+    if from_portal == bool(premises or jobs_file):
+        raise click.UsageError("Give either --from-portal or both PREMISES and JOBS files.")
+    if not from_portal and not (premises and jobs_file):
+        raise click.UsageError("Give both PREMISES and JOBS files.")
+    engine = current_app.extensions["leeds_bins.engine"]
+    kwargs = {"allow_shrink": allow_shrink, "max_bad_rows": max_bad_rows}
+    with _RichProgress(sys.stderr.isatty() and not as_json) as progress:
+        try:
+            if from_portal:
+                report = importer.import_from_portal(
+                    engine,
+                    current_app.config["DOWNLOAD_DIR"],
+                    force=force,
+                    progress=progress,
+                    **kwargs,
+                )
+            else:
+                report = importer.import_files(
+                    engine, premises, jobs_file, progress=progress, **kwargs
+                )
+        except importer.ImportFailed as exc:
+            _print_report(exc.report, as_json)
+            if not as_json:
+                click.echo("Import failed; the previous data is still serving.", err=True)
+            sys.exit(1)
+    _print_report(report, as_json)
+
+
+@bins.command("demo-data")
+@click.option(
+    "--if-needed", is_flag=True, help="Only when there is no data or the sample's dates run out."
+)
+def demo_data(if_needed):
+    """Load the bundled sample, with its dates projected forward from today."""
+    engine = current_app.extensions["leeds_bins.engine"]
+    day = today()
+    if if_needed and not sample.needs_refresh(engine, day):
+        click.echo("Data already loaded; nothing to do.")
+        return
+    report = sample.load(engine, Path(current_app.config["SAMPLE_DIR"]), day)
+    _print_report(report, False)
+
+
+@bins.command("send-due")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent, send nothing.")
+def send_due(dry_run):
+    """Plan tonight's reminders (in the evening window) and send what is due now."""
+    app = current_app._get_current_object()
+    now = utcnow()
+    if dry_run:
+        day, rows = sending.reminders_due(app, now)
+        due = app.extensions["leeds_bins.outbox"].due(now)
+        if day is None and not due:
+            click.echo(
+                f"Nothing due: reminders go out from {app.config['REMINDER_TIME']} "
+                f"to {sending.LATEST_SEND:%H:%M} (Europe/London) the evening before."
+            )
+            return
+        already = {(r.subscription_id, r.due_date) for r in due}
+        for r in due:
+            click.echo(f"would send (planned) to {mask_phone(r.recipient)}: {r.body}")
+        for r in rows:
+            if (str(r.subscription_id), r.due_date) not in already:
+                click.echo(f"would send to {mask_phone(r.recipient)}: {r.body}")
+        return
+    planned = sending.plan(app, now)
+    report = sending.dispatch(app, now)
+    click.echo(json.dumps({"planned": planned, **report.as_dict()}))
+
+
+@bins.command("scheduler")
+def scheduler_command():
+    """Run the one scheduler process: plan, dispatch every minute, refresh data daily."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from civickit.reminders import add_job, make_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    app = current_app._get_current_object()
+    jobs.use_app(app)
+    config = app.config
+    plan_at = sending.parse_time(config["REMINDER_TIME"])
+    refresh_at = sending.parse_time(config["REFRESH_TIME"])
+    scheduler = make_scheduler(config["DATABASE_URL"], timezone="Europe/London")
+    add_job(
+        scheduler,
+        "examples.leeds_bins.jobs:plan_job",
+        CronTrigger(hour=plan_at.hour, minute=plan_at.minute, timezone=LONDON),
+        id="leeds_bins.plan",
+        name="plan tomorrow's reminders",
+    )
+    add_job(
+        scheduler,
+        "examples.leeds_bins.jobs:dispatch_job",
+        IntervalTrigger(minutes=1),
+        id="leeds_bins.dispatch",
+        name="send due reminders",
+    )
+    add_job(
+        scheduler,
+        "examples.leeds_bins.jobs:refresh_job",
+        CronTrigger(hour=refresh_at.hour, minute=refresh_at.minute, timezone=LONDON),
+        id="leeds_bins.refresh",
+        name="refresh bin data",
+    )
+    add_job(
+        scheduler,
+        "examples.leeds_bins.jobs:beat_job",
+        IntervalTrigger(minutes=1),
+        id="leeds_bins.heartbeat",
+        name="heartbeat",
+        next_run_time=datetime.now(LONDON),
+    )
+    jobs.beat_job()
+    click.echo(
+        f"Scheduler running: reminders from {config['REMINDER_TIME']} the evening before, "
+        f"data refresh at {config['REFRESH_TIME']} (Europe/London). Ctrl-C stops it."
+    )
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        click.echo("Scheduler stopped.")

@@ -1,0 +1,85 @@
+"""The scheduler's jobs, referenced by text (``examples.leeds_bins.jobs:plan_job``).
+
+APScheduler keeps jobs in the database by reference, so these are plain
+module functions with no arguments. They run against the app the ``bins
+scheduler`` command built (or a fresh ``create_app()``), and take ``now`` so
+tests can drive them on a fake clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from flask import Flask
+
+from civickit.reminders import heartbeat
+
+from . import importer, sample, sending
+from .models import utcnow
+from .words import today
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = "leeds_bins.scheduler"
+_app: Flask | None = None
+
+
+def use_app(app: Flask | None) -> None:
+    """Make the jobs in this process run against ``app``."""
+    global _app
+    _app = app
+
+
+def _current() -> Flask:
+    global _app
+    if _app is None:
+        from . import create_app
+
+        _app = create_app()
+    return _app
+
+
+def plan_job(now: datetime | None = None) -> int:
+    """Plan tomorrow's reminders (idempotent; does nothing outside the evening window)."""
+    app = _current()
+    return sending.plan(app, now or utcnow())
+
+
+def dispatch_job(now: datetime | None = None) -> dict[str, int]:
+    """Send whatever is due; also plans, so a late start still reminds people tonight."""
+    app = _current()
+    now = now or utcnow()
+    sending.plan(app, now)
+    report = sending.dispatch(app, now)
+    if report.claimed:
+        log.info("dispatch: %s", report.as_dict())
+    return report.as_dict()
+
+
+def refresh_job(now: datetime | None = None) -> str:
+    """Daily data refresh: the portal for real data; a re-projection for the sample."""
+    app = _current()
+    engine = app.extensions["leeds_bins.engine"]
+    meta = importer.current_meta(engine)
+    day = today(now)
+    try:
+        if meta is None or meta["is_sample"]:
+            if not sample.needs_refresh(engine, day):
+                return "sample still current"
+            report = sample.load(engine, Path(app.config["SAMPLE_DIR"]), day)
+        else:
+            report = importer.import_from_portal(engine, app.config["DOWNLOAD_DIR"])
+    except importer.ImportFailed as exc:
+        log.error("data refresh failed, previous data still serving: %s", exc.report.message)
+        return f"failed: {exc.report.message}"
+    app.extensions["leeds_bins.meta_forget"]()
+    log.info("data refresh: %s", report.message)
+    return report.message
+
+
+def beat_job(now: datetime | None = None) -> None:
+    """Tell /readyz the scheduler is alive."""
+    app = _current()
+    heartbeat(app.config["DATABASE_URL"], HEARTBEAT, now=now)

@@ -1,0 +1,118 @@
+"""The app's tables (SQLAlchemy 2 Core).
+
+``premises`` and ``collections`` are replaced wholesale by each import (see
+:mod:`.importer`): the importer builds them under staging names, indexes them,
+then swaps them in inside one transaction. Their indexes are therefore created
+by the importer, not declared here. Everything else is ordinary, long-lived
+application state.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+BINS = ("black", "green", "brown", "food")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+premises = sa.Table(
+    "premises",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),  # the council's key
+    sa.Column("saon", sa.String(200), nullable=False, default=""),  # flat / room
+    sa.Column("paon", sa.String(200), nullable=False, default=""),  # house number / name
+    sa.Column("street", sa.String(200), nullable=False, default=""),
+    sa.Column("locality", sa.String(200), nullable=False, default=""),
+    sa.Column("town", sa.String(200), nullable=False, default=""),
+    sa.Column("postcode", sa.String(8), nullable=False, default=""),  # "LS5 3DH"
+    sa.Column("address", sa.String(600), nullable=False, default=""),
+)
+
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("premises_id", sa.BigInteger, nullable=False),
+    sa.Column("bin", sa.String(5), nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    # UNIQUE(premises_id, date, bin) is created by the importer after loading.
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("phone", sa.String(20), nullable=False),  # E.164
+    sa.Column("premises_id", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False, default="pending"),  # pending|active|stopped
+    sa.Column("consent_text", sa.Text, nullable=False),
+    sa.Column("consent_version", sa.String(20), nullable=False),
+    sa.Column("consented_at", sa.DateTime(timezone=True)),  # when the code was confirmed
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
+    sa.Column("stopped_at", sa.DateTime(timezone=True)),
+    sa.Column("stop_reason", sa.String(20)),  # web | sms_stop | provider
+    sa.Column("unsubscribe_token", sa.String(64), nullable=False, unique=True),
+    sa.UniqueConstraint("phone", "premises_id", name="uq_subscriptions_phone_premises"),
+)
+sa.Index("ix_subscriptions_premises_status", subscriptions.c.premises_id, subscriptions.c.status)
+
+verification_codes = sa.Table(
+    "verification_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "subscription_id",
+        sa.Integer,
+        sa.ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("code_hash", sa.String(64), nullable=False),  # HMAC-SHA256, never the code
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
+)
+
+data_meta = sa.Table(
+    "data_meta",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String(500), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),  # ok | failed | unchanged
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
+    sa.Column("is_sample", sa.Boolean, nullable=False, default=False),
+    sa.Column("premises_count", sa.Integer, nullable=False, default=0),
+    sa.Column("collections_count", sa.Integer, nullable=False, default=0),
+    sa.Column("skipped_count", sa.Integer, nullable=False, default=0),
+    sa.Column("first_date", sa.Date),
+    sa.Column("last_date", sa.Date),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("version", sa.String(500), nullable=False, default=""),  # ETags of the files
+)
+
+scheduler_heartbeat = sa.Table(
+    "scheduler_heartbeat",
+    metadata,
+    sa.Column("job", sa.String(40), primary_key=True),
+    sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+)
+
+
+def create_all(engine: sa.Engine) -> None:
+    """Create any missing tables (idempotent; safe on every start)."""
+    metadata.create_all(engine, checkfirst=True)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes for UTC values; make them aware again."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

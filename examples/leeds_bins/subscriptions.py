@@ -1,0 +1,186 @@
+"""Signing up for texts: double opt-in with a 6-digit code, and stopping.
+
+The code is stored only as an HMAC keyed with the app's secret, lives 10
+minutes and allows 5 tries. Consent (the exact wording shown, its version and
+when it was confirmed) is kept with the subscription as evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from . import models
+
+CODE_LIFETIME = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+CONSENT_VERSION = "2026-11-1"
+CONSENT_TEXT = (
+    "I agree to Leeds bin days texting this mobile number the evening before each bin "
+    "collection at this address. I can stop at any time by replying STOP or using the "
+    "link in the confirmation text."
+)
+
+
+def _engine() -> sa.Engine:
+    return current_app.extensions["leeds_bins.engine"]
+
+
+def _hash(subscription_id: int, code: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"{subscription_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    phone: str
+    premises_id: int
+    status: str
+    unsubscribe_token: str
+
+
+def _row(row: sa.Row | None) -> Subscription | None:
+    if row is None:
+        return None
+    return Subscription(row.id, row.phone, row.premises_id, row.status, row.unsubscribe_token)
+
+
+def _columns() -> list:
+    s = models.subscriptions
+    return [s.c.id, s.c.phone, s.c.premises_id, s.c.status, s.c.unsubscribe_token]
+
+
+def get(subscription_id: int) -> Subscription | None:
+    s = models.subscriptions
+    with _engine().connect() as conn:
+        return _row(conn.execute(sa.select(*_columns()).where(s.c.id == subscription_id)).first())
+
+
+def by_token(token: str) -> Subscription | None:
+    s = models.subscriptions
+    with _engine().connect() as conn:
+        return _row(
+            conn.execute(sa.select(*_columns()).where(s.c.unsubscribe_token == token)).first()
+        )
+
+
+def start(phone: str, premises_id: int, now: datetime) -> tuple[Subscription, str | None]:
+    """Create (or reuse) a pending subscription and a fresh code.
+
+    Returns the subscription and the code to text, or ``None`` for the code
+    when the number is already signed up for this address.
+    """
+    s, v = models.subscriptions, models.verification_codes
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    with _engine().begin() as conn:
+        row = conn.execute(
+            sa.select(*_columns()).where(s.c.phone == phone, s.c.premises_id == premises_id)
+        ).first()
+        if row is None:
+            sub_id = conn.execute(
+                sa.insert(s)
+                .values(
+                    phone=phone,
+                    premises_id=premises_id,
+                    status="pending",
+                    consent_text=CONSENT_TEXT,
+                    consent_version=CONSENT_VERSION,
+                    created_at=now,
+                    unsubscribe_token=secrets.token_urlsafe(24),
+                )
+                .returning(s.c.id)
+            ).scalar_one()
+        else:
+            sub_id = row.id
+            if row.status == "active":
+                return _row(row), None  # type: ignore[return-value]
+            # a stopped or pending sign-up starts again, with today's consent wording
+            conn.execute(
+                sa.update(s)
+                .where(s.c.id == sub_id)
+                .values(consent_text=CONSENT_TEXT, consent_version=CONSENT_VERSION)
+            )
+        # only the newest code counts
+        conn.execute(
+            sa.update(v)
+            .where(v.c.subscription_id == sub_id, v.c.used_at.is_(None))
+            .values(used_at=now)
+        )
+        conn.execute(
+            sa.insert(v).values(
+                subscription_id=sub_id,
+                code_hash=_hash(sub_id, code),
+                expires_at=now + CODE_LIFETIME,
+                attempts=0,
+                created_at=now,
+            )
+        )
+    sub = get(sub_id)
+    assert sub is not None
+    return sub, code
+
+
+class CodeProblem(Exception):
+    """Why a code was not accepted, in words for the person."""
+
+
+def verify(subscription_id: int, code: str, now: datetime) -> Subscription:
+    """Check ``code``; on success make the subscription active and record consent."""
+    s, v = models.subscriptions, models.verification_codes
+    code = "".join(code.split())
+    with _engine().begin() as conn:
+        row = conn.execute(
+            sa.select(v)
+            .where(v.c.subscription_id == subscription_id, v.c.used_at.is_(None))
+            .order_by(v.c.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            raise CodeProblem("That code has been used or replaced. Ask for a new code.")
+        if models.aware(row.expires_at) < now:
+            raise CodeProblem("That code has expired. Ask for a new code.")
+        if row.attempts >= MAX_ATTEMPTS:
+            raise CodeProblem("Too many wrong codes. Ask for a new code.")
+        if not (len(code) == 6 and code.isdigit()) or not hmac.compare_digest(
+            row.code_hash, _hash(subscription_id, code)
+        ):
+            attempts = row.attempts + 1
+            conn.execute(sa.update(v).where(v.c.id == row.id).values(attempts=attempts))
+            left = MAX_ATTEMPTS - attempts
+            if left <= 0:
+                raise CodeProblem("Too many wrong codes. Ask for a new code.")
+            raise CodeProblem(
+                f"That code is not right. Check the text and try again "
+                f"({left} {'try' if left == 1 else 'tries'} left)."
+            )
+        conn.execute(sa.update(v).where(v.c.id == row.id).values(used_at=now))
+        conn.execute(
+            sa.update(s)
+            .where(s.c.id == subscription_id)
+            .values(status="active", consented_at=now, stopped_at=None, stop_reason=None)
+        )
+    sub = get(subscription_id)
+    assert sub is not None
+    return sub
+
+
+def unsubscribe(token: str, now: datetime) -> Subscription | None:
+    """Stop the subscription behind ``token`` (idempotent)."""
+    s = models.subscriptions
+    sub = by_token(token)
+    if sub is None:
+        return None
+    with _engine().begin() as conn:
+        conn.execute(
+            sa.update(s)
+            .where(s.c.id == sub.id, s.c.status != "stopped")
+            .values(status="stopped", stopped_at=now, stop_reason="web")
+        )
+    return get(sub.id)

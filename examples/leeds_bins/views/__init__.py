@@ -1,0 +1,1 @@
+"""The app's blueprints: pages, SMS sign-up, Twilio webhooks, JSON API, health."""

@@ -1,0 +1,64 @@
+"""JSON API: addresses by postcode and collections by premises. One error shape."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, jsonify, request
+
+from civickit.errors import InvalidPostcode
+from civickit.postcodes import normalise
+from examples.common import ApiError
+
+from .. import lookup
+from ..words import bin_label, today
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_DAYS = 366
+
+
+@bp.get("/addresses")
+def addresses():
+    text = request.args.get("postcode", "")
+    if not text.strip():
+        raise ApiError(400, "postcode_required", "Give a postcode, e.g. ?postcode=LS5 3DH.")
+    try:
+        postcode = normalise(text[:40])
+    except InvalidPostcode as exc:
+        raise ApiError(400, "invalid_postcode", str(exc)) from None
+    found = lookup.addresses(postcode)
+    return jsonify({"postcode": postcode, "addresses": [p.to_dict() for p in found]})
+
+
+def _date(name: str, default: date) -> date:
+    text = request.args.get(name)
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text[:10]) if len(text) == 10 else date.fromisoformat(text)
+    except ValueError:
+        raise ApiError(400, "invalid_date", f"'{name}' must be a date like 2025-07-04.") from None
+
+
+@bp.get("/premises/<int:premises_id>/collections")
+def collections(premises_id: int):
+    place = lookup.premises(premises_id)
+    if place is None:
+        raise ApiError(404, "premises_not_found", f"No premises with id {premises_id}.")
+    start = _date("from", today())
+    end = _date("to", start + timedelta(weeks=8))
+    if end < start:
+        raise ApiError(400, "invalid_range", "'to' must not be before 'from'.")
+    if (end - start).days > MAX_DAYS:
+        raise ApiError(400, "range_too_long", f"Ask for at most {MAX_DAYS} days at a time.")
+    rows = lookup.collections(premises_id, start, end)
+    return jsonify(
+        {
+            "premises": place.to_dict(),
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "collections": [
+                {"date": d.isoformat(), "bin": b, "label": bin_label(b)} for d, b in rows
+            ],
+        }
+    )

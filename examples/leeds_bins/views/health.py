@@ -1,0 +1,82 @@
+"""Liveness (/healthz) and readiness (/readyz) for load balancers and monitoring."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify
+
+from civickit.reminders import read_heartbeat
+
+from .. import importer
+from ..models import utcnow
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up (no I/O)."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready to serve: the database answers, the data is fresh, the scheduler is alive."""
+    config = current_app.config
+    engine = current_app.extensions["leeds_bins.engine"]
+    now = utcnow()
+    checks: dict[str, dict] = {}
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        checks["database"] = {"ok": True}
+    except Exception as exc:
+        checks["database"] = {
+            "ok": False,
+            "message": f"database unreachable ({exc.__class__.__name__})",
+        }
+        return jsonify({"status": "not_ready", "checks": checks}), 503
+
+    meta = importer.current_meta(engine)
+    if meta is None:
+        checks["data"] = {
+            "ok": False,
+            "message": "no bin data imported yet: run `flask bins import`",
+        }
+    else:
+        age = now - meta["imported_at"]
+        limit = timedelta(hours=config["DATA_MAX_AGE_HOURS"])
+        checks["data"] = {
+            "ok": age <= limit,
+            "imported_at": meta["imported_at"].isoformat(),
+            "age_hours": round(age.total_seconds() / 3600, 1),
+            "sample": bool(meta["is_sample"]),
+            "premises": meta["premises_count"],
+            "collections": meta["collections_count"],
+        }
+        if age > limit:
+            checks["data"]["message"] = f"data is older than {config['DATA_MAX_AGE_HOURS']} hours"
+
+    if config["READYZ_REQUIRE_SCHEDULER"]:
+        beat = read_heartbeat(engine, "leeds_bins.scheduler")
+        limit = timedelta(minutes=config["HEARTBEAT_MAX_AGE_MINUTES"])
+        if beat is None:
+            checks["scheduler"] = {
+                "ok": False,
+                "message": "the scheduler has never run: start `flask bins scheduler`",
+            }
+        else:
+            age = now - beat.at
+            checks["scheduler"] = {
+                "ok": age <= limit,
+                "last_beat": beat.at.isoformat(),
+                "age_seconds": int(age.total_seconds()),
+            }
+            if age > limit:
+                checks["scheduler"]["message"] = "no scheduler heartbeat for too long"
+    ready = all(c["ok"] for c in checks.values())
+    return jsonify({"status": "ready" if ready else "not_ready", "checks": checks}), (
+        200 if ready else 503
+    )

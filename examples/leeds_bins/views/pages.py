@@ -1,0 +1,144 @@
+"""Pages residents use: postcode search, address list, bin days, calendar feed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+
+from civickit.ical import Feed, subscribe_links
+
+from .. import lookup
+from ..forms import PostcodeForm, SignupForm
+from ..words import LONDON, bank_holiday, bin_label, long_date, today, when
+
+bp = Blueprint("main", __name__)
+
+FEED_WEEKS = 26
+
+
+@bp.get("/")
+def index():
+    form = PostcodeForm(formdata=None)
+    return render_template("leeds_bins/index.html", form=form)
+
+
+@bp.get("/addresses")
+def addresses():
+    form = PostcodeForm(formdata=request.args)
+    postcode = form.normalised()
+    if postcode is None:
+        return render_template("leeds_bins/index.html", form=form, title="Error"), 400
+    found = lookup.addresses(postcode)
+    return render_template(
+        "leeds_bins/addresses.html",
+        postcode=postcode,
+        groups=_groups(found),
+        count=len(found),
+        title=f"Addresses in {postcode}",
+    )
+
+
+def _groups(found: list[lookup.Premises]) -> list[tuple[str | None, list[lookup.Premises]]]:
+    """Flats and rooms grouped under their building; houses on their own."""
+    groups: list[tuple[str | None, list[lookup.Premises]]] = []
+    for p in found:
+        if p.saon:
+            if groups and groups[-1][0] == p.building:
+                groups[-1][1].append(p)
+            else:
+                groups.append((p.building, [p]))
+        else:
+            groups.append((None, [p]))
+    return groups
+
+
+def feed_url(premises_id: int) -> str:
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+    return base + url_for("main.calendar", premises_id=premises_id)
+
+
+def calendar_links(premises_id: int, address: str) -> dict[str, str]:
+    url = feed_url(premises_id)
+    if url.startswith("https://"):
+        return subscribe_links(url, name=f"Bin days: {address}")
+    # Google and Outlook only subscribe to https:// feeds; offer what works locally.
+    return {"webcal": "webcal://" + url.split("://", 1)[1], "download": url}
+
+
+def _premises_or_404(premises_id: int) -> lookup.Premises:
+    found = lookup.premises(premises_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/premises/<int:premises_id>")
+def premises(premises_id: int, signup_form: SignupForm | None = None, status: int = 200):
+    place = _premises_or_404(premises_id)
+    day = today()
+    start, end = lookup.window(day)
+    upcoming = lookup.by_day(lookup.collections(premises_id, start, end))
+    holidays = [(d, bank_holiday(d)) for d, _ in upcoming if bank_holiday(d)]
+    nexts = [
+        {"bin": b, "date": d, "when": when(d, day), "label": bin_label(b)}
+        for b, d in lookup.next_per_bin(premises_id, day)
+    ]
+    return (
+        render_template(
+            "leeds_bins/premises.html",
+            place=place,
+            nexts=nexts,
+            upcoming=upcoming,
+            holidays=holidays,
+            today=day,
+            links=calendar_links(premises_id, place.address),
+            form=signup_form or SignupForm(),
+            title=place.address,
+            bin_label=bin_label,
+            long_date=long_date,
+            bank_holiday=bank_holiday,
+        ),
+        status,
+    )
+
+
+@bp.get("/premises/<int:premises_id>/calendar.ics")
+def calendar(premises_id: int):
+    place = _premises_or_404(premises_id)
+    meta = current_app.extensions["leeds_bins.meta"]()
+    updated = meta["imported_at"] if meta else datetime(2020, 1, 1, tzinfo=LONDON)
+    day = today()
+    feed = Feed(
+        f"Bin days: {place.address}",
+        uid=f"premises-{premises_id}@leeds-bins.civickit",
+        description="Leeds bin collection days for this address (Leeds City Council open data).",
+        refresh=timedelta(hours=12),
+        url=feed_url(premises_id),
+    )
+    for d, bin_ in lookup.collections(
+        premises_id, day - timedelta(days=14), day + timedelta(weeks=FEED_WEEKS)
+    ):
+        holiday = bank_holiday(d)
+        feed.add_day(
+            d,
+            bin_label(bin_),
+            uid=f"{premises_id}-{d.isoformat()}-{bin_}@leeds-bins.civickit",
+            updated=updated,
+            description=(
+                f"Put your {bin_label(bin_, capital=False)} out for collection."
+                + (
+                    f" {holiday} is a bank holiday; this is the council's published date."
+                    if holiday
+                    else ""
+                )
+            ),
+            alarm=-timedelta(hours=5),  # 19:00 the evening before, where apps honour alarms
+            categories=("Bins", bin_.title()),
+        )
+    response = current_app.response_class(feed.to_ical(), mimetype="text/calendar")
+    response.set_etag(feed.etag.strip('"'))
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["Content-Disposition"] = f'inline; filename="bins-{premises_id}.ics"'
+    # no session cookie on a public, cacheable feed
+    return response.make_conditional(request)

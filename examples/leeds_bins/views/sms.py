@@ -1,0 +1,171 @@
+"""Text reminder sign-up: phone number -> 6-digit code -> confirmed; and unsubscribing."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
+
+from civickit.errors import SMSError
+from civickit.sms import mask_phone
+
+from .. import lookup, sending, subscriptions
+from ..forms import ConfirmForm, SignupForm, VerifyForm
+from ..models import utcnow
+from . import pages
+
+log = logging.getLogger(__name__)
+bp = Blueprint("sms", __name__)
+
+
+def _too_many(kind: str, *keys: str) -> bool:
+    """Count one attempt against each ``(limit, key)``; True if any limit is spent."""
+    limiter = current_app.extensions["civickit.limiter"]
+    if not limiter.enabled:
+        return False
+    from limits import parse_many
+
+    over = False
+    for config_key, key in zip(
+        (f"{kind.upper()}_LIMIT_IP", f"{kind.upper()}_LIMIT_PHONE"), keys, strict=False
+    ):
+        if not key:
+            continue
+        for item in parse_many(current_app.config[config_key]):
+            if not limiter.limiter.hit(item, "leeds_bins", kind, config_key, key):
+                over = True
+    return over
+
+
+def _limited():
+    return (
+        render_template(
+            "common/error.html",
+            title="Too many attempts",
+            message="You have tried that too many times. Wait an hour and try again.",
+        ),
+        429,
+    )
+
+
+@bp.post("/premises/<int:premises_id>/sms")
+def signup(premises_id: int):
+    place = lookup.premises(premises_id)
+    if place is None:
+        abort(404)
+    form = SignupForm()
+    phone = form.normalised_phone()
+    if _too_many("signup", get_remote_address(), phone or ""):
+        return _limited()
+    if phone is None:
+        return pages.premises(premises_id, signup_form=form, status=400)
+    now = utcnow()
+    sub, code = subscriptions.start(phone, premises_id, now)
+    if code is None:
+        return render_template(
+            "leeds_bins/sms_already.html", place=place, title="You are already signed up"
+        )
+    try:
+        current_app.extensions["leeds_bins.sender"].send(phone, sending.code_message(code))
+    except SMSError as exc:
+        log.warning("could not text a code to %s: %s", mask_phone(phone), exc.code)
+        form.phone.errors = [
+            "We could not send a text to that number. Check it is a UK mobile number and try again."
+        ]
+        return pages.premises(premises_id, signup_form=form, status=400)
+    session["leeds_bins.verify"] = sub.id
+    return redirect(url_for("sms.verify"), code=303)
+
+
+def _pending():
+    sub_id = session.get("leeds_bins.verify")
+    sub = subscriptions.get(sub_id) if isinstance(sub_id, int) else None
+    if sub is None:
+        return None, None
+    return sub, lookup.premises(sub.premises_id)
+
+
+@bp.route("/sms/verify", methods=["GET", "POST"])
+def verify():
+    sub, place = _pending()
+    if sub is None or place is None:
+        return render_template("leeds_bins/sms_start_again.html", title="Start again"), 400
+    form = VerifyForm()
+    masked = mask_phone(sub.phone)
+    if request.method == "POST":
+        if _too_many("verify", get_remote_address(), sub.phone):
+            return _limited()
+        if form.validate():
+            try:
+                sub = subscriptions.verify(sub.id, form.code.data or "", utcnow())
+            except subscriptions.CodeProblem as exc:
+                form.code.errors = [str(exc)]
+            else:
+                session.pop("leeds_bins.verify", None)
+                unsubscribe_url = _unsubscribe_url(sub.unsubscribe_token)
+                reminder_time = current_app.config["REMINDER_TIME"]
+                try:
+                    current_app.extensions["leeds_bins.sender"].send(
+                        sub.phone,
+                        sending.confirmed_message(place.address, reminder_time, unsubscribe_url),
+                    )
+                except SMSError as exc:  # the sign-up stands; the page says the same
+                    log.warning(
+                        "confirmation text to %s failed: %s", mask_phone(sub.phone), exc.code
+                    )
+                return render_template(
+                    "leeds_bins/sms_confirmed.html",
+                    place=place,
+                    masked=masked,
+                    unsubscribe_url=unsubscribe_url,
+                    reminder_time=reminder_time,
+                    title="Text reminders confirmed",
+                )
+        return (
+            render_template(
+                "leeds_bins/sms_verify.html", form=form, place=place, masked=masked, title="Error"
+            ),
+            400,
+        )
+    return render_template(
+        "leeds_bins/sms_verify.html", form=form, place=place, masked=masked, title="Enter your code"
+    )
+
+
+def _unsubscribe_url(token: str) -> str:
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+    return base + url_for("sms.unsubscribe", token=token)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    # GET only asks: link scanners and prefetchers must not unsubscribe anyone.
+    sub = subscriptions.by_token(token) if len(token) < 100 else None
+    if sub is None:
+        abort(404)
+    place = lookup.premises(sub.premises_id)
+    address = place.address if place else "this address"
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        subscriptions.unsubscribe(token, utcnow())
+        return render_template(
+            "leeds_bins/unsubscribed.html", address=address, title="Text reminders stopped"
+        )
+    return render_template(
+        "leeds_bins/unsubscribe.html",
+        form=form,
+        address=address,
+        masked=mask_phone(sub.phone),
+        stopped=sub.status == "stopped",
+        title="Stop text reminders",
+    )
