@@ -1,0 +1,408 @@
+"""Road collisions: DfT STATS19 files and Leeds City Council's yearly RTC files.
+
+**STATS19** (``dft-road-casualty-statistics-collision-*.csv``), one row per
+collision, in three header eras, all read alike:
+
+* before 2016: ``Accident_Index``, ``Accident_Severity``, ``Date``, ``Time``,
+  ``Longitude``, ``Latitude``, ``Location_Easting_OSGR``, ``1st_Road_Class`` ...
+* 2021-2023: ``accident_index``, ``accident_severity``, ``accident_reference`` ...
+* 2024 on: ``collision_index``, ``collision_severity``, ``first_road_class`` ...
+
+Severity 1/2/3 is fatal/serious/slight; ``-1`` (and an empty field) means
+missing; dates are ``dd/mm/yyyy``; empty WGS84 columns are filled in from the
+British National Grid ones.
+
+**Leeds RTC** (Data Mill North "road-traffic-accidents"), one row *per
+casualty*: consecutive rows of one collision are folded into one
+:class:`Collision` with its casualties counted and the worst severity kept.
+Severity is text (``Slight``) or a code; times are unpadded HHMM (``5`` is
+00:05, ``930`` is 09:30); copies that went through Excel have ``16-Jan-15``
+dates and references such as ``1.3E+038``, kept as the text they are (the
+original cannot be recovered); column names vary by year (``Easting`` or
+``Grid Ref: Easting``, extra unnamed columns). Coordinates are British
+National Grid only, converted in batches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, time
+from typing import IO, Any
+
+import numpy as np
+
+from ..errors import DataFormatError
+from ..geo import osgb_to_wgs84_many
+from ..tabular import Table, open_table
+from ._common import OnError, Record, cached, fast_factory, parse_date, problem
+
+__all__ = ["SEVERITIES", "Collision", "read_leeds_rtc", "read_stats19"]
+
+#: Severities, worst first.
+SEVERITIES = ("fatal", "serious", "slight")
+
+_BATCH = 2048  # rows converted from the National Grid in one pyproj call
+
+
+@dataclass(frozen=True)
+class Collision(Record):
+    """One road collision with its location in WGS84.
+
+    ``source`` is ``"stats19"`` or ``"leeds-rtc"``. ``severity`` is
+    ``"fatal" | "serious" | "slight"`` or ``None`` where the file says
+    "missing"; other fields are ``None`` where the file has no value.
+    """
+
+    reference: str
+    date: date | None
+    time: time | None
+    latitude: float | None
+    longitude: float | None
+    severity: str | None
+    vehicles: int | None
+    casualties: int | None
+    road_class: str | None
+    source: str
+
+
+_make = fast_factory(Collision)
+
+# STATS19 first_road_class codes, named as the Leeds files name them
+ROAD_CLASSES = {"1": "Motorway", "2": "A(M)", "3": "A", "4": "B", "5": "C", "6": "Unclassified"}
+_SEVERITY_CODES = {"1": "fatal", "2": "serious", "3": "slight"}
+_MISSING = {"", "-1", "NULL", "null", "NA", "N/A"}
+
+
+# -- STATS19 ---------------------------------------------------------------------------
+
+_STATS19_COLUMNS = {
+    "reference": ("collision_index", "accident_index"),
+    "severity": ("collision_severity", "accident_severity"),
+    "date": ("date",),
+    "time": ("time",),
+    "longitude": ("longitude",),
+    "latitude": ("latitude",),
+    "easting": ("location_easting_osgr",),
+    "northing": ("location_northing_osgr",),
+    "vehicles": ("number_of_vehicles",),
+    "casualties": ("number_of_casualties",),
+    "road_class": ("first_road_class", "1st_road_class"),
+}
+
+
+def read_stats19(src: str | IO[bytes], *, on_error: OnError = None) -> Iterator[Collision]:
+    """Stream the collisions in a DfT STATS19 collision (accident) file, any era."""
+    with open_table(src, has_header=True) as table:
+        source = table.source
+        cols = _find_columns(table, _STATS19_COLUMNS, _STATS19_COLUMNS, "a STATS19 collision")
+        i_ref, i_sev, i_date, i_time = (
+            cols["reference"],
+            cols["severity"],
+            cols["date"],
+            cols["time"],
+        )
+        i_lon, i_lat, i_east, i_north = (
+            cols["longitude"],
+            cols["latitude"],
+            cols["easting"],
+            cols["northing"],
+        )
+        i_veh, i_cas, i_road = cols["vehicles"], cols["casualties"], cols["road_class"]
+        width = max(cols.values()) + 1
+        dates = cached(parse_date)
+        times = cached(_hh_mm)
+        severities = _SEVERITY_CODES
+        roads = ROAD_CLASSES
+        missing = _MISSING
+        make = _make
+        held: list[list[Any]] = []  # rows waiting, in file order, for a batched conversion
+        for line, f in table.records():
+            try:
+                sev = f[i_sev]
+                severity = severities.get(sev)
+                if severity is None and sev not in missing:
+                    raise ValueError
+                la, lo = f[i_lat], f[i_lon]
+                if la in missing or lo in missing:
+                    lat = lon = None
+                else:
+                    lat, lon = float(la), float(lo)
+                when = f[i_date]
+                day = dates(when) if when else None
+                clock = f[i_time]
+                tm = times(clock) if clock else None
+                vehicles = int(f[i_veh])
+                casualties = int(f[i_cas])
+                road = f[i_road]
+            except (ValueError, IndexError):
+                problem(on_error, source, line, _explain_stats19(f, cols, width))
+                continue
+            if vehicles < 0:
+                vehicles = None
+            if casualties < 0:
+                casualties = None
+            road = roads.get(road) or (None if road in missing else road)
+            if lat is None or held:
+                east, north = f[i_east], f[i_north]
+                grid = lat is None and east not in missing and north not in missing
+                held.append(
+                    [line, f[i_ref], day, tm, lat, lon, severity, vehicles, casualties, road,
+                     east if grid else None, north if grid else None]
+                )  # fmt: skip
+                if len(held) >= _BATCH:
+                    yield from _release(held, "stats19", source, on_error)
+                    held = []
+                continue
+            yield make(f[i_ref], day, tm, lat, lon, severity, vehicles, casualties, road, "stats19")
+        yield from _release(held, "stats19", source, on_error)
+
+
+def _explain_stats19(f: list[str], cols: dict[str, int], width: int) -> str:
+    """Say which field of a bad STATS19 row is wrong (the slow path)."""
+    if len(f) < width:
+        return f"expected at least {width} fields, found {len(f)}"
+    sev = f[cols["severity"]]
+    if sev not in _SEVERITY_CODES and sev not in _MISSING:
+        return f"severity {sev!r} is not 1, 2, 3 or -1"
+    checks = (
+        ("latitude", float),
+        ("longitude", float),
+        ("date", parse_date),
+        ("time", _hh_mm),
+        ("vehicles", int),
+        ("casualties", int),
+    )
+    for name, parse in checks:
+        value = f[cols[name]]
+        if value in _MISSING and name in ("latitude", "longitude", "date", "time"):
+            continue
+        try:
+            parse(value)
+        except ValueError:
+            return f"{name} {value!r} is not valid"
+    return "the row does not match the STATS19 layout"
+
+
+def _hh_mm(text: str) -> time:
+    hours, _, minutes = text.strip().partition(":")
+    return time(int(hours), int(minutes[:2]))
+
+
+def _release(
+    held: list[list[Any]], kind: str, source: str, on_error: OnError
+) -> Iterator[Collision]:
+    """Convert the held rows' grid references in one call and yield them in order."""
+    if not held:
+        return
+    todo = [row for row in held if row[10] is not None]
+    if todo:
+        try:
+            eastings = np.array([float(row[10]) for row in todo])
+            northings = np.array([float(row[11]) for row in todo])
+        except ValueError:
+            eastings, northings = _grid_one_by_one(todo, source, on_error)
+        lats, lons = osgb_to_wgs84_many(eastings, northings)
+        for row, la, lo in zip(todo, lats.tolist(), lons.tolist(), strict=True):
+            if la == la:  # not NaN
+                row[4], row[5] = la, lo
+    for row in held:
+        if row[0] is None:  # a row dropped by _grid_one_by_one
+            continue
+        yield _make(*row[1:10], kind)
+
+
+def _grid_one_by_one(
+    rows: list[list[Any]], source: str, on_error: OnError
+) -> tuple[np.ndarray, np.ndarray]:
+    eastings, northings = [], []
+    for row in rows:
+        try:
+            e, n = float(row[10]), float(row[11])
+        except ValueError:
+            problem(
+                on_error, source, row[0], f"grid reference {row[10]!r}, {row[11]!r} is not numeric"
+            )
+            row[0] = None
+            e = n = float("nan")
+        eastings.append(e)
+        northings.append(n)
+    return np.array(eastings), np.array(northings)
+
+
+# -- Leeds RTC -------------------------------------------------------------------------
+
+_LEEDS_COLUMNS = {
+    "reference": ("reference number", "reference", "ref number", "ref no", "accident reference"),
+    "easting": ("easting", "grid ref easting"),
+    "northing": ("northing", "grid ref northing"),
+    "date": ("accident date", "date"),
+    "time": ("time 24hr", "time"),
+    "severity": ("casualty severity", "severity"),
+    "vehicles": ("number of vehicles", "no of vehicles", "vehicles"),
+    "road_class": ("1st road class", "first road class", "road class"),
+}
+_LEEDS_REQUIRED = ("reference", "easting", "northing", "date", "time", "severity")
+_LEEDS_SEVERITY = {"fatal": 0, "serious": 1, "slight": 2, "1": 0, "2": 1, "3": 2}
+
+
+def read_leeds_rtc(src: str | IO[bytes], *, on_error: OnError = None) -> Iterator[Collision]:
+    """Stream the collisions in a Leeds City Council road traffic accidents file.
+
+    Consecutive rows with the same reference, date, time and grid reference
+    are one collision's casualties; a collision's ``casualties`` counts its
+    rows and ``severity`` is the worst of theirs. A bad casualty row is
+    reported and left out of the count.
+    """
+    with open_table(src, has_header=True) as table:
+        source = table.source
+        required = {k: _LEEDS_COLUMNS[k] for k in _LEEDS_REQUIRED}
+        cols = _find_columns(table, _LEEDS_COLUMNS, required, "a Leeds road traffic accidents")
+        dates = cached(parse_date)
+        times = cached(_unpadded_time)
+        chunk: list[list[Any]] = []
+        group: list[Any] | None = None
+        key: tuple[str, ...] | None = None
+        for line, f in table.records():
+            try:
+                row = _leeds_row(f, cols, dates, times)
+            except (ValueError, IndexError) as exc:
+                problem(on_error, source, line, _explain_leeds(f, cols, exc))
+                continue
+            reference, day, tm, east, north, rank, vehicles, road = row
+            this = (reference, f[cols["date"]].strip(), f[cols["time"]].strip(), east, north)
+            if this == key and group is not None:
+                group[5] = min(group[5], rank)
+                group[7] += 1
+                continue
+            if group is not None:
+                chunk.append(group)
+                if len(chunk) >= _BATCH:
+                    yield from _release_leeds(chunk)
+                    chunk = []
+            key = this
+            group = [reference, day, tm, east, north, rank, vehicles, 1, road]
+        if group is not None:
+            chunk.append(group)
+        yield from _release_leeds(chunk)
+
+
+def _leeds_row(f: list[str], cols: dict[str, int], dates: Any, times: Any) -> tuple[Any, ...]:
+    reference = f[cols["reference"]].strip()
+    if not reference:
+        raise ValueError("reference")
+    rank = _LEEDS_SEVERITY[f[cols["severity"]].strip().lower()]
+    east, north = f[cols["easting"]].strip(), f[cols["northing"]].strip()
+    east = east if east not in _MISSING and east != "0" else ""
+    north = north if north not in _MISSING and north != "0" else ""
+    if east or north:
+        float(east), float(north)
+    when = f[cols["date"]].strip()
+    clock = f[cols["time"]].strip()
+    vehicles = None
+    if "vehicles" in cols:
+        text = f[cols["vehicles"]].strip()
+        vehicles = int(text) if text and text not in _MISSING else None
+    road = None
+    if "road_class" in cols:
+        road = f[cols["road_class"]].strip() or None
+        road = ROAD_CLASSES.get(road, road) if road else None
+    return (
+        reference,
+        dates(when) if when else None,
+        times(clock) if clock else None,
+        east,
+        north,
+        rank,
+        vehicles,
+        road,
+    )
+
+
+def _explain_leeds(f: list[str], cols: dict[str, int], exc: Exception) -> str:
+    need = max(cols.values()) + 1
+    if isinstance(exc, IndexError) or len(f) < need:
+        return f"expected at least {need} fields, found {len(f)}"
+    if not f[cols["reference"]].strip():
+        return "the reference number is empty"
+    severity = f[cols["severity"]].strip()
+    if severity.lower() not in _LEEDS_SEVERITY:
+        return f"casualty severity {severity!r} is not Fatal, Serious or Slight (or 1, 2, 3)"
+    for name, parse in (
+        ("easting", float),
+        ("northing", float),
+        ("date", parse_date),
+        ("time", _unpadded_time),
+        ("vehicles", int),
+    ):
+        if name not in cols:
+            continue
+        value = f[cols[name]].strip()
+        if not value or value in _MISSING:
+            continue
+        try:
+            parse(value)
+        except ValueError:
+            return f"{name} {value!r} is not valid"
+    return "the row does not match the Leeds road traffic accidents layout"
+
+
+def _unpadded_time(text: str) -> time:
+    """``1730`` -> 17:30, ``930`` -> 09:30, ``5`` -> 00:05; ``17:30`` too."""
+    text = text.strip()
+    if ":" in text:
+        hours, _, rest = text.partition(":")
+        return time(int(hours), int(rest[:2]))
+    if not text.isdigit() or len(text) > 4:
+        raise ValueError(f"{text!r} is not a time")
+    value = int(text)
+    return time(value // 100, value % 100)
+
+
+def _release_leeds(chunk: list[list[Any]]) -> Iterator[Collision]:
+    if not chunk:
+        return
+    grid = [g for g in chunk if g[3] and g[4]]
+    coords: dict[int, tuple[float, float]] = {}
+    if grid:
+        lats, lons = osgb_to_wgs84_many([float(g[3]) for g in grid], [float(g[4]) for g in grid])
+        for g, la, lo in zip(grid, lats.tolist(), lons.tolist(), strict=True):
+            if la == la:  # not NaN
+                coords[id(g)] = (la, lo)
+    for g in chunk:
+        la, lo = coords.get(id(g), (None, None))
+        yield _make(g[0], g[1], g[2], la, lo, SEVERITIES[g[5]], g[6], g[7], g[8], "leeds-rtc")
+
+
+# -- columns ---------------------------------------------------------------------------
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
+
+
+def _find_columns(
+    table: Table,
+    wanted: dict[str, tuple[str, ...]],
+    required: dict[str, tuple[str, ...]],
+    layout: str,
+) -> dict[str, int]:
+    """Map field -> column position from the header, by any of each field's names."""
+    names = [_norm(n) for n in table.fieldnames or ()]
+    found: dict[str, int] = {}
+    for field, aliases in wanted.items():
+        for alias in aliases:
+            key = _norm(alias)
+            if key in names:
+                found[field] = names.index(key)
+                break
+    missing = [aliases[0] for field, aliases in required.items() if field not in found]
+    if missing:
+        raise DataFormatError(
+            table.source,
+            table.header_line or 1,
+            f"this is not {layout} file: no column named {', '.join(missing)} "
+            f"(columns: {', '.join(table.fieldnames or []) or 'none'})",
+        )
+    return found
