@@ -128,3 +128,15 @@ def read_jobs(
             continue
         seen.add(key)
         yield Collection(*key)
+
+
+def format_address(saon, paon, street, locality, town) -> str:
+    first = ", ".join(
+        p
+        for p in (
+            _title(saon or ""),
+            " ".join(x for x in (_title(paon or ""), _title(street or "")) if x),
+        )
+        if p
+    )
+    return ", ".join(p for p in (first, _title(locality or ""), _title(town or "")) if p)

@@ -186,48 +186,15 @@ def send_due(dry_run):
 @bins.command("scheduler")
 def scheduler_command():
     """Run the one scheduler process: plan, dispatch every minute, refresh data daily."""
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    from civickit.reminders import add_job, make_scheduler
+    from civickit.reminders import make_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     app = current_app._get_current_object()
     jobs.use_app(app)
     config = app.config
-    plan_at = sending.parse_time(config["REMINDER_TIME"])
-    refresh_at = sending.parse_time(config["REFRESH_TIME"])
     scheduler = make_scheduler(config["DATABASE_URL"], timezone="Europe/London")
-    add_job(
-        scheduler,
-        "examples.leeds_bins.jobs:plan_job",
-        CronTrigger(hour=plan_at.hour, minute=plan_at.minute, timezone=LONDON),
-        id="leeds_bins.plan",
-        name="plan tomorrow's reminders",
-    )
-    add_job(
-        scheduler,
-        "examples.leeds_bins.jobs:dispatch_job",
-        IntervalTrigger(minutes=1),
-        id="leeds_bins.dispatch",
-        name="send due reminders",
-    )
-    add_job(
-        scheduler,
-        "examples.leeds_bins.jobs:refresh_job",
-        CronTrigger(hour=refresh_at.hour, minute=refresh_at.minute, timezone=LONDON),
-        id="leeds_bins.refresh",
-        name="refresh bin data",
-    )
-    add_job(
-        scheduler,
-        "examples.leeds_bins.jobs:beat_job",
-        IntervalTrigger(minutes=1),
-        id="leeds_bins.heartbeat",
-        name="heartbeat",
-        next_run_time=datetime.now(LONDON),
-    )
+    register_jobs(scheduler, config)
     jobs.beat_job()
     click.echo(
         f"Scheduler running: reminders from {config['REMINDER_TIME']} the evening before, "
@@ -241,3 +208,45 @@ def scheduler_command():
         if scheduler.running:
             scheduler.shutdown(wait=False)
         click.echo("Scheduler stopped.")
+
+
+def register_jobs(scheduler, config) -> list:
+    """Add the four jobs (by textual reference, fixed ids) to ``scheduler``."""
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from civickit.reminders import add_job
+
+    plan_at = sending.parse_time(config["REMINDER_TIME"])
+    refresh_at = sending.parse_time(config["REFRESH_TIME"])
+    return [
+        add_job(
+            scheduler,
+            "examples.leeds_bins.jobs:plan_job",
+            CronTrigger(hour=plan_at.hour, minute=plan_at.minute, timezone=LONDON),
+            id="leeds_bins.plan",
+            name="plan tomorrow's reminders",
+        ),
+        add_job(
+            scheduler,
+            "examples.leeds_bins.jobs:dispatch_job",
+            IntervalTrigger(minutes=1, timezone=LONDON),
+            id="leeds_bins.dispatch",
+            name="send due reminders",
+        ),
+        add_job(
+            scheduler,
+            "examples.leeds_bins.jobs:refresh_job",
+            CronTrigger(hour=refresh_at.hour, minute=refresh_at.minute, timezone=LONDON),
+            id="leeds_bins.refresh",
+            name="refresh bin data",
+        ),
+        add_job(
+            scheduler,
+            "examples.leeds_bins.jobs:beat_job",
+            IntervalTrigger(minutes=1, timezone=LONDON),
+            id="leeds_bins.heartbeat",
+            name="heartbeat",
+            next_run_time=datetime.now(LONDON),
+        ),
+    ]

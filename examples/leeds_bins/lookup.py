@@ -9,8 +9,18 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from . import models
+from . import models, words
+from .importer import bins_reader
 from .words import ORDER, natural_key
+
+
+def format_address(*parts: str | None) -> str:
+    return bins_reader.format_address(*parts)
+
+
+def today() -> date:
+    """Today in Leeds; ``TODAY`` in the config pins it (tests, screenshots)."""
+    return current_app.config.get("TODAY") or words.today()
 
 
 def engine() -> sa.Engine:
@@ -32,7 +42,7 @@ class Premises:
     @property
     def building(self) -> str:
         """The building a flat is in ("10 Abbey Avenue"), for grouping the list."""
-        return " ".join(p for p in (self.paon, self.street.title()) if p)
+        return format_address(None, self.paon or None, self.street or None, None, None)
 
     def sort_key(self) -> tuple:
         return (natural_key(self.street), natural_key(self.paon), natural_key(self.saon), self.id)

@@ -11,7 +11,7 @@ from civickit.postcodes import normalise
 from examples.common import ApiError
 
 from .. import lookup
-from ..words import bin_label, today
+from ..words import bin_label
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_DAYS = 366
@@ -45,7 +45,7 @@ def collections(premises_id: int):
     place = lookup.premises(premises_id)
     if place is None:
         raise ApiError(404, "premises_not_found", f"No premises with id {premises_id}.")
-    start = _date("from", today())
+    start = _date("from", lookup.today())
     end = _date("to", start + timedelta(weeks=8))
     if end < start:
         raise ApiError(400, "invalid_range", "'to' must not be before 'from'.")

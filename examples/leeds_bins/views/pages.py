@@ -10,7 +10,7 @@ from civickit.ical import Feed, subscribe_links
 
 from .. import lookup
 from ..forms import PostcodeForm, SignupForm
-from ..words import LONDON, bank_holiday, bin_label, long_date, today, when
+from ..words import LONDON, bank_holiday, bin_label, long_date, when
 
 bp = Blueprint("main", __name__)
 
@@ -76,7 +76,7 @@ def _premises_or_404(premises_id: int) -> lookup.Premises:
 @bp.get("/premises/<int:premises_id>")
 def premises(premises_id: int, signup_form: SignupForm | None = None, status: int = 200):
     place = _premises_or_404(premises_id)
-    day = today()
+    day = lookup.today()
     start, end = lookup.window(day)
     upcoming = lookup.by_day(lookup.collections(premises_id, start, end))
     holidays = [(d, bank_holiday(d)) for d, _ in upcoming if bank_holiday(d)]
@@ -108,7 +108,7 @@ def calendar(premises_id: int):
     place = _premises_or_404(premises_id)
     meta = current_app.extensions["leeds_bins.meta"]()
     updated = meta["imported_at"] if meta else datetime(2020, 1, 1, tzinfo=LONDON)
-    day = today()
+    day = lookup.today()
     feed = Feed(
         f"Bin days: {place.address}",
         uid=f"premises-{premises_id}@leeds-bins.civickit",

@@ -1,0 +1,167 @@
+"""Fixtures for the example apps' tests (each app's fixtures are prefixed with its name)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+# -- leeds_bins ------------------------------------------------------------------------
+
+# A Thursday: "tomorrow" is Friday 4 December 2026, and Christmas Day (a Friday
+# bank holiday) falls within the next 8 weeks.
+LEEDS_TODAY = date(2026, 12, 3)
+
+
+@pytest.fixture
+def leeds_sender():
+    """Texts kept in memory: ``leeds_sender.last_code_for(number)`` reads a code."""
+    from civickit.sms import MemorySender
+
+    return MemorySender()
+
+
+def _postgres_schema_url(base_url: str) -> tuple[str, str]:
+    import sqlalchemy as sa
+
+    schema = "lb_" + secrets.token_hex(4)
+    engine = sa.create_engine(base_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    sep = "&" if "?" in base_url else "?"
+    return f"{base_url}{sep}options=-csearch_path%3D{schema}", schema
+
+
+def _drop_schema(base_url: str, schema: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(base_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def leeds_database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh database: SQLite in tmp_path, or a throwaway PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'leeds_bins.sqlite3'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    url, schema = _postgres_schema_url(base)
+    try:
+        yield url
+    finally:
+        _drop_schema(base, schema)
+
+
+def make_leeds_app(database_url: str, tmp_path: Path, sender, **config):
+    from examples.leeds_bins import create_app
+
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        "SMS_SENDER": sender,
+        "TODAY": LEEDS_TODAY,
+        "SAMPLE_DIR": str(tmp_path / "sample"),
+        "DOWNLOAD_DIR": str(tmp_path / "downloads"),
+        "TWILIO_AUTH_TOKEN": "test-auth-token",
+        "PUBLIC_BASE_URL": None,
+        "REDIS_URL": None,
+        **config,
+    }
+    app = create_app(settings)
+    return app
+
+
+def load_leeds_sample(app, today: date = LEEDS_TODAY):
+    from examples.leeds_bins import sample
+
+    report = sample.load(app.extensions["leeds_bins.engine"], Path(app.config["SAMPLE_DIR"]), today)
+    app.extensions["leeds_bins.meta_forget"]()
+    return report
+
+
+@pytest.fixture
+def leeds_app(tmp_path, leeds_sender):
+    """leeds_bins on SQLite with the bundled sample projected to LEEDS_TODAY."""
+    app = make_leeds_app(f"sqlite:///{tmp_path / 'leeds_bins.sqlite3'}", tmp_path, leeds_sender)
+    load_leeds_sample(app)
+    yield app
+    app.extensions["leeds_bins.engine"].dispose()
+
+
+@pytest.fixture
+def leeds_any_app(leeds_database_url, tmp_path, leeds_sender):
+    """leeds_bins with the sample loaded, on SQLite and (when reachable) PostgreSQL."""
+    app = make_leeds_app(leeds_database_url, tmp_path, leeds_sender)
+    load_leeds_sample(app)
+    yield app
+    app.extensions["leeds_bins.engine"].dispose()
+
+
+@pytest.fixture
+def leeds_client(leeds_app):
+    return leeds_app.test_client()
+
+
+@pytest.fixture
+def leeds_runner(leeds_app):
+    return leeds_app.test_cli_runner()
+
+
+# -- streetwise ------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sw_database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh database for streetwise: SQLite in tmp_path, or a throwaway PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'streetwise.sqlite3'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    url, schema = _postgres_schema_url(base)
+    try:
+        yield url
+    finally:
+        _drop_schema(base, schema)
+
+
+def make_sw_app(database_url: str, **config):
+    """streetwise with no HTTP cache, no retries and fast rate limits (tests mock the network)."""
+    from examples.streetwise import create_app
+    from examples.streetwise.upstream import http_client
+
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": None,
+        "RATELIMIT_ENABLED": False,
+        "CRIME_SOURCE": "snapshot",
+        "HTTP_CACHE": "",
+        "UPSTREAM_RETRIES": 0,
+        "UPSTREAM_TIMEOUT": (1, 2),
+        **config,
+    }
+    app = create_app(settings)
+    http = http_client(app)
+    for host in ("data.police.uk", "api.postcodes.io"):
+        http.set_rate_limit(host, 10_000, burst=10_000)
+    return app
+
+
+@pytest.fixture
+def sw_sample_app(tmp_path):
+    """streetwise on SQLite with the bundled sample loaded (crime from the snapshot)."""
+    from examples.streetwise import importer
+
+    app = make_sw_app(f"sqlite:///{tmp_path / 'streetwise.sqlite3'}")
+    importer.import_sample(app.extensions["streetwise.engine"])
+    yield app
+    app.extensions["streetwise.engine"].dispose()
