@@ -1,0 +1,76 @@
+"""streetwise: type a postcode, see the hospitals, road collisions and recorded crime around it.
+
+``create_app()`` is the factory (``flask --app examples.streetwise run``);
+``flask --app examples.streetwise sw import ...`` loads the data. Settings
+come from the environment (see ``docs/streetwise.md``), then from ``config``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from examples.common import configure, init_app, make_engine
+
+SERVICE_NAME = "Streetwise"
+DATA_DIR = Path(__file__).parent / "data"
+CRIME_SOURCES = ("live", "snapshot", "auto")
+
+
+def _timeout(text: str) -> tuple[float, float]:
+    parts = [float(p) for p in text.split(",")]
+    return (parts[0], parts[-1])
+
+
+def _env_config(instance: Path) -> dict[str, Any]:
+    env = os.environ
+    cache = (
+        env.get("STREETWISE_HTTP_CACHE")
+        or env.get("REDIS_URL")
+        or str(instance / "streetwise_http_cache.sqlite")
+    )
+    return {
+        # live | snapshot | auto (live, falling back to the bundled snapshot with a note)
+        "CRIME_SOURCE": env.get("STREETWISE_CRIME_SOURCE", "auto"),
+        "CRIME_SNAPSHOT": env.get(
+            "STREETWISE_CRIME_SNAPSHOT", str(DATA_DIR / "crime_snapshot.json")
+        ),
+        # Ask postcodes.io about postcodes missing from the local table.
+        "POSTCODES_ONLINE": env.get("STREETWISE_POSTCODES_ONLINE", "1") not in ("0", "false", "no"),
+        "POLICE_BASE_URL": env.get("STREETWISE_POLICE_URL", "https://data.police.uk/api"),
+        "POSTCODES_BASE_URL": env.get("STREETWISE_POSTCODES_URL", "https://api.postcodes.io"),
+        "HTTP_CACHE": "" if cache.lower() == "none" else cache,
+        "HTTP_CACHE_TTL": int(env.get("STREETWISE_HTTP_CACHE_TTL", str(12 * 3600))),
+        # connect, read (seconds): a page waits this long for police.uk or postcodes.io
+        "UPSTREAM_TIMEOUT": _timeout(env.get("STREETWISE_UPSTREAM_TIMEOUT", "3.05,8")),
+        "UPSTREAM_RETRIES": int(env.get("STREETWISE_UPSTREAM_RETRIES", "1")),
+    }
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create and configure the streetwise app (``config`` overrides the environment)."""
+    app = Flask(__name__)
+    configure(app, "streetwise", {**_env_config(Path(app.instance_path)), **(config or {})})
+    if app.config["CRIME_SOURCE"] not in CRIME_SOURCES:
+        raise ValueError(
+            f"STREETWISE_CRIME_SOURCE must be one of {', '.join(CRIME_SOURCES)}, "
+            f"not {app.config['CRIME_SOURCE']!r}"
+        )
+    init_app(app, service_name=SERVICE_NAME)
+
+    from . import models
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    models.create_all(engine)
+    app.extensions["streetwise.engine"] = engine
+
+    from . import cli, views
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(views.api)
+    cli.init_app(app)
+    return app

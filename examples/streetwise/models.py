@@ -1,0 +1,97 @@
+"""The app's tables: collisions, hospitals, postcodes, the crime baseline and data provenance.
+
+Table names carry an ``sw_`` prefix so streetwise can share one PostgreSQL
+database with leeds_bins. Imports write into ``*_staging`` copies of these
+tables first and swap the rows in one transaction (see :mod:`.importer`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Collision(Base):
+    """One road traffic collision (not one casualty), from STATS19 or a Leeds RTC file."""
+
+    __tablename__ = "sw_collisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(sa.String(40))
+    date: Mapped[date | None] = mapped_column(sa.Date)
+    time: Mapped[str | None] = mapped_column(sa.String(5))
+    latitude: Mapped[float] = mapped_column(sa.Float)
+    longitude: Mapped[float] = mapped_column(sa.Float)
+    severity: Mapped[str] = mapped_column(sa.String(7))  # fatal | serious | slight
+    vehicles: Mapped[int | None] = mapped_column(sa.Integer)
+    casualties: Mapped[int] = mapped_column(sa.Integer)
+    road_class: Mapped[str | None] = mapped_column(sa.String(20))
+    source: Mapped[str] = mapped_column(sa.String(20))  # stats19 | leeds_rtc
+
+
+class Hospital(Base):
+    """One hospital site from NHS ``Hospital.csv``."""
+
+    __tablename__ = "sw_hospitals"
+
+    code: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    address: Mapped[str | None] = mapped_column(sa.String(400))
+    postcode: Mapped[str | None] = mapped_column(sa.String(10))
+    latitude: Mapped[float] = mapped_column(sa.Float)
+    longitude: Mapped[float] = mapped_column(sa.Float)
+    sector: Mapped[str | None] = mapped_column(sa.String(60))
+    parent: Mapped[str | None] = mapped_column(sa.String(200))
+    phone: Mapped[str | None] = mapped_column(sa.String(60))
+    website: Mapped[str | None] = mapped_column(sa.String(400))
+
+
+class Postcode(Base):
+    """A postcode's centre, so most lookups never leave the building."""
+
+    __tablename__ = "sw_postcodes"
+
+    postcode: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    latitude: Mapped[float] = mapped_column(sa.Float)
+    longitude: Mapped[float] = mapped_column(sa.Float)
+
+
+class CrimeBaseline(Base):
+    """Crimes across the whole comparison area (Leeds) per month and category."""
+
+    __tablename__ = "sw_crime_baseline"
+
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    count: Mapped[int] = mapped_column(sa.Integer)
+
+
+class DataMeta(Base):
+    """Where each kind of data came from and when it was loaded."""
+
+    __tablename__ = "sw_data_meta"
+
+    source: Mapped[str] = mapped_column(sa.String(20), primary_key=True)  # collisions | ...
+    imported_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    is_sample: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    rows: Mapped[int] = mapped_column(sa.Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+
+
+TABLES = {
+    "collisions": Collision.__table__,
+    "hospitals": Hospital.__table__,
+    "postcodes": Postcode.__table__,
+    "crime_baseline": CrimeBaseline.__table__,
+}
+
+
+def create_all(engine: sa.Engine) -> None:
+    """Create any missing tables (idempotent)."""
+    Base.metadata.create_all(engine)

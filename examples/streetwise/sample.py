@@ -1,0 +1,492 @@
+"""Generate the labelled sample data bundled in ``examples/streetwise/data/``.
+
+``python -m examples.streetwise.sample`` rewrites the generated files from a
+fixed seed, so the bundle is reproducible. Everything written here is
+*generated* and is labelled so in ``data/SOURCE.txt`` and in the pages
+("sample data"); the real published excerpts sit beside it unchanged.
+
+The generated rows follow the real published layouts exactly (the Leeds RTC
+yearly files, the DfT STATS19 collision files of 2021-23 and 2024, the
+police.uk ``crimes-street`` response), so the importer and the crime
+service read them through the same code as the real thing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+from .region import LEEDS_OUTLINE, outline_area_km2, point_inside
+
+DATA = Path(__file__).parent / "data"
+SEED = 20250601
+CENTRE = (53.7997, -1.5492)  # Leeds city centre, near City Square
+CENTRE_EN = (430050, 433550)  # the same place in British National Grid
+
+#: The twelve months the recorded crime snapshot claims to cover.
+SNAPSHOT_MONTHS = [f"{y}-{m:02d}" for y, m in [(2024, 10), (2024, 11), (2024, 12)]] + [
+    f"2025-{m:02d}" for m in range(1, 10)
+]
+
+LEEDS_RTC_HEADER_2013_ON = [
+    "Reference Number",
+    "Grid Ref: Easting",
+    "Grid Ref: Northing",
+    "Number of Vehicles",
+    "Accident Date",
+    "Time (24hr)",
+    "1st Road Class",
+    "Road Surface",
+    "Lighting Conditions",
+    "Weather Conditions",
+    "Casualty Class",
+    "Casualty Severity",
+    "Sex of Casualty",
+    "Age of Casualty",
+    "Type of Vehicle",
+]
+
+STATS19_2024_HEADER = [
+    "collision_index",
+    "collision_year",
+    "collision_reference",
+    "location_easting_osgr",
+    "location_northing_osgr",
+    "longitude",
+    "latitude",
+    "police_force",
+    "collision_severity",
+    "number_of_vehicles",
+    "number_of_casualties",
+    "date",
+    "day_of_week",
+    "time",
+    "local_authority_district",
+    "local_authority_ons_district",
+    "local_authority_highway",
+    "local_authority_highway_current",
+    "first_road_class",
+    "first_road_number",
+    "road_type",
+    "speed_limit",
+    "junction_detail_historic",
+    "junction_detail",
+    "junction_control",
+    "second_road_class",
+    "second_road_number",
+    "pedestrian_crossing_human_control_historic",
+    "pedestrian_crossing_physical_facilities_historic",
+    "pedestrian_crossing",
+    "light_conditions",
+    "weather_conditions",
+    "road_surface_conditions",
+    "special_conditions_at_site",
+    "carriageway_hazards_historic",
+    "carriageway_hazards",
+    "urban_or_rural_area",
+    "did_police_officer_attend_scene_of_accident",
+    "trunk_road_flag",
+    "lsoa_of_accident_location",
+    "enhanced_severity_collision",
+    "collision_injury_based",
+    "collision_adjusted_severity_serious",
+    "collision_adjusted_severity_slight",
+]
+
+
+def stats19_header(year: int) -> list[str]:
+    """The collision-file header of ``year``: ``accident_*`` for 2021-23, ``collision_*`` after."""
+    if year >= 2024:
+        return list(STATS19_2024_HEADER)
+    header = [
+        h.replace("collision_", "accident_", 1) if h.startswith("collision_") else h
+        for h in STATS19_2024_HEADER
+    ]
+    # 2021-23 files end at enhanced_severity_collision (2023) or the LSOA (2021-22)
+    cut = header.index("enhanced_severity_collision")
+    return header[: cut + 1] if year == 2023 else header[:cut]
+
+
+CRIME_CATEGORIES = {
+    # category: (share of all crime, Leeds-wide monthly count used for the baseline)
+    "anti-social-behaviour": (0.16, 1650),
+    "violent-crime": (0.33, 3900),
+    "shoplifting": (0.10, 700),
+    "other-theft": (0.07, 600),
+    "public-order": (0.08, 800),
+    "criminal-damage-arson": (0.05, 750),
+    "vehicle-crime": (0.04, 650),
+    "burglary": (0.03, 450),
+    "theft-from-the-person": (0.04, 120),
+    "drugs": (0.03, 180),
+    "bicycle-theft": (0.02, 90),
+    "robbery": (0.02, 110),
+    "possession-of-weapons": (0.015, 70),
+    "other-crime": (0.015, 160),
+}
+
+STREETS = [
+    "Briggate",
+    "Boar Lane",
+    "The Headrow",
+    "Park Row",
+    "Wellington Street",
+    "Call Lane",
+    "Kirkgate",
+    "Vicar Lane",
+    "Albion Street",
+    "Great George Street",
+    "Woodhouse Lane",
+    "Eastgate",
+    "New Briggate",
+    "Merrion Street",
+    "Park Lane",
+    "Kirkstall Road",
+    "Meadow Lane",
+    "Dewsbury Road",
+    "Regent Street",
+    "York Road",
+    "Roundhay Road",
+    "Chapeltown Road",
+    "Clarendon Road",
+    "Hyde Park Road",
+    "Burley Road",
+    "Armley Road",
+    "Whitehall Road",
+    "Water Lane",
+    "Neville Street",
+    "Sovereign Street",
+    "Marsh Lane",
+    "Cookridge Street",
+    "Calverley Street",
+    "Portland Way",
+    "Lovell Park Road",
+    "Sheepscar Street South",
+    "Holbeck Lane",
+    "Domestic Street",
+    "Elland Road",
+    "Beckett Street",
+]
+PLACE_KINDS = [
+    "Supermarket",
+    "Parking Area",
+    "Shopping Area",
+    "Nightclub",
+    "Petrol Station",
+    "Further/higher Educational Building",
+    "Sports/recreation Area",
+    "Pedestrian Subway",
+]
+
+#: Central Leeds postcodes bundled with approximate (generated) centres.
+CENTRAL_POSTCODES = [
+    ("LS1 1UR", 53.80170, -1.54960),
+    ("LS1 1BA", 53.79690, -1.54290),
+    ("LS1 2HL", 53.79600, -1.54820),
+    ("LS1 3AB", 53.79980, -1.55050),
+    ("LS1 4AP", 53.79520, -1.54650),
+    ("LS1 4DY", 53.79450, -1.54780),
+    ("LS1 5AA", 53.79920, -1.54550),
+    ("LS1 5DL", 53.79780, -1.54140),
+    ("LS1 6HD", 53.79830, -1.54120),
+    ("LS1 7HN", 53.79540, -1.53830),
+    ("LS2 3AA", 53.80230, -1.54150),
+    ("LS2 7EY", 53.79850, -1.53690),
+    ("LS2 8BH", 53.80190, -1.54520),
+    ("LS2 9JT", 53.80760, -1.55270),
+    ("LS3 1AB", 53.80290, -1.57010),
+    ("LS4 2AA", 53.80900, -1.58300),
+    ("LS6 1AN", 53.81630, -1.56520),
+    ("LS6 2AB", 53.82250, -1.57450),
+    ("LS7 1AB", 53.81280, -1.53670),
+    ("LS7 3AA", 53.82210, -1.53330),
+    ("LS8 1AA", 53.82150, -1.51390),
+    ("LS9 0AA", 53.80170, -1.50730),
+    ("LS9 8AA", 53.79420, -1.52740),
+    ("LS10 1AB", 53.78780, -1.53690),
+    ("LS11 5AA", 53.78430, -1.55130),
+    ("LS11 9AA", 53.77550, -1.55710),
+    ("LS12 1AA", 53.79330, -1.57850),
+    ("LS12 3AA", 53.79950, -1.60420),
+    ("LS13 1AA", 53.80760, -1.62440),
+    ("LS14 6AA", 53.81640, -1.46240),
+    ("LS15 8AA", 53.80460, -1.44940),
+    ("LS16 5AA", 53.84410, -1.59200),
+    ("LS17 5AA", 53.85980, -1.53770),
+    ("LS18 4AA", 53.84200, -1.64120),
+    ("LS26 0AA", 53.74890, -1.47350),
+    ("LS27 9AA", 53.74470, -1.60250),
+    ("LS28 7AA", 53.79770, -1.66450),
+    ("LS29 8AA", 53.92600, -1.82250),
+]
+
+
+class _Points:
+    """Random points in Leeds, thicker towards the centre, through one pyproj transformer."""
+
+    def __init__(self, rng: random.Random) -> None:
+        from pyproj import Transformer
+
+        self.rng = rng
+        self.to_wgs84 = Transformer.from_crs(27700, 4326, always_xy=True)
+        self.to_bng = Transformer.from_crs(4326, 27700, always_xy=True)
+
+    def leeds(self) -> tuple[float, float, int, int]:
+        """(lat, lon, easting, northing) inside the Leeds outline."""
+        while True:
+            if self.rng.random() < 0.45:
+                e = CENTRE_EN[0] + self.rng.gauss(0, 1800)
+                n = CENTRE_EN[1] + self.rng.gauss(0, 1800)
+            else:
+                e = self.rng.uniform(414000, 446000)
+                n = self.rng.uniform(421000, 449000)
+            lon, lat = self.to_wgs84.transform(e, n)
+            if point_inside(lat, lon):
+                return round(lat, 6), round(lon, 6), int(e), int(n)
+
+    def near_centre(self, sigma_m: float) -> tuple[float, float]:
+        e = CENTRE_EN[0] + self.rng.gauss(0, sigma_m)
+        n = CENTRE_EN[1] + self.rng.gauss(0, sigma_m)
+        lon, lat = self.to_wgs84.transform(e, n)
+        return lat, lon
+
+
+def _severity(rng: random.Random) -> int:
+    r = rng.random()
+    return 1 if r < 0.012 else 2 if r < 0.19 else 3
+
+
+def _casualties(rng: random.Random) -> int:
+    r = rng.random()
+    return 1 if r < 0.74 else 2 if r < 0.92 else 3 if r < 0.98 else 4
+
+
+def _day(rng: random.Random, year: int) -> date:
+    return date(year, 1, 1) + timedelta(days=rng.randrange(365))
+
+
+def write_leeds_rtc(rng: random.Random, points: _Points, year: int, collisions: int) -> Path:
+    """A Leeds RTC yearly file: one row per casualty, BNG coordinates, text severities."""
+    path = DATA / f"leeds_rtc_{year}_generated.csv"
+    sev_text = {1: "Fatal", 2: "Serious", 3: "Slight"}
+    rows = []
+    for i in range(collisions):
+        _, _, e, n = points.leeds()
+        day = _day(rng, year)
+        hhmm = rng.choice([rng.randrange(700, 1900), rng.randrange(0, 2400)])
+        hhmm = hhmm - hhmm % 100 + min(hhmm % 100, 59)
+        worst = _severity(rng)
+        vehicles = rng.choice([1, 1, 2, 2, 2, 3])
+        ref = f"G{year % 100:02d}{i:05d}"
+        for c in range(_casualties(rng)):
+            sev = worst if c == 0 else max(worst, rng.choice([2, 3, 3, 3]))
+            rows.append(
+                [
+                    ref,
+                    e,
+                    n,
+                    vehicles,
+                    day.strftime("%d/%m/%Y"),
+                    str(hhmm),
+                    rng.choice(["A", "A", "B", "C", "Unclassified", "Unclassified", "A(M)"]),
+                    rng.choice(["Dry", "Dry", "Wet / Damp"]),
+                    rng.choice(
+                        [
+                            "Daylight: street lights present",
+                            "Darkness: street lights present and lit",
+                        ]
+                    ),
+                    "Fine without high winds",
+                    rng.choice(["Driver/Rider", "Passenger", "Pedestrian"]),
+                    sev_text[sev],
+                    rng.choice(["Male", "Female"]),
+                    rng.randrange(5, 90),
+                    rng.choice(
+                        ["Car", "Car", "Pedal cycle", "Bus or coach (17 or more passenger seats)"]
+                    ),
+                ]
+            )
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(LEEDS_RTC_HEADER_2013_ON)
+        writer.writerows(rows)
+    return path
+
+
+def write_stats19(rng: random.Random, points: _Points, year: int, collisions: int) -> Path:
+    """A DfT STATS19 collision file for ``year`` in that year's header, Leeds rows only."""
+    path = DATA / f"stats19_collision_{year}_generated.csv"
+    header = stats19_header(year)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        for i in range(collisions):
+            lat, lon, e, n = points.leeds()
+            day = _day(rng, year)
+            ref = f"13G{i:06d}"
+            sev = _severity(rng)
+            row = dict.fromkeys(header, "-1")
+            prefix = "collision" if year >= 2024 else "accident"
+            row.update(
+                {
+                    f"{prefix}_index": f"{year}{ref}",
+                    f"{prefix}_year": str(year),
+                    f"{prefix}_reference": ref,
+                    "location_easting_osgr": str(e),
+                    "location_northing_osgr": str(n),
+                    # about one row in twenty has no WGS84 columns, as in the real files
+                    "longitude": "" if i % 20 == 7 else f"{lon:.6f}",
+                    "latitude": "" if i % 20 == 7 else f"{lat:.6f}",
+                    "police_force": "13",
+                    f"{prefix}_severity": str(sev),
+                    "number_of_vehicles": str(rng.choice([1, 1, 2, 2, 2, 3])),
+                    "number_of_casualties": str(_casualties(rng)),
+                    "date": day.strftime("%d/%m/%Y"),
+                    "day_of_week": str(day.isoweekday() % 7 + 1),
+                    "time": f"{rng.randrange(24):02d}:{rng.randrange(60):02d}",
+                    "local_authority_district": "204",
+                    "local_authority_ons_district": "E08000035",
+                    "local_authority_highway": "E08000035",
+                    "first_road_class": str(rng.choice([3, 3, 4, 5, 6, 6, 1])),
+                    "speed_limit": str(rng.choice([20, 30, 30, 40])),
+                    "urban_or_rural_area": "1",
+                }
+            )
+            if "local_authority_highway_current" in row:
+                row["local_authority_highway_current"] = "E08000035"
+            if "enhanced_severity_collision" in row:
+                row["enhanced_severity_collision"] = {1: "1", 2: "6", 3: "3"}[sev]
+            writer.writerow(row)
+    return path
+
+
+def write_crime_snapshot(rng: random.Random, points: _Points) -> Path:
+    """Twelve months of police.uk ``crimes-street`` elements around central Leeds."""
+    path = DATA / "crime_snapshot.json"
+    # police.uk snaps every crime to an anonymous map point: make 260 of them
+    snap_points = []
+    for k in range(260):
+        lat, lon = points.near_centre(1300)
+        name = (
+            f"On or near {rng.choice(PLACE_KINDS)}"
+            if k % 9 == 0
+            else f"On or near {rng.choice(STREETS)}"
+        )
+        snap_points.append((round(lat, 6), round(lon, 6), 1_400_000 + k, name))
+    categories = list(CRIME_CATEGORIES)
+    weights = [CRIME_CATEGORIES[c][0] for c in categories]
+    months: dict[str, list[dict]] = {}
+    next_id = 120_000_000
+    for m_index, month in enumerate(SNAPSHOT_MONTHS):
+        count = 150 + int(25 * math.sin(m_index / 2)) + rng.randrange(-10, 11)
+        items = []
+        for _ in range(count):
+            lat, lon, loc_id, street = rng.choice(snap_points)
+            category = rng.choices(categories, weights)[0]
+            next_id += rng.randrange(1, 40)
+            asb = category == "anti-social-behaviour"
+            items.append(
+                {
+                    "category": category,
+                    "location_type": "Force",
+                    "location": {
+                        "latitude": f"{lat:.6f}",
+                        "street": {"id": loc_id, "name": street},
+                        "longitude": f"{lon:.6f}",
+                    },
+                    "context": "",
+                    "outcome_status": None
+                    if asb
+                    else {
+                        "category": rng.choice(
+                            [
+                                "Investigation complete; no suspect identified",
+                                "Unable to prosecute suspect",
+                                "Under investigation",
+                                "Awaiting court outcome",
+                            ]
+                        ),
+                        "date": month,
+                    },
+                    "persistent_id": ""
+                    if asb
+                    else hashlib.sha256(f"{SEED}:{next_id}".encode()).hexdigest(),
+                    "id": next_id,
+                    "location_subtype": "",
+                    "month": month,
+                }
+            )
+        months[month] = items
+    baseline = {
+        month: {
+            c: max(0, int(CRIME_CATEGORIES[c][1] * (1 + 0.08 * math.sin(i / 2)) + rng.gauss(0, 20)))
+            for c in categories
+        }
+        for i, month in enumerate(SNAPSHOT_MONTHS)
+    }
+    snapshot = {
+        "about": (
+            "GENERATED sample in the data.police.uk crimes-street response format; "
+            "not real crimes. See SOURCE.txt."
+        ),
+        "generated": True,
+        "crimes-street-dates": [
+            {"date": m, "stop-and-search": ["west-yorkshire"]} for m in reversed(SNAPSHOT_MONTHS)
+        ],
+        "crimes-street": months,
+        "leeds_baseline": {
+            "about": "GENERATED monthly counts per category across the Leeds outline",
+            "area_km2": round(outline_area_km2(LEEDS_OUTLINE), 3),
+            "months": baseline,
+        },
+    }
+    text = json.dumps(snapshot, separators=(",", ":")).replace("/", "\\/")
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def write_postcodes() -> Path:
+    """Every postcode in the bundled samples, plus central Leeds ones."""
+    path = DATA / "postcodes.csv"
+    rows: dict[str, tuple[float, float, str]] = {}
+    for pc, lat, lon in CENTRAL_POSTCODES:
+        rows[pc] = (lat, lon, "approximate (generated)")
+    raw = (DATA / "nhs_hospital_sample.csv").read_bytes().decode("cp1252")
+    lines = raw.split("\r\n")
+    header = lines[0].split("¬")
+    at = {name: i for i, name in enumerate(header)}
+    for line in lines[1:]:
+        if not line:
+            continue
+        fields = line.split("¬")
+        pc = fields[at["Postcode"]].strip()
+        if pc and pc not in rows:
+            lat, lon = float(fields[at["Latitude"]]), float(fields[at["Longitude"]])
+            rows[pc] = (round(lat, 6), round(lon, 6), "hospital site (Hospital.csv)")
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["postcode", "latitude", "longitude", "coordinates"])
+        for pc in sorted(rows):
+            lat, lon, note = rows[pc]
+            writer.writerow([pc, f"{lat:.6f}", f"{lon:.6f}", note])
+    return path
+
+
+def main() -> None:
+    rng = random.Random(SEED)
+    points = _Points(rng)
+    for year in (2020, 2021):
+        print(write_leeds_rtc(rng, points, year, 600))
+    for year in (2022, 2023, 2024):
+        print(write_stats19(rng, points, year, 600))
+    print(write_crime_snapshot(rng, points))
+    print(write_postcodes())
+
+
+if __name__ == "__main__":
+    main()

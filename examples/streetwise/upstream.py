@@ -1,0 +1,158 @@
+"""Talking to postcodes.io and police.uk: one HttpClient per app, plain-words failures.
+
+Both services are reached through one :class:`civickit.http.HttpClient` with
+a cache (``REDIS_URL`` when set, else an SQLite file under ``instance/``), so a
+repeated lookup costs nothing and a cached answer is served stale when the
+service is down. Timeouts are short and retries few: a page waits seconds,
+not minutes, and then says which service let it down.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from civickit.errors import (
+    APIError,
+    NotAPortalResponse,
+    PostcodeNotFound,
+    RateLimited,
+    ServiceUnavailable,
+)
+from civickit.http import HttpClient
+from civickit.postcodes import Postcodes, normalise
+
+from .models import Postcode
+
+_lock = threading.Lock()
+
+
+class UpstreamFailed(Exception):
+    """A remote service failed; ``code`` and ``message`` are ready for a page or the API."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+def explain(service: str, exc: BaseException) -> UpstreamFailed:
+    """Turn a failure talking to ``service`` into words a resident can act on."""
+    if isinstance(exc, RateLimited):
+        return UpstreamFailed(
+            "upstream_rate_limited",
+            f"{service} is turning away requests because it is busy. Try again in a few minutes.",
+        )
+    if isinstance(exc, (NotAPortalResponse, KeyError, TypeError, ValueError)):
+        return UpstreamFailed(
+            "upstream_bad_response",
+            f"{service} sent back an answer we could not read. Try again later.",
+        )
+    if isinstance(exc, ServiceUnavailable):
+        why = "did not answer in time" if "timed out" in exc.message else "is not available"
+        return UpstreamFailed(
+            "upstream_unavailable", f"{service} {why} just now. Try again in a few minutes."
+        )
+    if isinstance(exc, APIError):
+        return UpstreamFailed(
+            "upstream_error", f"{service} could not answer this request. Try again later."
+        )
+    return UpstreamFailed("upstream_error", f"Something went wrong asking {service}.")
+
+
+def http_client(app: Flask) -> HttpClient:
+    """The app's one HttpClient (built on first use)."""
+    client = app.extensions.get("streetwise.http")
+    if client is None:
+        with _lock:
+            client = app.extensions.get("streetwise.http")
+            if client is None:
+                cache = app.config["HTTP_CACHE"]
+                if cache and not cache.startswith(("redis://", "rediss://", "unix://")):
+                    Path(cache).parent.mkdir(parents=True, exist_ok=True)
+                client = HttpClient(
+                    timeout=tuple(app.config["UPSTREAM_TIMEOUT"]),
+                    retries=app.config["UPSTREAM_RETRIES"],
+                    backoff=0.3,
+                    cache=cache or None,
+                    cache_ttl=app.config["HTTP_CACHE_TTL"],
+                )
+                app.extensions["streetwise.http"] = client
+    return client
+
+
+@dataclass(frozen=True)
+class Location:
+    postcode: str
+    latitude: float
+    longitude: float
+    source: str  # "local" or "postcodes.io"
+
+
+def resolve(app: Flask, text: str) -> Location:
+    """Find a postcode's centre: the local table first, then postcodes.io.
+
+    Raises ``InvalidPostcode`` (never sent anywhere), ``PostcodeNotFound``
+    (``.terminated`` when retired) or :class:`UpstreamFailed`.
+    """
+    postcode = normalise(text)
+    engine: sa.Engine = app.extensions["streetwise.engine"]
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(Postcode.latitude, Postcode.longitude).where(Postcode.postcode == postcode)
+        ).first()
+    if row is not None:
+        return Location(postcode, row.latitude, row.longitude, "local")
+    if not app.config["POSTCODES_ONLINE"]:
+        raise PostcodeNotFound(postcode)
+    client = Postcodes(base_url=app.config["POSTCODES_BASE_URL"], http=http_client(app))
+    try:
+        place = client.lookup(postcode)
+    except PostcodeNotFound:
+        raise
+    except (APIError, KeyError, TypeError, ValueError) as exc:
+        raise explain("The postcode lookup service (postcodes.io)", exc) from exc
+    if place.latitude is None or place.longitude is None:
+        raise UpstreamFailed(
+            "postcode_without_location",
+            f"{postcode} exists but has no map location (some PO box postcodes have none).",
+        )
+    return Location(place.postcode, place.latitude, place.longitude, "postcodes.io")
+
+
+def terminated_words(exc: PostcodeNotFound) -> str:
+    """'LS1 1AA was retired in March 2005 ...' from a PostcodeNotFound."""
+    info: dict[str, Any] = exc.terminated or {}
+    if not info:
+        return (
+            f"We could not find {exc.postcode}. Check it is right; "
+            "it may be new, or it may not exist."
+        )
+    months = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
+    year, month = info.get("year"), info.get("month")
+    when = f"{months[int(month) - 1]} {year}" if year and month else f"{year or 'the past'}"
+    return (
+        f"{exc.postcode} was retired in {when}, so it no longer points at a place. "
+        "Use the postcode the address has now."
+    )

@@ -1,0 +1,260 @@
+"""streetwise's figures against hand-checked answers, on SQLite and PostgreSQL.
+
+The fixture places collisions due north or south of the postcode at chosen
+distances. Along a meridian the great-circle distance is exactly
+``R × Δlatitude`` (R = 6,371,008.8 m), so a point 999 m away is inside a
+1 km circle and one 1,001 m away is outside, with no doubt from rounding.
+Hospital distances were computed separately on the WGS84 ellipsoid
+(Karney's geodesic, pyproj.Geod) and are written out below; the app's
+spherical distances must agree within 0.5%.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from examples.streetwise.models import Collision, DataMeta, Hospital, Postcode
+from examples.streetwise.testing import make_test_app
+
+R = 6_371_008.8
+CENTRE = (53.8, -1.55)
+POSTCODE = "LS1 1UR"
+LEEDS_KM2 = 545.006  # the app's Leeds outline (examples/streetwise/region.py)
+
+
+def north(metres: float) -> tuple[float, float]:
+    return CENTRE[0] + math.degrees(metres / R), CENTRE[1]
+
+
+def south(metres: float) -> tuple[float, float]:
+    return CENTRE[0] - math.degrees(metres / R), CENTRE[1]
+
+
+# reference, where, year, severity, casualties
+COLLISIONS = [
+    ("A", north(999), 2020, "fatal", 2),  # inside 1 km
+    ("B", north(1001), 2020, "slight", 1),  # just outside 1 km, inside 2 km
+    ("C", south(499), 2021, "serious", 1),  # inside 500 m
+    ("D", south(501), 2021, "slight", 3),  # just outside 500 m
+    ("E", north(1999), 2022, "slight", 1),  # inside 2 km
+    ("F", south(2001), 2022, "serious", 1),  # just outside 2 km
+    ("G", (53.85, -1.45), 2021, "slight", 1),  # elsewhere in Leeds
+    ("H", (53.75, -1.60), 2022, "serious", 2),  # elsewhere in Leeds
+    ("L", (51.5072, -0.1276), 2020, "slight", 1),  # London: not in Leeds
+]
+
+# code, name, latitude, longitude, metres from CENTRE on the WGS84 ellipsoid
+HOSPITALS = [
+    ("RR801", "Leeds General Infirmary", 53.801460266113281, -1.552119255065918, 214.3),
+    ("NT225", "Nuffield Health, Leeds Hospital", 53.8006591796875, -1.5542573928833008, 290.0),
+    ("O0A1Z", "Nuffield Health Leeds Hospital", 53.8006591796875, -1.5542573928833008, 290.0),
+    ("RR802", "Leeds Dental Hospital", 53.803375244140625, -1.5557013750076294, 531.3),
+    ("RGD05", "The Mount", 53.804080963134766, -1.5588370561599731, 738.5),
+    ("RR813", "St James's Hospital", 53.806873321533203, -1.5203437805175781, 2098.3),
+    ("NT332", "Spire Leeds Hospital", 53.832469940185547, -1.5139130353927612, 4325.5),
+]
+
+
+def _snapshot(path):
+    """13 months listed; crimes at 999 m and 1,001 m in the newest, one in the oldest."""
+    months = [f"2024-{m:02d}" for m in range(1, 13)] + ["2025-01"]
+
+    def crime(i, month, where, category):
+        return {
+            "category": category,
+            "location_type": "Force",
+            "location": {
+                "latitude": f"{where[0]:.7f}",
+                "street": {"id": i, "name": "On or near Test Street"},
+                "longitude": f"{where[1]:.7f}",
+            },
+            "context": "",
+            "outcome_status": None,
+            "persistent_id": "",
+            "id": i,
+            "location_subtype": "",
+            "month": month,
+        }
+
+    data = {
+        "crimes-street-dates": [{"date": m, "stop-and-search": []} for m in reversed(months)],
+        "crimes-street": {
+            "2025-01": [
+                crime(1, "2025-01", north(999), "burglary"),
+                crime(2, "2025-01", north(1001), "burglary"),
+                crime(3, "2025-01", south(10), "anti-social-behaviour"),
+            ],
+            "2024-03": [crime(4, "2024-03", north(5), "robbery")],
+            "2024-01": [crime(5, "2024-01", north(5), "robbery")],  # the 13th month: too old
+        },
+        "leeds_baseline": {
+            "area_km2": LEEDS_KM2,
+            "months": {m: {"burglary": 545, "anti-social-behaviour": 1090} for m in months},
+        },
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sw_database_url(request, tmp_path):
+    """A fresh database: SQLite in tmp_path, or a throwaway PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'streetwise.sqlite3'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    schema = "sw_" + secrets.token_hex(4)
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        sep = "&" if "?" in base else "?"
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+
+
+@pytest.fixture
+def known_app(sw_database_url, tmp_path):
+    app = make_test_app(sw_database_url, CRIME_SNAPSHOT=str(_snapshot(tmp_path / "snap.json")))
+    engine = app.extensions["streetwise.engine"]
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(Collision),
+            [
+                {
+                    "reference": ref,
+                    "date": date(year, 6, 1),
+                    "time": "12:00",
+                    "latitude": where[0],
+                    "longitude": where[1],
+                    "severity": severity,
+                    "vehicles": 1,
+                    "casualties": casualties,
+                    "road_class": "A",
+                    "source": "stats19",
+                }
+                for ref, where, year, severity, casualties in COLLISIONS
+            ],
+        )
+        conn.execute(
+            sa.insert(Hospital),
+            [
+                {
+                    "code": code,
+                    "name": name,
+                    "latitude": lat,
+                    "longitude": lon,
+                    "address": "Somewhere",
+                    "postcode": "LS1 3EX",
+                    "website": None,
+                }
+                for code, name, lat, lon, _ in HOSPITALS
+            ],
+        )
+        conn.execute(
+            sa.insert(Postcode),
+            [{"postcode": POSTCODE, "latitude": CENTRE[0], "longitude": CENTRE[1]}],
+        )
+        conn.execute(
+            sa.insert(DataMeta),
+            [
+                {"source": kind, "imported_at": now, "is_sample": False, "rows": 1}
+                for kind in ("collisions", "hospitals", "postcodes")
+            ],
+        )
+    yield app
+    engine.dispose()
+
+
+def _area(app, radius):
+    response = app.test_client().get(f"/api/area/{POSTCODE}?radius_m={radius}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+@pytest.mark.parametrize(
+    ("radius", "inside"),
+    [(500, {"C"}), (1000, {"A", "C", "D"}), (2000, {"A", "B", "C", "D", "E"})],
+)
+def test_collisions_counted_exactly_at_the_radius_boundary(known_app, radius, inside):
+    body = _area(known_app, radius)
+    by_ref = {ref: (year, sev, cas) for ref, _, year, sev, cas in COLLISIONS}
+    col = body["collisions"]
+    assert col["total"]["count"] == len(inside)
+    assert col["casualties"] == sum(by_ref[r][2] for r in inside)
+    severities = {s["severity"]: s["count"] for s in col["by_severity"]}
+    for name in ("fatal", "serious", "slight"):
+        assert severities[name] == sum(1 for r in inside if by_ref[r][1] == name)
+    years = {y["year"]: y["count"] for y in col["by_year"]}
+    assert col["years"] == [2020, 2021, 2022]
+    for year in (2020, 2021, 2022):
+        assert years[year] == sum(1 for r in inside if by_ref[r][0] == year)
+
+
+def test_collision_rates_compare_with_leeds_per_km2_per_year(known_app):
+    col = _area(known_app, 1000)["collisions"]
+    circle_km2 = math.pi  # a 1 km circle
+    # 3 collisions in the circle over 3 years; 8 in Leeds (all but London) over 3 years
+    assert col["total"]["per_km2"] == pytest.approx(3 / circle_km2 / 3, abs=1e-3)
+    assert col["total"]["leeds_per_km2"] == pytest.approx(8 / LEEDS_KM2 / 3, abs=1e-3)
+    assert col["total"]["ratio"] == pytest.approx((3 / circle_km2) / (8 / LEEDS_KM2), rel=1e-2)
+    fatal = next(s for s in col["by_severity"] if s["severity"] == "fatal")
+    # 1 fatal here, 1 fatal in Leeds: per km² per year
+    assert fatal["ratio"] == pytest.approx(LEEDS_KM2 / circle_km2, rel=1e-2)
+    y2021 = next(y for y in col["by_year"] if y["year"] == 2021)
+    # 2021: C and D here (2 of them); C, D and G across Leeds (3)
+    assert y2021["count"] == 2 and y2021["serious"] == 1 and y2021["slight"] == 1
+    assert y2021["ratio"] == pytest.approx((2 / circle_km2) / (3 / LEEDS_KM2), rel=1e-2)
+
+
+def test_hospitals_nearest_first_with_independently_computed_distances(known_app):
+    body = _area(known_app, 1000)
+    shown = body["hospitals"]
+    # five places; the Nuffield site listed twice in Hospital.csv shows once
+    assert [h["code"] for h in shown] == ["RR801", "NT225", "RR802", "RGD05", "RR813"]
+    assert shown[1]["also_listed_as"] == ["O0A1Z"]
+    expected = {code: metres for code, _, _, _, metres in HOSPITALS}
+    for h in shown:
+        assert h["distance_m"] == pytest.approx(expected[h["code"]], rel=0.005)
+        assert h["distance_km"] == pytest.approx(expected[h["code"]] / 1000, rel=0.005)
+        assert h["distance_miles"] == pytest.approx(expected[h["code"]] / 1609.344, rel=0.005)
+    # 4 distinct sites within 1 km (LGI, Nuffield, Dental, The Mount); 6 sites in Leeds
+    within = body["hospitals_within"]
+    assert within["count"] == 4
+    assert within["ratio"] == pytest.approx((4 / math.pi) / (6 / LEEDS_KM2), rel=1e-2)
+
+
+def test_crime_last_12_months_within_the_radius(known_app):
+    crime = _area(known_app, 1000)["crime"]
+    assert crime["source"] == "snapshot"
+    assert len(crime["months"]) == 12
+    assert crime["months"][0] == "2024-02" and crime["months"][-1] == "2025-01"
+    counts = {c["category"]: c["count"] for c in crime["by_category"]}
+    # 999 m burglary in, 1,001 m burglary out, the ASB in; robbery only in 2024-03 (2024-01 too old)
+    assert counts == {"burglary": 1, "anti-social-behaviour": 1, "robbery": 1}
+    by_month = {m["month"]: m["count"] for m in crime["by_month"]}
+    assert by_month["2025-01"] == 2 and by_month["2024-03"] == 1 and by_month["2024-02"] == 0
+    assert crime["approximate"] is True
+    burglary = next(c for c in crime["by_category"] if c["category"] == "burglary")
+    # Leeds: 545 burglaries a month over 545.006 km² = 1 per km² per month
+    assert burglary["leeds_per_km2"] == pytest.approx(545 / LEEDS_KM2, abs=1e-3)
+    assert burglary["per_km2"] == pytest.approx(1 / math.pi / 12, abs=1e-3)
+
+
+def test_the_page_shows_the_same_figures(known_app):
+    html = known_app.test_client().get(f"/area/{POSTCODE}?radius_m=1000").get_data(as_text=True)
+    assert "Leeds General Infirmary" in html
+    assert "0.21 km (0.13 miles)" in html
+    assert "also listed as O0A1Z" in html
+    assert "<strong>3 collisions</strong>" in html
+    assert "on or near" in html.lower() and "approximate" in html.lower()
