@@ -111,28 +111,31 @@ def read_stats19(src: str | IO[bytes], *, on_error: OnError = None) -> Iterator[
         )
         i_veh, i_cas, i_road = cols["vehicles"], cols["casualties"], cols["road_class"]
         width = max(cols.values()) + 1
-        dates = cached(parse_date)
-        times = cached(_hh_mm)
+        parse_day = cached(parse_date)
+        parse_time = cached(_hh_mm)
+        days, clocks = parse_day.memo, parse_time.memo  # type: ignore[attr-defined]
         severities = _SEVERITY_CODES
         roads = ROAD_CLASSES
         missing = _MISSING
         make = _make
         held: list[list[Any]] = []  # rows waiting, in file order, for a batched conversion
-        for line, f in table.records():
+        for line, f in table.records(max_fields=width):
             try:
                 sev = f[i_sev]
                 severity = severities.get(sev)
                 if severity is None and sev not in missing:
                     raise ValueError
-                la, lo = f[i_lat], f[i_lon]
+                la = f[i_lat]
+                lo = f[i_lon]
                 if la in missing or lo in missing:
                     lat = lon = None
                 else:
-                    lat, lon = float(la), float(lo)
+                    lat = float(la)
+                    lon = float(lo)
                 when = f[i_date]
-                day = dates(when) if when else None
+                day = days.get(when) or (parse_day(when) if when else None)
                 clock = f[i_time]
-                tm = times(clock) if clock else None
+                tm = clocks.get(clock) or (parse_time(clock) if clock else None)
                 vehicles = int(f[i_veh])
                 casualties = int(f[i_cas])
                 road = f[i_road]
