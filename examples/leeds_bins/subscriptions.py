@@ -135,6 +135,8 @@ def verify(subscription_id: int, code: str, now: datetime) -> Subscription:
     """Check ``code``; on success make the subscription active and record consent."""
     s, v = models.subscriptions, models.verification_codes
     code = "".join(code.split())
+    problem = None
+    # the transaction commits a wrong try's count; the problem is raised afterwards
     with _engine().begin() as conn:
         row = conn.execute(
             sa.select(v)
@@ -143,29 +145,33 @@ def verify(subscription_id: int, code: str, now: datetime) -> Subscription:
             .limit(1)
         ).first()
         if row is None:
-            raise CodeProblem("That code has been used or replaced. Ask for a new code.")
-        if models.aware(row.expires_at) < now:
-            raise CodeProblem("That code has expired. Ask for a new code.")
-        if row.attempts >= MAX_ATTEMPTS:
-            raise CodeProblem("Too many wrong codes. Ask for a new code.")
-        if not (len(code) == 6 and code.isdigit()) or not hmac.compare_digest(
+            problem = "That code has been used or replaced. Ask for a new code."
+        elif models.aware(row.expires_at) < now:
+            problem = "That code has expired. Ask for a new code."
+        elif row.attempts >= MAX_ATTEMPTS:
+            problem = "Too many wrong codes. Ask for a new code."
+        elif not (len(code) == 6 and code.isdigit()) or not hmac.compare_digest(
             row.code_hash, _hash(subscription_id, code)
         ):
             attempts = row.attempts + 1
             conn.execute(sa.update(v).where(v.c.id == row.id).values(attempts=attempts))
             left = MAX_ATTEMPTS - attempts
             if left <= 0:
-                raise CodeProblem("Too many wrong codes. Ask for a new code.")
-            raise CodeProblem(
-                f"That code is not right. Check the text and try again "
-                f"({left} {'try' if left == 1 else 'tries'} left)."
+                problem = "Too many wrong codes. Ask for a new code."
+            else:
+                problem = (
+                    "That code is not right. Check the text and try again "
+                    f"({left} {'try' if left == 1 else 'tries'} left)."
+                )
+        else:
+            conn.execute(sa.update(v).where(v.c.id == row.id).values(used_at=now))
+            conn.execute(
+                sa.update(s)
+                .where(s.c.id == subscription_id)
+                .values(status="active", consented_at=now, stopped_at=None, stop_reason=None)
             )
-        conn.execute(sa.update(v).where(v.c.id == row.id).values(used_at=now))
-        conn.execute(
-            sa.update(s)
-            .where(s.c.id == subscription_id)
-            .values(status="active", consented_at=now, stopped_at=None, stop_reason=None)
-        )
+    if problem:
+        raise CodeProblem(problem)
     sub = get(subscription_id)
     assert sub is not None
     return sub

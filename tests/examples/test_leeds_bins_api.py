@@ -147,6 +147,7 @@ def test_core_flow(leeds_any_app, leeds_sender):
     from examples.leeds_bins import sending
 
     day, rows = sending.reminders_due(leeds_any_app, datetime(2026, 12, 3, 19, 0, tzinfo=UTC))
+    assert day.isoformat() == "2026-12-04"
     assert [r.recipient for r in rows] == ["+447700900123"]
 
     page = client.get(link).get_data(as_text=True)

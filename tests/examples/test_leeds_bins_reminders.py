@@ -1,0 +1,179 @@
+"""Reminders end to end: the scheduler's real jobs and triggers, driven by a fake clock.
+
+``bins scheduler`` registers its jobs with :func:`examples.leeds_bins.cli.register_jobs`;
+here the same function registers them on a real (unstarted) APScheduler, and a
+fake clock fires each job when its real trigger says so, coalescing missed runs
+as APScheduler does. Texts land in a MemorySender.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from civickit.errors import SMSError
+from tests.examples.conftest import load_leeds_sample, make_leeds_app
+from tests.examples.test_leeds_bins_sms import subscribed, twilio_post
+
+LONDON = ZoneInfo("Europe/London")
+ABBEY = "+447700900123"  # 1 Abbey Avenue (666057): black bin Friday 4 December
+ASH = "+447700900456"  # 1 Ash Road (622884): green Friday 4 December, brown Monday 7 December
+GONE = "+447700900789"  # 2 Ash Road: Twilio says this number opted out (21610)
+
+
+class FakeClock:
+    """Fire the scheduler's jobs at the times their real triggers give."""
+
+    def __init__(self, app, start: datetime) -> None:
+        from civickit.reminders import make_scheduler
+        from examples.leeds_bins import cli, jobs
+
+        self.scheduler = make_scheduler(app.config["DATABASE_URL"], blocking=False)
+        self.jobs = cli.register_jobs(self.scheduler, app.config)
+        self.now = start
+        self.next = {job.id: job.trigger.get_next_fire_time(None, start) for job in self.jobs}
+        self.runs: dict[str, int] = dict.fromkeys(self.next, 0)
+        jobs.use_app(app)
+
+    def advance(self, until: datetime, step: timedelta = timedelta(minutes=10)) -> None:
+        while self.now < until:
+            self.now = min(self.now + step, until)
+            for job in self.jobs:
+                due = self.next[job.id]
+                if due is None or due > self.now:
+                    continue
+                while due is not None and due <= self.now:  # coalesce missed runs into one
+                    due = job.trigger.get_next_fire_time(due, self.now)
+                self.next[job.id] = due
+                job.func(now=self.now)
+                self.runs[job.id] += 1
+
+    def stop(self) -> None:
+        from examples.leeds_bins import jobs
+
+        jobs.use_app(None)
+        self.scheduler._jobstores["default"].engine.dispose()
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 12, day, hour, minute, tzinfo=LONDON)
+
+
+@pytest.fixture
+def world(leeds_database_url, tmp_path, leeds_sender):
+    """An app with three confirmed subscribers, and a way to 'restart' it."""
+    apps = []
+
+    def start():
+        app = make_leeds_app(leeds_database_url, tmp_path, leeds_sender)
+        apps.append(app)
+        return app
+
+    app = start()
+    load_leeds_sample(app)
+    client = app.test_client()
+    subscribed(client, leeds_sender, "07700 900123", 666057)
+    subscribed(app.test_client(), leeds_sender, "07700 900456", 622884)
+    subscribed(app.test_client(), leeds_sender, "07700 900789", 900101)
+    leeds_sender.sent.clear()
+    yield app, start
+    for a in apps:
+        a.extensions["leeds_bins.engine"].dispose()
+
+
+def reminders(sender, number):
+    return [m.body for m in sender.messages_to(number) if "collection day" in m.body]
+
+
+def test_one_text_per_subscriber_per_evening_none_after_stop_none_twice_after_restart(
+    world, leeds_sender
+):
+    app, start = world
+    leeds_sender.fail_for(GONE, SMSError(21610, True, "recipient opted out"))
+    clock = FakeClock(app, at(3, 12))
+    try:
+        clock.advance(at(3, 18, 50))
+        assert leeds_sender.sent == []  # nothing before the reminder time
+        clock.advance(at(3, 19, 20))
+        assert reminders(leeds_sender, ABBEY) == [
+            "Leeds bin days: tomorrow, Friday 4 December, is collection day at "
+            "1 Abbey Avenue, Bramley: black bin (general waste). Reply STOP to stop."
+        ]
+        assert reminders(leeds_sender, ASH) == [
+            "Leeds bin days: tomorrow, Friday 4 December, is collection day at "
+            "1 Ash Road, Headingley: green bin (recycling). Reply STOP to stop."
+        ]
+        assert reminders(leeds_sender, GONE) == []
+    finally:
+        clock.stop()
+
+    # the provider's 21610 opted that subscriber out for good
+    from tests.examples.test_leeds_bins_sms import status_of
+
+    assert status_of(app, GONE) == ["stopped"]
+
+    # restart: a new process (app, outbox, scheduler) carries on the same evening
+    app = start()
+    clock = FakeClock(app, at(3, 19, 20))
+    try:
+        clock.advance(at(4, 23, 0))
+        assert len(reminders(leeds_sender, ABBEY)) == 1
+        assert len(reminders(leeds_sender, ASH)) == 1
+        # Friday: the Ash Road resident texts STOP
+        response = twilio_post(app.test_client(), "/twilio/inbound", {"From": ASH, "Body": "STOP"})
+        assert response.status_code == 200
+        clock.advance(at(6, 23, 0))  # Sunday evening: Monday's brown bin
+        assert len(reminders(leeds_sender, ASH)) == 1  # none after STOP
+        assert clock.runs["leeds_bins.plan"] == 3  # every evening: Friday, Saturday, Sunday
+        assert clock.runs["leeds_bins.refresh"] >= 1
+    finally:
+        clock.stop()
+
+
+def test_scheduler_down_at_reminder_time_catches_up_once_that_evening(world, leeds_sender):
+    app, _ = world
+    clock = FakeClock(app, at(3, 20, 30))  # came back up at 20:30
+    try:
+        clock.advance(at(3, 21, 0))
+        assert len(reminders(leeds_sender, ABBEY)) == 1
+        clock.advance(at(3, 21, 20))
+        assert len(reminders(leeds_sender, ABBEY)) == 1
+    finally:
+        clock.stop()
+
+
+def test_no_reminder_late_at_night_or_on_the_day(world, leeds_sender):
+    app, _ = world
+    clock = FakeClock(app, at(3, 22, 0))  # down all evening; back at 22:00
+    try:
+        clock.advance(at(4, 12, 0))
+        assert reminders(leeds_sender, ABBEY) == []
+    finally:
+        clock.stop()
+
+
+def test_planning_is_idempotent(world, leeds_sender):
+    from examples.leeds_bins import sending
+
+    app, _ = world
+    first = sending.plan(app, at(3, 19, 0))
+    assert first == 3
+    assert sending.plan(app, at(3, 19, 5)) == 0
+    assert sending.plan(app, at(3, 12, 0)) == 0  # outside the evening window: nothing
+
+
+def test_send_due_dry_run_sends_nothing(world, leeds_sender, monkeypatch):
+    from examples.leeds_bins import cli
+
+    app, _ = world
+    monkeypatch.setattr(cli, "utcnow", lambda: at(3, 19, 30))
+    result = app.test_cli_runner().invoke(args=["bins", "send-due", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "would send to +44 77** ***123" in result.output
+    assert "black bin (general waste)" in result.output
+    assert leeds_sender.sent == []
+    result = app.test_cli_runner().invoke(args=["bins", "send-due"])
+    assert result.exit_code == 0, result.output
+    assert len(reminders(leeds_sender, ABBEY)) == 1

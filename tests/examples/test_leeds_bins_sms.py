@@ -1,0 +1,322 @@
+"""leeds_bins texts: double opt-in, Twilio webhooks, unsubscribing, and reminders on a fake clock."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from civickit.errors import SMSError
+
+LONDON = ZoneInfo("Europe/London")
+PHONE = "+447700900123"
+OTHER = "+447700900456"
+
+
+def csrf_token(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def sign_up(client, sender, phone="07700 900123", premises=666057):
+    page = client.get(f"/premises/{premises}").get_data(as_text=True)
+    response = client.post(
+        f"/premises/{premises}/sms",
+        data={"csrf_token": csrf_token(page), "phone": phone, "consent": "y"},
+    )
+    return response
+
+
+def confirm(client, sender, phone=PHONE, code=None):
+    page = client.get("/sms/verify").get_data(as_text=True)
+    code = code or sender.last_code_for(phone)
+    return client.post("/sms/verify", data={"csrf_token": csrf_token(page), "code": code})
+
+
+def subscribed(client, sender, phone="07700 900123", premises=666057):
+    assert sign_up(client, sender, phone, premises).status_code == 303
+    e164 = "+44" + phone.replace(" ", "")[1:]
+    response = confirm(client, sender, e164)
+    assert "Text reminders confirmed" in response.get_data(as_text=True)
+    return response
+
+
+def status_of(app, phone=PHONE):
+    import sqlalchemy as sa
+
+    from examples.leeds_bins import models
+
+    s = models.subscriptions
+    with app.extensions["leeds_bins.engine"].connect() as conn:
+        return [r[0] for r in conn.execute(sa.select(s.c.status).where(s.c.phone == phone))]
+
+
+# -- sign-up ---------------------------------------------------------------------------
+
+
+def test_sign_up_texts_a_code_stored_only_as_a_hash(leeds_app, leeds_client, leeds_sender):
+    import sqlalchemy as sa
+
+    from examples.leeds_bins import models
+
+    response = sign_up(leeds_client, leeds_sender)
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/sms/verify")
+    [message] = leeds_sender.messages_to(PHONE)
+    code = leeds_sender.last_code_for(PHONE)
+    assert "expires in 10 minutes" in message.body
+    with leeds_app.extensions["leeds_bins.engine"].connect() as conn:
+        row = conn.execute(sa.select(models.verification_codes)).one()
+        sub = conn.execute(sa.select(models.subscriptions)).one()
+    assert code not in row.code_hash
+    assert sub.status == "pending"
+    assert "I agree to Leeds bin days texting this mobile number" in sub.consent_text
+
+
+def test_confirming_the_code_activates_and_records_consent(leeds_app, leeds_client, leeds_sender):
+    response = subscribed(leeds_client, leeds_sender)
+    html = response.get_data(as_text=True)
+    assert "/unsubscribe/" in html
+    assert status_of(leeds_app) == ["active"]
+    confirmation = leeds_sender.messages_to(PHONE)[-1].body
+    assert "Reply STOP to stop" in confirmation and "/unsubscribe/" in confirmation
+
+
+def test_wrong_codes_are_limited_to_five(leeds_app, leeds_client, leeds_sender):
+    sign_up(leeds_client, leeds_sender)
+    good = leeds_sender.last_code_for(PHONE)
+    wrong = "000000" if good != "000000" else "111111"
+    for left in (4, 3, 2, 1):
+        text = confirm(leeds_client, leeds_sender, code=wrong).get_data(as_text=True)
+        assert f"{left} {'try' if left == 1 else 'tries'} left" in text
+    text = confirm(leeds_client, leeds_sender, code=wrong).get_data(as_text=True)
+    assert "Too many wrong codes" in text
+    # even the right code is refused now: a new one must be asked for
+    text = confirm(leeds_client, leeds_sender, code=good).get_data(as_text=True)
+    assert "Too many wrong codes" in text
+    assert status_of(leeds_app) == ["pending"]
+
+
+def test_codes_expire_after_ten_minutes(leeds_app, leeds_client, leeds_sender, monkeypatch):
+    from examples.leeds_bins.views import sms
+
+    sign_up(leeds_client, leeds_sender)
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    monkeypatch.setattr(sms, "utcnow", lambda: later)
+    text = confirm(leeds_client, leeds_sender).get_data(as_text=True)
+    assert "That code has expired" in text
+    assert status_of(leeds_app) == ["pending"]
+
+
+def test_a_new_code_replaces_the_old(leeds_app, leeds_client, leeds_sender):
+    sign_up(leeds_client, leeds_sender)
+    first = leeds_sender.last_code_for(PHONE)
+    sign_up(leeds_client, leeds_sender)
+    second = leeds_sender.last_code_for(PHONE)
+    if first != second:
+        text = confirm(leeds_client, leeds_sender, code=first).get_data(as_text=True)
+        assert "not right" in text
+    assert "confirmed" in confirm(leeds_client, leeds_sender, code=second).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("phone", "why"),
+    [
+        ("", "Enter a UK mobile number"),
+        ("banana", "contains letters"),
+        ("0113 222 4444", "landline"),  # a Leeds landline cannot get texts
+        ("+1 202 555 0143", "not a UK number"),
+        ("07700", "Enter a UK mobile number"),
+        ("9" * 39, "Enter a UK mobile number"),
+        ("9" * 500, "Enter a UK mobile number"),
+    ],
+)
+def test_junk_phone_numbers_get_an_inline_error(leeds_client, leeds_sender, phone, why):
+    response = sign_up(leeds_client, leeds_sender, phone=phone)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "govuk-error-summary" in html and 'href="#phone"' in html
+    assert why.lower() in html.lower()
+    assert leeds_sender.sent == []
+
+
+def test_consent_box_must_be_ticked(leeds_client, leeds_sender):
+    page = leeds_client.get("/premises/666057").get_data(as_text=True)
+    response = leeds_client.post(
+        "/premises/666057/sms", data={"csrf_token": csrf_token(page), "phone": "07700 900123"}
+    )
+    assert response.status_code == 400
+    assert "Tick the box to agree" in response.get_data(as_text=True)
+    assert leeds_sender.sent == []
+
+
+def test_sign_up_to_unknown_premises_is_404(leeds_client, leeds_sender):
+    page = leeds_client.get("/premises/666057").get_data(as_text=True)
+    response = leeds_client.post(
+        "/premises/1/sms",
+        data={"csrf_token": csrf_token(page), "phone": "07700900123", "consent": "y"},
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/premises/666057/sms", "/sms/verify", "/unsubscribe/anything"])
+def test_forms_without_csrf_token_are_refused(leeds_client, leeds_sender, path):
+    response = leeds_client.post(
+        path, data={"phone": "07700900123", "consent": "y", "code": "123456"}
+    )
+    assert response.status_code == 400
+    assert "form expired" in response.get_data(as_text=True)
+    assert leeds_sender.sent == []
+
+
+def test_oversized_body_is_413(leeds_client):
+    response = leeds_client.post("/premises/666057/sms", data={"phone": "0" * 200_000})
+    assert response.status_code == 413
+
+
+def test_verify_without_a_sign_up_asks_to_start_again(leeds_client):
+    response = leeds_client.get("/sms/verify")
+    assert response.status_code == 400
+    assert "Start again" in response.get_data(as_text=True)
+
+
+def test_sign_up_is_rate_limited_per_phone(leeds_client, leeds_sender):
+    statuses = [sign_up(leeds_client, leeds_sender).status_code for _ in range(4)]
+    assert statuses == [303, 303, 303, 429]
+    assert len(leeds_sender.messages_to(PHONE)) == 3
+
+
+def test_sign_up_is_rate_limited_per_ip(leeds_app, leeds_sender):
+    leeds_app.config["SIGNUP_LIMIT_IP"] = "2/hour"
+    client = leeds_app.test_client()
+    numbers = ["07700 900001", "07700 900002", "07700 900003"]
+    statuses = [sign_up(client, leeds_sender, phone=n).status_code for n in numbers]
+    assert statuses == [303, 303, 429]
+
+
+def test_verify_is_rate_limited_per_phone(leeds_app, leeds_client, leeds_sender):
+    leeds_app.config["VERIFY_LIMIT_PHONE"] = "3/hour"
+    sign_up(leeds_client, leeds_sender)
+    codes = [confirm(leeds_client, leeds_sender, code="999999").status_code for _ in range(4)]
+    assert codes[-1] == 429
+
+
+def test_sms_failure_when_sending_the_code_is_an_inline_error(leeds_client, leeds_sender):
+    leeds_sender.fail_next(SMSError(21211, True, "invalid To"))
+    response = sign_up(leeds_client, leeds_sender)
+    assert response.status_code == 400
+    assert "could not send a text" in response.get_data(as_text=True)
+
+
+def test_already_signed_up(leeds_client, leeds_sender):
+    subscribed(leeds_client, leeds_sender)
+    response = sign_up(leeds_client, leeds_sender)
+    assert "You are already signed up" in response.get_data(as_text=True)
+
+
+# -- unsubscribe ----------------------------------------------------------------------
+
+
+def test_unsubscribe_get_only_asks_post_stops(leeds_app, leeds_client, leeds_sender):
+    html = subscribed(leeds_client, leeds_sender).get_data(as_text=True)
+    link = re.search(r'href="http://localhost(/unsubscribe/[^"]+)"', html).group(1)
+    # a link scanner fetching the page twice changes nothing
+    for _ in range(2):
+        page = leeds_client.get(link)
+        assert page.status_code == 200
+    assert status_of(leeds_app) == ["active"]
+    fresh = leeds_app.test_client()  # one click from the text message, no session
+    page = fresh.get(link).get_data(as_text=True)
+    response = fresh.post(link, data={"csrf_token": csrf_token(page)})
+    assert "Text reminders stopped" in response.get_data(as_text=True)
+    assert status_of(leeds_app) == ["stopped"]
+    assert "already stopped" in fresh.get(link).get_data(as_text=True)
+
+
+def test_unknown_unsubscribe_token_is_404(leeds_client):
+    assert leeds_client.get("/unsubscribe/not-a-token").status_code == 404
+    assert leeds_client.get("/unsubscribe/" + "x" * 5000).status_code == 404
+
+
+# -- Twilio webhooks ---------------------------------------------------------------------
+
+
+def twilio_post(client, path, params, token="test-auth-token", signature=None):
+    url = f"http://localhost{path}"
+    sig = (
+        signature
+        if signature is not None
+        else RequestValidator(token).compute_signature(url, params)
+    )
+    return client.post(path, data=params, headers={"X-Twilio-Signature": sig})
+
+
+@pytest.mark.parametrize(
+    ("token", "signature"),
+    [("wrong-token", None), ("test-auth-token", "bm90IGEgc2lnbmF0dXJl"), ("test-auth-token", "")],
+)
+def test_forged_twilio_webhooks_are_403(leeds_app, leeds_client, leeds_sender, token, signature):
+    subscribed(leeds_client, leeds_sender)
+    for path in ("/twilio/inbound", "/twilio/status"):
+        response = twilio_post(
+            leeds_client,
+            path,
+            {
+                "From": PHONE,
+                "Body": "STOP",
+                "MessageSid": "SM1",
+                "MessageStatus": "failed",
+                "ErrorCode": "21610",
+                "To": PHONE,
+            },
+            token=token,
+            signature=signature,
+        )
+        assert response.status_code == 403
+    assert status_of(leeds_app) == ["active"]
+
+
+def test_twilio_webhook_without_configured_token_is_403(leeds_app, leeds_client):
+    leeds_app.config["TWILIO_AUTH_TOKEN"] = None
+    response = twilio_post(leeds_client, "/twilio/inbound", {"From": PHONE, "Body": "STOP"})
+    assert response.status_code == 403
+
+
+def test_stop_and_start_by_text(leeds_app, leeds_client, leeds_sender):
+    subscribed(leeds_client, leeds_sender)
+    response = twilio_post(leeds_client, "/twilio/inbound", {"From": PHONE, "Body": " Stop "})
+    assert response.status_code == 200
+    assert response.mimetype == "text/xml"
+    assert status_of(leeds_app) == ["stopped"]
+    twilio_post(leeds_client, "/twilio/inbound", {"From": PHONE, "Body": "START"})
+    assert status_of(leeds_app) == ["active"]
+
+
+def test_other_replies_get_help(leeds_client):
+    response = twilio_post(
+        leeds_client, "/twilio/inbound", {"From": PHONE, "Body": "what is this?"}
+    )
+    assert response.status_code == 200
+    assert "Reply STOP to stop" in response.get_data(as_text=True)
+
+
+def test_delivery_status_21610_opts_out(leeds_app, leeds_client, leeds_sender):
+    subscribed(leeds_client, leeds_sender)
+    response = twilio_post(
+        leeds_client,
+        "/twilio/status",
+        {"MessageSid": "SM123", "MessageStatus": "undelivered", "ErrorCode": "21610", "To": PHONE},
+    )
+    assert response.status_code == 204
+    assert status_of(leeds_app) == ["stopped"]
+
+
+def test_web_unsubscribe_is_not_undone_by_start(leeds_app, leeds_client, leeds_sender):
+    html = subscribed(leeds_client, leeds_sender).get_data(as_text=True)
+    link = re.search(r'href="http://localhost(/unsubscribe/[^"]+)"', html).group(1)
+    page = leeds_client.get(link).get_data(as_text=True)
+    leeds_client.post(link, data={"csrf_token": csrf_token(page)})
+    twilio_post(leeds_client, "/twilio/inbound", {"From": PHONE, "Body": "START"})
+    assert status_of(leeds_app) == ["stopped"]
