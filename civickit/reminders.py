@@ -289,6 +289,36 @@ class Outbox:
                 updated_at=b("now", type_=_UTCDateTime()),
             )
         )
+        # The steady state of in_flight=1 in one statement: settle the row just
+        # sent and mark the next one 'sending' (one round trip fewer per message).
+        marking = c.id == b("mark_id")
+
+        def settle(column: sa.Column, value: Any) -> Any:
+            return sa.case((marking, column), else_=value)
+
+        self._settle_and_mark_stmt = (
+            sa.update(t)
+            .where(
+                c.claim_token == b("token"),
+                sa.or_(
+                    sa.and_(
+                        c.id == b("row_id"),
+                        sa.or_(c.status == "claimed", c.status == "sending", c.status == "unknown"),
+                    ),
+                    sa.and_(marking, c.status == "claimed"),
+                ),
+            )
+            .values(
+                status=sa.case((marking, "sending"), else_=b("new_status", type_=sa.String)),
+                attempts=settle(c.attempts, c.attempts + b("inc", type_=sa.Integer)),
+                not_before=settle(c.not_before, b("new_not_before", type_=_UTCDateTime())),
+                provider_id=settle(c.provider_id, b("new_provider_id", type_=sa.String)),
+                error_code=settle(c.error_code, b("new_error_code", type_=sa.String)),
+                error_message=settle(c.error_message, b("new_error_message", type_=sa.Text)),
+                updated_at=b("now", type_=_UTCDateTime()),
+            )
+            .returning(c.id)
+        )
         self._release_stmt = (
             sa.update(t)
             .where(c.claim_token == b("token"), c.status == "claimed")
@@ -434,17 +464,22 @@ class Outbox:
                         break
                 # one commit: the previous outcomes, then the next rows marked 'sending'
                 with self.engine.begin() as conn:
-                    if outcomes:
-                        conn.execute(self._outcome_stmt, outcomes)
-                        outcomes.clear()
-                    if not group:
-                        break
-                    marked = set(
-                        conn.execute(
-                            self._mark_stmt,
-                            {"ids": [r.id for r in group], "token": token, "now": now},
-                        ).scalars()
-                    )
+                    if len(outcomes) == 1 and len(group) == 1:
+                        params = {**outcomes.pop(), "mark_id": group[0].id}
+                        marked = set(conn.execute(self._settle_and_mark_stmt, params).scalars())
+                        marked.discard(params["row_id"])
+                    else:
+                        if outcomes:
+                            conn.execute(self._outcome_stmt, outcomes)
+                            outcomes.clear()
+                        if not group:
+                            break
+                        marked = set(
+                            conn.execute(
+                                self._mark_stmt,
+                                {"ids": [r.id for r in group], "token": token, "now": now},
+                            ).scalars()
+                        )
                 for row in group:
                     if row.id not in marked:  # our claim was recovered by another worker
                         continue
@@ -609,6 +644,7 @@ class Outbox:
 def _outbox_table(name: str, metadata: sa.MetaData) -> sa.Table:
     status = sa.column("status")
     waiting = status.in_(_WAITING)
+    unsettled = status.in_(("claimed", "sending", "unknown"))
     return sa.Table(
         name,
         metadata,
@@ -639,7 +675,14 @@ def _outbox_table(name: str, metadata: sa.MetaData) -> sa.Table:
             postgresql_where=waiting,
             sqlite_where=waiting,
         ),
-        sa.Index(f"{name}_status_idx", "status", "claimed_at"),
+        # what recovery and reconcile look for; rows leave it once settled
+        sa.Index(
+            f"{name}_open_idx",
+            "status",
+            "claimed_at",
+            postgresql_where=unsettled,
+            sqlite_where=unsettled,
+        ),
     )
 
 

@@ -266,21 +266,27 @@ def test_an_unexpected_error_marks_that_row_unknown_and_releases_the_rest(outbox
 
 
 def test_a_worker_whose_claim_timed_out_sends_nothing_it_lost(outbox: Outbox) -> None:
-    """A slow worker must not send rows another worker recovered and sent meanwhile."""
+    """A stalled worker must not send rows another worker recovered and sent meanwhile."""
     outbox.plan(reminders(3), now=NOW)
     slow, fast = MemorySender(), MemorySender()
     late = NOW + outbox.claim_timeout + timedelta(seconds=1)
-    stalled = []
+    asked: list[str] = []
+    stalled: list[DispatchReport] = []
 
     def consent(row: OutboxRow) -> bool:
-        if not stalled:  # while the slow worker stalls, its claim expires
-            stalled.append(outbox.dispatch(fast, now=late))
+        asked.append(row.recipient)
+        if len(asked) == 2:  # the slow worker stalls after its first send...
+            stalled.append(outbox.dispatch(fast, now=late))  # ...and its claim expires
         return True
 
     report = outbox.dispatch(slow, now=NOW, consent=consent)
-    assert stalled[0].recovered == 3 and stalled[0].sent == 3
-    assert report.sent == 0 and not slow.sent
-    assert sorted(m.to for m in fast.sent) == [number(i) for i in range(3)]
+    # the fast worker found row 0 'sending' (unknown) and rows 1-2 claimed (re-queued)
+    assert (stalled[0].recovered, stalled[0].sent) == (3, 2)
+    assert [m.to for m in slow.sent] == [number(0)] and report.sent == 1
+    assert [m.to for m in fast.sent] == [number(1), number(2)]
+    # the slow worker's late answer for row 0 is the truth, and it is kept
+    assert outbox.get(0, TOMORROW).status == "sent"
+    assert outbox.counts()["sent"] == 3
 
 
 def test_counts_and_due_describe_the_outbox(outbox: Outbox) -> None:
