@@ -5,9 +5,10 @@
 * **encoding**: a byte-order mark wins (UTF-8, UTF-16, UTF-32); then UTF-8 is
   tried on a leading sample; then Windows-1252, the usual answer for UK council
   files, unless charset-normalizer recognises a non-Latin script (Cyrillic,
-  Greek, ...) in the sample. UTF-16 without a BOM is recognised by its NUL
-  pattern. Only the sample is examined, never the whole file; a stray byte
-  later in a "UTF-8" file is read as Windows-1252 rather than failing.
+  Greek, ...) in a sample made largely of such characters. UTF-16 without a
+  BOM is recognised by its NUL pattern. Only the sample is examined, never
+  the whole file; a stray byte later in a "UTF-8" file is read as
+  Windows-1252 rather than failing.
 * **NUL bytes** are removed (Leeds writes a NUL for an empty field).
 * **delimiter**: ``,`` ``\\t`` ``;`` ``|`` or ``¬`` (byte 0xAC in Windows-1252,
   NHS ``Hospital.csv``), whichever splits the sample into a steady number of
@@ -205,7 +206,11 @@ class Table:
             pass
         best = _charset_normalizer_guess(clean)
         self._tried.append(f"charset-normalizer ({best.encoding if best else 'no guess'})")
-        if best is not None and best.language not in _LATIN_LANGUAGES:
+        # Western text has few bytes above 0x7F (accents, £, ’; the ¬ delimiter aside);
+        # Cyrillic, Greek or CJK text is made of them, and only then is a non-Latin
+        # guess believable (on a few lines charset-normalizer can call ¬ "big5")
+        high = sum(clean.count(bytes([b])) for b in range(0x80, 0x100) if b != 0xAC)
+        if best is not None and best.language not in _LATIN_LANGUAGES and high > 0.05 * len(clean):
             return best.encoding
         self._tried.append("cp1252")
         try:
