@@ -43,6 +43,7 @@ def _env_config(instance: Path) -> dict[str, Any]:
         "POSTCODES_ONLINE": env.get("STREETWISE_POSTCODES_ONLINE", "1") not in ("0", "false", "no"),
         "POLICE_BASE_URL": env.get("STREETWISE_POLICE_URL", "https://data.police.uk/api"),
         "POSTCODES_BASE_URL": env.get("STREETWISE_POSTCODES_URL", "https://api.postcodes.io"),
+        "DOWNLOAD_DIR": env.get("STREETWISE_DOWNLOAD_DIR", str(instance / "streetwise_downloads")),
         "HTTP_CACHE": "" if cache.lower() == "none" else cache,
         "HTTP_CACHE_TTL": int(env.get("STREETWISE_HTTP_CACHE_TTL", str(12 * 3600))),
         # connect, read (seconds): a page waits this long for police.uk or postcodes.io

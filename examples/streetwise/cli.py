@@ -123,7 +123,7 @@ def import_command(
         if from_portal or stats19_years:
             from . import fetch
 
-            folder = Path(current_app.instance_path) / "streetwise_downloads"
+            folder = Path(current_app.config["DOWNLOAD_DIR"])
             http = _http()
             if from_portal:
                 leeds_rtc += fetch.leeds_rtc_files(http, folder, progress=not quiet)

@@ -184,10 +184,17 @@ def import_collisions(
         ):
             for path in paths:
                 report.files.append(str(path))
-                for c in reader(path, on_error=report.skipped.append):
-                    if c.latitude is None or c.longitude is None:
+                for c in reader(str(path), on_error=report.skipped.append):
+                    missing = (
+                        "coordinates"
+                        if c.latitude is None or c.longitude is None
+                        else "severity"
+                        if c.severity is None
+                        else None
+                    )
+                    if missing:
                         report.skipped.append(
-                            DataFormatError(str(path), None, f"{c.reference}: no coordinates")
+                            DataFormatError(str(path), None, f"{c.reference}: no {missing}")
                         )
                         continue
                     if c.date is not None:
@@ -231,7 +238,7 @@ def import_hospitals(
     report = ImportReport("hospitals", files=[str(path)])
 
     def rows() -> Iterator[dict[str, Any]]:
-        for h in read_nhs(Path(path), on_error=report.skipped.append):
+        for h in read_nhs(str(path), on_error=report.skipped.append):
             if h.latitude is None or h.longitude is None:
                 report.skipped.append(DataFormatError(str(path), None, f"{h.code}: no coordinates"))
                 continue

@@ -371,7 +371,7 @@ def write_crime_snapshot(rng: random.Random, points: _Points) -> Path:
     # police.uk snaps every crime to an anonymous map point: make 260 of them
     snap_points = []
     for k in range(260):
-        lat, lon = points.near_centre(1300)
+        lat, lon = points.near_centre(750)
         name = (
             f"On or near {rng.choice(PLACE_KINDS)}"
             if k % 9 == 0

@@ -1,0 +1,210 @@
+"""``flask sw import``: the bundled sample, bad rows with line numbers, atomic swaps, portals."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+import responses
+import sqlalchemy as sa
+
+from civickit.portals import known_portals
+from examples.streetwise import importer
+from examples.streetwise.models import Collision, DataMeta, Hospital, Postcode
+from examples.streetwise.testing import make_test_app
+
+DATA = importer.SAMPLE_DIR
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'streetwise.sqlite3'}"
+        return
+    base = request.getfixturevalue("postgres_url")
+    schema = "sw_" + secrets.token_hex(4)
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        sep = "&" if "?" in base else "?"
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+
+
+@pytest.fixture
+def app(db_url, tmp_path):
+    app = make_test_app(db_url, DOWNLOAD_DIR=str(tmp_path / "downloads"))
+    yield app
+    app.extensions["streetwise.engine"].dispose()
+
+
+def count(app, model) -> int:
+    with app.extensions["streetwise.engine"].connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(model)).scalar()
+
+
+def test_sample_import_loads_every_kind_and_marks_it_sample(app):
+    result = app.test_cli_runner().invoke(args=["sw", "import", "--sample", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "collisions: 3,021 rows loaded from 6 file(s)" in result.output
+    # 2015 real: 25 casualty rows, 21 collisions; 5 generated years of 600
+    assert count(app, Collision) == 21 + 5 * 600
+    assert count(app, Hospital) == 41
+    assert count(app, Postcode) == 78
+    with app.extensions["streetwise.engine"].connect() as conn:
+        assert all(r.is_sample for r in conn.execute(sa.select(DataMeta)))
+    html = app.test_client().get("/area/LS1%201UR").get_data(as_text=True)
+    assert 'id="sample-data-notice"' in html
+
+
+def test_every_postcode_in_the_samples_is_in_the_bundled_table(app):
+    importer.import_sample(app.extensions["streetwise.engine"])
+    with app.extensions["streetwise.engine"].connect() as conn:
+        table = set(conn.execute(sa.select(Postcode.postcode)).scalars())
+        hospital_postcodes = set(
+            conn.execute(
+                sa.select(Hospital.postcode).where(Hospital.postcode.is_not(None))
+            ).scalars()
+        )
+    assert hospital_postcodes <= table
+    assert {"LS1 1UR", "LS1 4DY", "LS2 9JT"} <= table
+
+
+def _bad_leeds_rtc(tmp_path):
+    lines = (DATA / "leeds_rtc_2015_sample.csv").read_text().splitlines()
+    # line 4 (the 3rd data row) gets an easting that is not a number
+    fields = lines[3].split(",")
+    fields[1] = "not-a-number"
+    lines[3] = ",".join(fields)
+    path = tmp_path / "leeds_rtc_bad.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_bad_rows_are_skipped_and_reported_with_line_numbers(app, tmp_path):
+    path = _bad_leeds_rtc(tmp_path)
+    result = app.test_cli_runner().invoke(
+        args=["sw", "import", "--leeds-rtc", str(path), "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 rows skipped" in result.output
+    assert f"{path}, line 4:" in result.output
+    assert count(app, Collision) == 20  # 21 references, one lost with its only row
+
+
+def test_postcode_table_bad_rows_carry_line_numbers(app, tmp_path):
+    path = tmp_path / "pcs.csv"
+    path.write_text(
+        "pcds,lat,long,doterm\n"
+        "LS1 1UR,53.8017,-1.5496,\n"
+        "not a postcode,53.8,-1.5,\n"
+        "LS2 9JT,99.999999,0.000000,\n"  # ONSPD: no grid reference
+        "LS1 1AA,53.79,-1.54,200503\n"  # retired: skipped quietly
+        "ls29jt,53.8076,-1.5527,\n"
+    )
+    report = importer.import_postcodes(app.extensions["streetwise.engine"], path)
+    assert report.rows == 2
+    assert [
+        (e.line, "postcode" in e.message or "coordinates" in e.message) for e in report.skipped
+    ] == [
+        (3, True),
+        (4, True),
+    ]
+
+
+def test_a_failed_import_leaves_the_old_data_serving(app, tmp_path):
+    engine = app.extensions["streetwise.engine"]
+    importer.import_sample(engine)
+    before = (count(app, Collision), count(app, Hospital))
+    client = app.test_client()
+    first = client.get("/api/area/LS1%201UR").get_json()
+    runner = app.test_cli_runner()
+    # not a Hospital.csv at all: the reader refuses its header
+    wrong = runner.invoke(args=["sw", "import", "--hospitals", str(DATA / "postcodes.csv")])
+    assert wrong.exit_code != 0
+    assert "Nothing was changed" in wrong.output
+    # too many bad rows for --max-skipped
+    bad = runner.invoke(
+        args=["sw", "import", "--leeds-rtc", str(_bad_leeds_rtc(tmp_path)), "--max-skipped", "0"]
+    )
+    assert bad.exit_code != 0 and "Nothing was changed" in bad.output
+    assert (count(app, Collision), count(app, Hospital)) == before
+    assert client.get("/api/area/LS1%201UR").get_json() == first
+
+
+def test_a_failure_during_the_swap_rolls_back(app, monkeypatch):
+    engine = app.extensions["streetwise.engine"]
+    importer.import_sample(engine)
+    before = count(app, Hospital)
+    real_insert = sa.insert
+
+    def exploding_insert(table, *a, **kw):
+        if table is DataMeta:  # the last statement of the swap transaction
+            raise RuntimeError("disk full")
+        return real_insert(table, *a, **kw)
+
+    monkeypatch.setattr(importer.sa, "insert", exploding_insert)
+    with pytest.raises(RuntimeError):
+        importer.import_hospitals(engine, DATA / "nhs_hospital_sample.csv")
+    monkeypatch.undo()
+    assert count(app, Hospital) == before
+    with engine.connect() as conn:
+        tables = sa.inspect(conn).get_table_names()
+    assert "sw_hospitals_staging" not in tables
+
+
+def test_the_running_app_sees_a_new_import_without_restarting(app, tmp_path):
+    engine = app.extensions["streetwise.engine"]
+    importer.import_sample(engine)
+    client = app.test_client()
+    before = client.get("/api/area/LS1%201UR?radius_m=2000").get_json()["collisions"]["total"]
+    only_2015 = app.test_cli_runner().invoke(
+        args=["sw", "import", "--leeds-rtc", str(DATA / "leeds_rtc_2015_sample.csv"), "--quiet"]
+    )
+    assert only_2015.exit_code == 0, only_2015.output
+    after = client.get("/api/area/LS1%201UR?radius_m=2000").get_json()["collisions"]
+    assert after["years"] == [2015] and after["total"]["count"] < before["count"]
+
+
+def test_import_json_report(app, tmp_path):
+    path = _bad_leeds_rtc(tmp_path)
+    result = app.test_cli_runner().invoke(args=["sw", "import", "--leeds-rtc", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.output)
+    assert report["kind"] == "collisions" and report["rows"] == 20
+    assert report["skipped"][0]["line"] == 4
+
+
+def test_import_from_the_portals(app, tmp_path):
+    site = next(p.url for p in known_portals() if p.name == "datamillnorth")
+    rtc = (DATA / "leeds_rtc_2015_sample.csv").read_bytes()
+    hospitals = (DATA / "nhs_hospital_sample.csv").read_bytes()
+    package = {
+        "success": True,
+        "result": {
+            "id": "rta",
+            "name": "road-traffic-accidents",
+            "title": "Road Traffic Accidents",
+            "resources": [
+                {"id": "r2015", "name": "2015", "format": "CSV",
+                 "url": "https://example.org/rta/2015.csv", "package_id": "rta"},
+                {"id": "r2013", "name": "2013", "format": "XLSX",
+                 "url": "https://example.org/rta/2013.xlsx", "package_id": "rta"},
+                {"id": "guide", "name": "Guidance", "format": "CSV",
+                 "url": "https://example.org/rta/guidance.csv", "package_id": "rta"},
+            ],
+        },
+    }  # fmt: skip
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.get(f"{site}/api/3/action/package_show", json=package)
+        rsps.get("https://example.org/rta/2015.csv", body=rtc)
+        rsps.get("https://media.nhschoices.nhs.uk/data/foi/Hospital.csv", body=hospitals)
+        result = app.test_cli_runner().invoke(args=["sw", "import", "--from-portal", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "collisions: 21 rows loaded" in result.output
+    assert "hospitals: 41 rows loaded" in result.output

@@ -1,0 +1,380 @@
+"""streetwise degrades, never breaks: every way police.uk and postcodes.io can fail.
+
+police.uk and postcodes.io are mocked with ``responses``; any request the
+test did not expect fails loudly. Each failure must leave the page at 200
+with a plain-words notice in the failed section, and the rest of the page
+(hospitals, collisions) intact; the API carries ``{"error": {...}}`` in the
+failed section.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+
+from examples.streetwise import importer, region
+from examples.streetwise.testing import make_test_app
+
+POLICE = "https://data.police.uk/api"
+POSTCODES = "https://api.postcodes.io"
+CENTRE = (53.8017, -1.5496)  # LS1 1UR in the bundled postcode table
+MONTHS = [f"2025-{m:02d}" for m in range(9, 0, -1)] + ["2024-12", "2024-11", "2024-10", "2024-09"]
+R = 6_371_008.8
+
+
+def north(metres: float) -> tuple[float, float]:
+    return CENTRE[0] + math.degrees(metres / R), CENTRE[1]
+
+
+def crime(i: int, where: tuple[float, float], category: str = "burglary", month="2025-09"):
+    return {
+        "category": category,
+        "location_type": "Force",
+        "location": {
+            "latitude": f"{where[0]:.7f}",
+            "street": {"id": 100 + i, "name": "On or near Park Row"},
+            "longitude": f"{where[1]:.7f}",
+        },
+        "context": "",
+        "outcome_status": None,
+        "persistent_id": "",
+        "id": i,
+        "location_subtype": "",
+        "month": month,
+    }
+
+
+# within 1 km: ids 1, 2, 3 (on a quadrant boundary: the centre's own latitude); 4 is outside
+CRIMES = [
+    crime(1, north(200)),
+    crime(2, north(-900), "violent-crime"),
+    crime(3, CENTRE, "shoplifting"),
+    crime(4, north(1100)),
+]
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = make_test_app(f"sqlite:///{tmp_path / 'sw.sqlite3'}", CRIME_SOURCE="live")
+    importer.import_sample(app.extensions["streetwise.engine"])
+    yield app
+    app.extensions["streetwise.engine"].dispose()
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+def dates(rsps, months=MONTHS):
+    rsps.get(
+        f"{POLICE}/crimes-street-dates",
+        json=[{"date": m, "stop-and-search": []} for m in months],
+    )
+
+
+def _poly(request) -> list[tuple[float, float]]:
+    if request.method == "POST":
+        text = parse_qs(request.body)["poly"][0]
+    else:
+        text = parse_qs(urlsplit(request.url).query)["poly"][0]
+    return [tuple(float(v) for v in pair.split(",")) for pair in text.split(":")]
+
+
+def crimes_inside(request):
+    """police.uk's answer: the fixture crimes in the requested polygon.
+
+    For the parts of a split area, anything within about a metre of a part's
+    box comes back, so a crime on the line between two parts is sent twice.
+    """
+    poly = _poly(request)
+    found = []
+    for c in CRIMES:
+        lat, lon = float(c["location"]["latitude"]), float(c["location"]["longitude"])
+        if len(poly) == 12:
+            hit = region.point_inside(lat, lon, poly)
+        else:
+            lats, lons = [p[0] for p in poly], [p[1] for p in poly]
+            hit = (min(lats) - 1e-5 <= lat <= max(lats) + 1e-5) and (
+                min(lons) - 1e-5 <= lon <= max(lons) + 1e-5
+            )
+        if hit:
+            found.append(c)
+    return found
+
+
+def page(app, postcode="LS1 1UR", radius=1000):
+    response = app.test_client().get(f"/area/{postcode}?radius_m={radius}")
+    return response.status_code, response.get_data(as_text=True)
+
+
+def api(app, postcode="LS1 1UR", radius=1000):
+    response = app.test_client().get(f"/api/area/{postcode}?radius_m={radius}")
+    return response.status_code, response.get_json()
+
+
+def assert_rest_of_page_intact(html: str) -> None:
+    assert "Leeds General Infirmary" in html  # hospitals
+    assert 'id="collisions-by-severity"' in html  # collisions
+
+
+# -- police.uk ----------------------------------------------------------------------
+
+
+def test_live_crime_uses_the_newest_12_months_and_the_exact_radius(app, mocked):
+    dates(mocked)
+    asked: list[str] = []
+
+    def reply(request):
+        month = parse_qs(urlsplit(request.url).query)["date"][0]
+        asked.append(month)
+        body = crimes_inside(request) if month == "2025-09" else []
+        return 200, {}, json.dumps(body)
+
+    mocked.add_callback(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), reply)
+    status, body = api(app)
+    assert status == 200
+    assert sorted(asked) == sorted(MONTHS[:12])  # 2024-09 is the 13th: not asked
+    crime_ = body["crime"]
+    assert crime_["source"] == "live"
+    assert {c["category"]: c["count"] for c in crime_["by_category"]} == {
+        "burglary": 1,
+        "violent-crime": 1,
+        "shoplifting": 1,
+    }
+    assert crime_["baseline_complete"] is False  # no Leeds-wide counts loaded
+    status, html = page(app)
+    assert status == 200 and 'id="crime-no-baseline"' in html
+
+
+FAILURES = {
+    "timeout": (
+        {"body": requests.exceptions.ReadTimeout("read timed out")},
+        "did not answer in time",
+    ),
+    "connection refused": (
+        {"body": requests.exceptions.ConnectionError("refused")},
+        "is not available",
+    ),
+    "429 rate limited": ({"status": 429, "json": {"error": "slow down"}}, "busy"),
+    "503 down": ({"status": 503, "body": "Service Unavailable"}, "is not available"),
+    "500 error": ({"status": 500, "body": "oops"}, "is not available"),
+    "malformed JSON": ({"status": 200, "body": '[{"date": "2025-'}, "could not read"),
+    "an HTML page": (
+        {"status": 200, "body": "<html><body>Maintenance</body></html>"},
+        "could not read",
+    ),
+    "JSON of the wrong shape": ({"status": 200, "json": {"dates": []}}, "could not read"),
+}
+
+
+@pytest.mark.parametrize("failure", FAILURES, ids=list(FAILURES))
+def test_police_failure_on_the_month_list_leaves_the_page_at_200(app, mocked, failure):
+    kwargs, words = FAILURES[failure]
+    mocked.add(responses.GET, f"{POLICE}/crimes-street-dates", **kwargs)
+    status, html = page(app)
+    assert status == 200
+    assert 'id="crime-unavailable"' in html
+    assert "We cannot show crime figures right now." in html
+    assert words in html
+    assert "police.uk" in html
+    assert "Traceback" not in html
+    assert_rest_of_page_intact(html)
+    status, body = api(app)
+    assert status == 200
+    assert set(body["crime"]) == {"error"}
+    assert set(body["crime"]["error"]) == {"code", "message"}
+    assert words in body["crime"]["error"]["message"]
+    assert body["hospitals"] and body["collisions"]["total"]["count"] > 0
+
+
+CRIME_FAILURES = {
+    "timeout": (
+        {"body": requests.exceptions.ConnectTimeout("connect timed out")},
+        "did not answer in time",
+    ),
+    "429 rate limited": ({"status": 429, "body": ""}, "busy"),
+    "malformed JSON": ({"status": 200, "body": "[{"}, "could not read"),
+    "a list of crimes missing their ids": (
+        {"status": 200, "json": [{"category": "burglary"}]},
+        "could not read",
+    ),
+    "coordinates that are not numbers": (
+        {
+            "status": 200,
+            "json": [
+                crime(9, CENTRE)
+                | {"location": {"latitude": "north", "longitude": "x", "street": {}}}
+            ],
+        },
+        "could not read",
+    ),
+}
+
+
+@pytest.mark.parametrize("failure", CRIME_FAILURES, ids=list(CRIME_FAILURES))
+def test_police_failure_on_the_crimes_leaves_the_page_at_200(app, mocked, failure):
+    kwargs, words = CRIME_FAILURES[failure]
+    dates(mocked)
+    mocked.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), **kwargs)
+    status, html = page(app)
+    assert status == 200
+    assert 'id="crime-unavailable"' in html and words in html
+    assert_rest_of_page_intact(html)
+    assert api(app)[1]["crime"]["error"]["code"].startswith("upstream_")
+
+
+def test_over_10000_crimes_splits_the_area_and_counts_each_crime_once(app, mocked):
+    dates(mocked)
+    calls = {"whole": 0, "parts": 0}
+
+    def reply(request):
+        poly = _poly(request)
+        if len(poly) == 12:  # the whole circle: police.uk's answer for over 10,000 crimes
+            calls["whole"] += 1
+            return 503, {}, ""
+        calls["parts"] += 1
+        month = parse_qs(urlsplit(request.url).query)["date"][0]
+        return 200, {}, json.dumps(crimes_inside(request) if month == "2025-09" else [])
+
+    mocked.add_callback(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), reply)
+    status, body = api(app)
+    assert status == 200, body
+    assert calls["whole"] == 12 and calls["parts"] >= 12 * 2
+    counts = {c["category"]: c["count"] for c in body["crime"]["by_category"]}
+    # crime 3 sits on the line between quadrants and comes back twice: counted once
+    assert counts == {"burglary": 1, "violent-crime": 1, "shoplifting": 1}
+    status, html = page(app)
+    assert status == 200 and 'id="crime-by-category"' in html
+
+
+def test_auto_falls_back_to_the_snapshot_with_a_visible_note(app, mocked):
+    app.config["CRIME_SOURCE"] = "auto"
+    mocked.add(responses.GET, f"{POLICE}/crimes-street-dates", status=503)
+    status, html = page(app)
+    assert status == 200
+    assert 'id="crime-note"' in html
+    assert "recorded snapshot" in html and "is not available" in html
+    assert 'id="crime-by-category"' in html
+    body = api(app)[1]
+    assert body["crime"]["source"] == "snapshot" and body["crime"]["note"]
+    assert body["crime"]["total"]["count"] > 0
+
+
+# -- postcodes.io ------------------------------------------------------------------
+
+ELSEWHERE = "LS6 3HN"  # not in the bundled postcode table
+
+
+def lookup_body(postcode=ELSEWHERE, lat=53.8195, lon=-1.5763):
+    return {
+        "status": 200,
+        "result": {
+            "postcode": postcode,
+            "latitude": lat,
+            "longitude": lon,
+            "eastings": 428600,
+            "northings": 435500,
+            "country": "England",
+            "admin_district": "Leeds",
+            "codes": {},
+        },
+    }
+
+
+def test_postcodes_missing_locally_are_looked_up_on_postcodes_io(app, mocked):
+    mocked.get(f"{POSTCODES}/postcodes/LS6%203HN", json=lookup_body())
+    dates(mocked, [])
+    status, body = api(app, ELSEWHERE)
+    assert status == 200
+    assert body["location_source"] == "postcodes.io"
+    assert body["latitude"] == 53.8195
+
+
+def test_local_postcodes_never_touch_the_network(app, mocked):
+    app.config["CRIME_SOURCE"] = "snapshot"
+    status, _html = page(app, "LS1 1UR")
+    assert status == 200 and len(mocked.calls) == 0
+
+
+POSTCODE_FAILURES = {
+    "timeout": ({"body": requests.exceptions.ReadTimeout("slow")}, "did not answer in time"),
+    "429 rate limited": ({"status": 429, "json": {"status": 429}}, "busy"),
+    "503 down": ({"status": 503, "body": "down"}, "is not available"),
+    "malformed JSON": ({"status": 200, "body": '{"status": 200, "result": {'}, "could not read"),
+    "JSON of the wrong shape": ({"status": 200, "json": {"status": 200}}, "could not read"),
+}
+
+
+@pytest.mark.parametrize("failure", POSTCODE_FAILURES, ids=list(POSTCODE_FAILURES))
+def test_postcode_lookup_failure_says_so_at_200(app, mocked, failure):
+    kwargs, words = POSTCODE_FAILURES[failure]
+    mocked.add(responses.GET, f"{POSTCODES}/postcodes/LS6%203HN", **kwargs)
+    status, html = page(app, ELSEWHERE)
+    assert status == 200
+    assert "We cannot find where this postcode is right now" in html
+    assert "postcodes.io" in html and words in html
+    status, body = api(app, ELSEWHERE)
+    assert status == 503
+    assert set(body) == {"error"} and words in body["error"]["message"]
+
+
+def test_a_retired_postcode_says_when_it_was_retired(app, mocked):
+    mocked.get(
+        f"{POSTCODES}/postcodes/LS1%201AA",
+        status=404,
+        json={
+            "status": 404,
+            "error": "Postcode not found",
+            "terminated": {
+                "postcode": "LS1 1AA",
+                "year_terminated": 2005,
+                "month_terminated": 3,
+                "longitude": -1.54,
+                "latitude": 53.79,
+            },
+        },
+    )
+    status, html = page(app, "LS1 1AA")
+    assert status == 404
+    assert "LS1 1AA was retired in March 2005" in html
+    assert "govuk-error-summary" in html
+    status, body = api(app, "LS1 1AA")
+    assert status == 404 and body["error"]["code"] == "postcode_terminated"
+    assert "March 2005" in body["error"]["message"]
+
+
+def test_an_unknown_postcode_is_a_404_with_plain_words(app, mocked):
+    mocked.get(
+        f"{POSTCODES}/postcodes/LS1%209ZZ",
+        status=404,
+        json={"status": 404, "error": "Postcode not found"},
+    )
+    mocked.get(
+        f"{POSTCODES}/terminated_postcodes/LS1%209ZZ",
+        status=404,
+        json={"status": 404, "error": "Terminated postcode not found"},
+    )
+    status, html = page(app, "LS1 9ZZ")
+    assert status == 404 and "We could not find LS1 9ZZ" in html
+    status, body = api(app, "LS1 9ZZ")
+    assert status == 404 and body["error"]["code"] == "postcode_not_found"
+
+
+@pytest.mark.parametrize("text", ["LS1", "hello", "LS1 1U", "12345", "LS1 1UR!"])
+def test_invalid_postcodes_get_an_inline_error_and_no_request(app, mocked, text):
+    response = app.test_client().get("/", query_string={"postcode": text})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "govuk-error-summary" in html and "govuk-error-message" in html
+    assert "<title>Error:" in html
+    status, body = api(app, text.replace(" ", "%20").replace("!", "%21"))
+    assert status == 400 and body["error"]["code"] == "invalid_postcode"
+    assert len(mocked.calls) == 0
