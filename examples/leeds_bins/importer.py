@@ -87,8 +87,13 @@ class ImportReport:
             self.skipped.append(error)
 
     def skipped_lines(self) -> list[str]:
-        """``"dm_jobs.csv line 7: ..."`` for each reported skipped row."""
-        return [str(e) for e in self.skipped]
+        """``"dm_jobs.csv, line 7: ..."`` for each reported skipped row."""
+        return [
+            f"{Path(str(e.source)).name}, line {e.line}: {e.message}"
+            if e.line
+            else f"{Path(str(e.source)).name}: {e.message}"
+            for e in self.skipped
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -429,6 +434,8 @@ def import_files(
             ("premises_id", "bin", "date"),
             _read_jobs(jobs_path, known, report, progress),
         )
+        for path in (premises_path, jobs_path):
+            _check_complete(path, report)
         _check(report, engine, max_bad_rows, max_bad_fraction, allow_shrink)
         progress("indexes", 0, None)
         loader.index()
@@ -481,6 +488,25 @@ class _Refused(Exception):
     pass
 
 
+def _check_complete(path: Path, report: ImportReport) -> None:
+    """Refuse a file whose last row was cut off (no line end, and that row is bad)."""
+    size = path.stat().st_size
+    if not size:
+        return
+    with path.open("rb") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) in (b"\n", b"\r"):
+            return
+        fh.seek(0)
+        last = 1 + sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    for error in report.skipped:
+        if error.line == last and Path(str(error.source)).name == path.name:
+            raise _Refused(
+                f"{path.name} ends in the middle of line {last} ({error.message}): "
+                "the file looks cut off"
+            )
+
+
 def _check(
     report: ImportReport,
     engine: sa.Engine,
@@ -503,7 +529,8 @@ def _check(
         raise _Refused("the premises file has no usable rows")
     if report.collections == 0:
         raise _Refused("the jobs file has no collections for the premises listed")
-    if report.orphans > max(max_bad_rows, report.collections * max_bad_fraction):
+    jobs_read = report.collections + report.orphans
+    if report.orphans > max_bad_rows or report.orphans > max(10, jobs_read * max_bad_fraction):
         raise _Refused(
             f"{report.orphans:,} jobs name premises that are not in the premises file; "
             "the premises file looks incomplete"
