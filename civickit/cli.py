@@ -416,7 +416,7 @@ def read_command(kind: str, file: str) -> None:
             count += 1
             yield record
 
-    src: Any = click.get_binary_stream("stdin") if file == "-" else file
+    src: Any = sys.stdin.buffer if file == "-" else file
     echo_json_lines(counted(reader(src, on_error=report)))
     click.echo(f"read {count:,} rows, skipped {skipped:,}", err=True)
     if skipped:
