@@ -175,7 +175,9 @@ class Table:
             errors=_FALLBACK_ERRORS if strip_nul else "strict",
             newline="",
         )
-        self._raw_lines = iter(self._text)
+        self._raw_lines: Iterator[str] = iter(self._text)
+        if not strip_nul:  # UTF-16/32: NUL bytes belong to the encoding; drop NUL characters
+            self._raw_lines = (line.replace("\x00", "") for line in self._raw_lines)
         self._line_no = 0  # physical lines consumed so far
         if has_header:
             records = self._numbered_records()

@@ -270,7 +270,7 @@ def read_leeds_rtc(src: str | IO[bytes], *, on_error: OnError = None) -> Iterato
         for line, f in table.records():
             try:
                 row = _leeds_row(f, cols, dates, times)
-            except (ValueError, IndexError) as exc:
+            except (ValueError, IndexError, KeyError) as exc:
                 problem(on_error, source, line, _explain_leeds(f, cols, exc))
                 continue
             reference, day, tm, east, north, rank, vehicles, road = row
