@@ -412,3 +412,32 @@ def test_json_reply_helpers_post_form(rsps):
 
     assert HttpClient().post_form(URL, {"To": "+447700900123"}) == {"sid": "SM1"}
     assert rsps.calls[0].request.body == "To=%2B447700900123"
+
+
+# -- environment ----------------------------------------------------------------------
+
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def test_without_a_proxy_the_environment_is_read_once_and_the_ca_bundle_kept(monkeypatch):
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/council-proxy.pem")
+
+    session = HttpClient().session
+
+    assert session.trust_env is False
+    assert session.verify == "/etc/ssl/certs/council-proxy.pem"
+
+
+def test_a_configured_proxy_is_still_used(monkeypatch, rsps):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.council.example:3128")
+    rsps.get(URL, json={})
+
+    client = HttpClient()
+    client.get_json(URL)
+
+    assert client.session.trust_env is True
+    assert rsps.calls[0].request.req_kwargs["proxies"]["https"] == (
+        "http://proxy.council.example:3128"
+    )
