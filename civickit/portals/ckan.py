@@ -11,6 +11,7 @@ mapped to a typed :mod:`civickit.errors` exception in :func:`_raise_envelope`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -408,9 +409,25 @@ class CKAN:
 
         Uses CKAN's ``next_page`` keyset paging when the server offers it,
         otherwise offsets we compute ourselves; stops on a short page.
+        Nothing is requested until the first row is asked for.
         """
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        # chain the pages in C: no Python frame resumes per row, only per page
+        return itertools.chain.from_iterable(
+            self._record_pages(resource_id, filters, q, fields, sort, page_size, limit)
+        )
+
+    def _record_pages(
+        self,
+        resource_id: str,
+        filters: Mapping[str, Any] | None,
+        q: str | Mapping[str, Any] | None,
+        fields: list[str] | tuple[str, ...] | str | None,
+        sort: str,
+        page_size: int,
+        limit: int | None,
+    ) -> Iterator[list[dict[str, Any]]]:
         base: dict[str, Any] = {"resource_id": resource_id, "sort": sort}
         if q is not None:
             base["q"] = dict(q) if isinstance(q, Mapping) else q
@@ -437,13 +454,15 @@ class CKAN:
                     raise
                 self._keyset = keyset = False  # an older CKAN: page by offset from here on
                 continue
-            page = result.get("records") or []
-            yield from page[: None if limit is None else limit - yielded]
-            yielded += len(page)
-            offset += len(page)
+            page = result.pop("records", None) or []
+            count = len(page)
+            yield page if limit is None or count <= limit - yielded else page[: limit - yielded]
+            del page  # let the rows go before the next page arrives: one page in memory
+            yielded += count
+            offset += count
             # the server clamps limit to its rows_max; a page that full is not short
             served = min(want, _int_or_none(result.get("limit")) or want)
-            if len(page) < served or not page:
+            if count < served or not count:
                 return
             next_page = result.get("next_page") if keyset else None
             if isinstance(next_page, dict) and next_page:
