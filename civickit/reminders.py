@@ -229,7 +229,12 @@ class Outbox:
 
     def create_all(self) -> None:
         """Create the table and its indexes if they do not exist yet."""
-        self.table.create(self.engine, checkfirst=True)
+        try:
+            self.table.create(self.engine, checkfirst=True)
+        except sa.exc.DBAPIError:
+            # workers starting together: another one created it between check and create
+            if not sa.inspect(self.engine).has_table(self.table.name, schema=self.table.schema):
+                raise
         self._created = True
 
     def _ready(self) -> None:
