@@ -179,17 +179,28 @@ class PointIndex(Generic[T]):
             raise ValueError(f"{len(items)} items but {la.size} coordinates")
         ok = np.isfinite(la) & np.isfinite(lo) & (np.abs(la) <= 90) & (np.abs(lo) <= 180)
         keep = np.flatnonzero(ok)
-        kept = list(range(la.size)) if items is None else list(items)
-        if keep.size != la.size:
-            kept = [kept[i] for i in keep.tolist()]
         self = cls.__new__(cls)
-        self._build(kept, la[keep], lo[keep], int(la.size - keep.size))  # type: ignore[arg-type]
+        skipped = int(la.size - keep.size)
+        if items is None:  # the items are the row numbers: no list of a million ints
+            self._build(None, la[keep], lo[keep], skipped, original=keep)
+        else:
+            kept = list(items)
+            if skipped:
+                kept = [kept[i] for i in keep.tolist()]
+            self._build(kept, la[keep], lo[keep], skipped)
         return self
 
-    def _build(self, items: list[T], lats: np.ndarray, lons: np.ndarray, skipped: int) -> None:
+    def _build(
+        self,
+        items: list[T] | None,
+        lats: np.ndarray,
+        lons: np.ndarray,
+        skipped: int,
+        original: np.ndarray | None = None,
+    ) -> None:
         #: items left out for want of usable coordinates
         self.skipped = skipped
-        n = len(items)
+        n = len(lats)
         self._n = n
         if n == 0:
             self._nrows = self._ncols = 0
@@ -233,8 +244,9 @@ class PointIndex(Generic[T]):
         self._triples = array("d", triples.tobytes())
         self._starts = array("q", starts.tobytes())
         # original positions, to keep equal distances in input order
-        self._rank = array("q", order.astype(np.int64).tobytes())
-        self._items = [items[i] for i in order.tolist()]
+        rank = order if original is None else original[order]
+        self._rank = array("q", rank.astype(np.int64).tobytes())
+        self._items: Any = self._rank if items is None else [items[i] for i in order.tolist()]
 
     def __len__(self) -> int:
         return self._n
