@@ -8,6 +8,7 @@
      │    ├── RateLimited                       429: slow down (.retry_after seconds)
      │    ├── ServiceUnavailable                5xx, timeouts, refused connections
      │    └── NotAPortalResponse                an HTML page or empty body where JSON was due
+     ├── UnknownPortal            (ValueError)  a portal name not registered (civickit.portals)
      ├── InvalidPostcode          (ValueError)  not shaped like a UK postcode; never sent anywhere
      ├── PostcodeNotFound                       well-formed but unknown (.terminated when retired)
      ├── InvalidPhoneNumber       (ValueError)  not a number we can text (.reason says why)

@@ -176,22 +176,26 @@ class HttpClient:
             rate, burst = spec if isinstance(spec, tuple) else (spec, None)
             self.set_rate_limit(host, rate, burst=burst)
         self.session = self._build_session()
+        self._no_status_retry_session: requests.Session | None = None
 
     # -- construction -------------------------------------------------------
 
-    def _build_session(self) -> requests.Session:
+    def _build_session(self, *, status_retries: bool = True) -> requests.Session:
         session: requests.Session
         if self.cache is None:
             session = requests.Session()
+        elif hasattr(self, "session"):
+            # a second session shares the first one's cache
+            session = _cached_session_on(self.session.cache, self.cache_ttl)  # type: ignore[attr-defined]
         else:
             session = _cached_session(self.cache, self.cache_ttl)
         retry = _Retry(
             total=self.retries,
             connect=self.retries,
             read=self.retries,
-            status=self.retries,
+            status=self.retries if status_retries else 0,
             backoff_factor=self.backoff,
-            status_forcelist=RETRY_STATUSES,
+            status_forcelist=RETRY_STATUSES if status_retries else (),
             allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
             respect_retry_after_header=True,
             raise_on_status=False,
@@ -203,6 +207,13 @@ class HttpClient:
         _read_environment_once(session)
         return session
 
+    def _session_for(self, retry_statuses: bool) -> requests.Session:
+        if retry_statuses:
+            return self.session
+        if self._no_status_retry_session is None:
+            self._no_status_retry_session = self._build_session(status_retries=False)
+        return self._no_status_retry_session
+
     def set_rate_limit(self, host: str, rate: float, *, burst: float | None = None) -> None:
         """Limit requests to ``host`` to ``rate`` per second (bursts of ``burst``)."""
         self._buckets[host.lower()] = TokenBucket(rate, burst)
@@ -212,6 +223,8 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+        if self._no_status_retry_session is not None:
+            self._no_status_retry_session.close()
 
     def __enter__(self) -> HttpClient:
         return self
@@ -221,18 +234,22 @@ class HttpClient:
 
     # -- requests -------------------------------------------------------------
 
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str, url: str, *, retry_statuses: bool = True, **kwargs: Any
+    ) -> requests.Response:
         """Send one request; transport failures become :class:`ServiceUnavailable`.
 
         HTTP error statuses are returned, not raised, so callers that parse an
-        error envelope (CKAN) can read the body first.
+        error envelope (CKAN) can read the body first. ``retry_statuses=False``
+        answers a 429/5xx at once instead of retrying it, for an API whose 503
+        means "ask for less" (police.uk) rather than "try again".
         """
         bucket = self._buckets.get((urlsplit(url).hostname or "").lower())
         if bucket is not None:
             bucket.acquire()
         kwargs.setdefault("timeout", self.timeout)
         try:
-            return self.session.request(method, url, **kwargs)
+            return self._session_for(retry_statuses).request(method, url, **kwargs)
         except requests.exceptions.RetryError as exc:
             raise ServiceUnavailable(None, f"gave up after {self.retries} retries", url) from exc
         except requests.exceptions.Timeout as exc:
@@ -251,7 +268,7 @@ class HttpClient:
         """GET ``url`` and return its decoded JSON, raising a typed error otherwise."""
         return self.json_of(self.get(url, params=params))
 
-    def post_json(self, url: str, json: Any) -> Any:  # noqa: A002 - mirrors requests
+    def post_json(self, url: str, json: Any) -> Any:
         """POST a JSON body and return the decoded JSON reply. Never retried once sent."""
         return self.json_of(self.request("POST", url, json=json))
 
@@ -294,9 +311,12 @@ class HttpClient:
         *,
         progress: bool = False,
         if_modified: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> Path:
         """Download ``url`` to ``dest`` atomically and return the path."""
-        return self.download(url, dest, progress=progress, if_modified=if_modified).path
+        return self.download(
+            url, dest, progress=progress, if_modified=if_modified, headers=headers
+        ).path
 
     def download(
         self,
@@ -305,6 +325,7 @@ class HttpClient:
         *,
         progress: bool = False,
         if_modified: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> Download:
         """Download ``url`` to ``dest``, saying whether anything changed.
 
@@ -312,13 +333,14 @@ class HttpClient:
         place only when complete, so ``dest`` is never half-written. With
         ``if_modified`` the previous ETag / Last-Modified (kept in a small
         sidecar file) are sent, and a 304 leaves ``dest`` untouched.
+        ``headers`` are sent as well (e.g. a portal's API token).
         """
         dest = Path(dest)
         if dest.is_dir():
             dest = dest / (Path(urlsplit(url).path).name or "download")
         dest.parent.mkdir(parents=True, exist_ok=True)
         meta_path = dest.with_name(f".{dest.name}.civickit-meta.json")
-        headers: dict[str, str] = {}
+        headers = dict(headers or {})
         meta: dict[str, str] = {}
         if if_modified and dest.exists() and meta_path.exists():
             with contextlib.suppress(ValueError, OSError):
@@ -440,7 +462,12 @@ def _progress(enabled: bool, total: int | None, label: str) -> Iterator[Callable
         TransferSpeedColumn,
     )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
@@ -457,6 +484,12 @@ def _cached_session(cache: str | os.PathLike[str], ttl: int) -> requests.Session
     else:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         backend = requests_cache.SQLiteCache(target)
+    return _cached_session_on(backend, ttl)
+
+
+def _cached_session_on(backend: Any, ttl: int) -> requests.Session:
+    import requests_cache
+
     return requests_cache.CachedSession(
         backend=backend,
         expire_after=ttl,

@@ -245,7 +245,10 @@ class PoliceUK:
             if _get_url_length(url, params) > MAX_GET_URL:
                 reply = self.http.post_form(url, params)
             else:
-                reply = self.http.get_json(url, params=params)
+                # police.uk's 503 here means "more than 10,000 crimes": split, don't retry
+                reply = self.http.json_of(
+                    self.http.request("GET", url, params=params, retry_statuses=False)
+                )
         except ServiceUnavailable as exc:
             if exc.status != 503:
                 raise

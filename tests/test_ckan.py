@@ -473,3 +473,15 @@ def test_an_unknown_portal_lists_the_known_names():
     with pytest.raises(UnknownPortal) as info:
         portal("datamilnorth")
     assert "datamillnorth" in str(info.value) and "datagovuk" in str(info.value)
+
+
+def test_download_sends_the_token_to_the_portal_only(rsps, tmp_path):
+    ckan = CKAN(SITE, api_token="secret-token", http=HttpClient(retries=0))
+    rsps.get(f"{SITE}/datastore/dump/r1", body=b"a\n")
+    rsps.get("https://files.example.org/r2.csv", body=b"b\n")
+
+    ckan.download(f"{SITE}/datastore/dump/r1", tmp_path / "r1.csv")
+    ckan.download("https://files.example.org/r2.csv", tmp_path / "r2.csv")
+
+    assert rsps.calls[0].request.headers["Authorization"] == "secret-token"
+    assert "Authorization" not in rsps.calls[1].request.headers

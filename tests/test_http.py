@@ -441,3 +441,15 @@ def test_a_configured_proxy_is_still_used(monkeypatch, rsps):
     assert rsps.calls[0].request.req_kwargs["proxies"]["https"] == (
         "http://proxy.council.example:3128"
     )
+
+
+def test_status_retries_can_be_turned_off_per_request(rsps):
+    rsps.get(URL, status=503)
+    client = HttpClient(backoff=0)
+
+    response = client.request("GET", URL, retry_statuses=False)
+
+    assert response.status_code == 503
+    assert len(rsps.calls) == 1
+    client.get(URL)  # the default still retries
+    assert len(rsps.calls) == 1 + 1 + client.retries

@@ -430,3 +430,23 @@ def test_unknown_crime_outcomes_is_not_found(rsps, police):
     rsps.get(f"{BASE}/outcomes-for-crime/abc", status=404, body="")
     with pytest.raises(NotFound):
         police.outcomes("abc")
+
+
+def test_a_503_for_too_many_crimes_is_split_at_once_not_retried(rsps, dates):
+    # the default client retries 503s; police.uk's "too many crimes" 503 must not be
+    police = PoliceUK(http=HttpClient(backoff=0))
+    whole = []
+
+    def reply(request):
+        lat_lo, lat_hi, _, _ = _bbox(_poly_of(request))
+        if lat_hi - lat_lo > 0.15:
+            whole.append(request)
+            return 503, {}, ""
+        return 200, {}, json.dumps([_crime(int(lat_lo * 1000), lat_lo, -1.5)])
+
+    rsps.add_callback(responses.GET, STREET, callback=reply)
+
+    crimes = police.street_crimes_in(SQUARE)
+
+    assert len(whole) == 1
+    assert len(crimes) == 2  # the four quarters share two distinct southern/northern ids

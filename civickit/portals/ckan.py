@@ -493,7 +493,8 @@ class CKAN:
     ) -> Path:
         """Download a resource (a :class:`Resource`, a resource id or a URL) to ``dest``.
 
-        The file is written atomically and skipped when unchanged (ETag).
+        The file is written atomically and skipped when unchanged (ETag). The
+        API token is sent only when the file is on the portal's own host.
         """
         if isinstance(resource_or_url, Resource):
             url = resource_or_url.url
@@ -503,4 +504,7 @@ class CKAN:
             url = self.resource(resource_or_url).url
         if not url:
             raise NotFound(None, "this resource has no URL to download", self.base_url)
-        return self.http.stream(url, dest, progress=progress)
+        # the token opens private resources on this portal; never hand it to another host
+        same_host = urlsplit(url).netloc == urlsplit(self.base_url).netloc
+        headers = self._headers if same_host else None
+        return self.http.stream(url, dest, progress=progress, headers=headers)
