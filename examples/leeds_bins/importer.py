@@ -32,8 +32,7 @@ try:
     from civickit.datasets import bins as bins_reader
 except ImportError:  # TEMPORARY until civickit.datasets.bins lands (see _bins_reader.py)
     from . import _bins_reader as bins_reader  # type: ignore[no-redef]
-from civickit.errors import CivicKitError, DataFormatError, InvalidPostcode
-from civickit.postcodes import normalise
+from civickit.errors import CivicKitError, DataFormatError
 
 from . import models
 
@@ -124,13 +123,6 @@ def _no_progress(label: str, done: int, total: int | None) -> None:
 # -- reading -------------------------------------------------------------------------
 
 
-def _postcode(text: str) -> str:
-    try:
-        return normalise(text)
-    except InvalidPostcode:
-        return " ".join(text.upper().split())
-
-
 def _position(fh: io.BufferedReader) -> int:
     # the OS position, whatever buffering the reader adds on top
     return os.lseek(fh.fileno(), 0, os.SEEK_CUR)
@@ -142,7 +134,6 @@ def _read_premises(path: Path, report: ImportReport, progress: Progress) -> Iter
         for n, p in enumerate(bins_reader.read_premises(fh, on_error=report.skip), 1):
             if n % 20_000 == 0:
                 progress("premises", _position(fh), total)
-            postcode = _postcode(p.postcode or "")
             yield (
                 int(p.id),
                 p.saon or "",
@@ -150,7 +141,7 @@ def _read_premises(path: Path, report: ImportReport, progress: Progress) -> Iter
                 p.street or "",
                 p.locality or "",
                 p.town or "",
-                postcode,
+                p.postcode or "",  # the reader normalises it ("LS5 3DH") where it can
                 p.address or "",
             )
         progress("premises", total, total)
@@ -197,6 +188,7 @@ class _Loader:
         self.dbapi = self.raw.driver_connection
         if self.sqlite:
             self.dbapi.isolation_level = None  # we say BEGIN / COMMIT ourselves
+            self.execute("PRAGMA cache_size=-262144")  # 256 MB for building the indexes
         else:
             self.dbapi.autocommit = False
 
@@ -205,6 +197,7 @@ class _Loader:
             if not self.sqlite:
                 self.dbapi.rollback()
         if self.sqlite:
+            self.execute("PRAGMA cache_size=-2000")
             self.dbapi.isolation_level = ""
         else:
             self.dbapi.autocommit = False
@@ -278,7 +271,6 @@ class _Loader:
         self.execute(
             f"CREATE UNIQUE INDEX ux_collections_{t} ON collections_stage (premises_id, date, bin)"
         )
-        self.execute(f"CREATE INDEX ix_collections_date_{t} ON collections_stage (date)")
         self.commit()
         if not self.sqlite:
             self.dbapi.autocommit = True

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from civickit.errors import InvalidPostcode
 from civickit.postcodes import normalise
@@ -12,6 +13,7 @@ from examples.common import ApiError
 
 from .. import lookup
 from ..words import bin_label
+from . import pages
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_DAYS = 366
@@ -26,8 +28,13 @@ def addresses():
         postcode = normalise(text[:40])
     except InvalidPostcode as exc:
         raise ApiError(400, "invalid_postcode", str(exc)) from None
-    found = lookup.addresses(postcode)
-    return jsonify({"postcode": postcode, "addresses": [p.to_dict() for p in found]})
+    body = pages._cached(
+        ("api-addresses", postcode, pages._data_version()),
+        lambda: json.dumps(
+            {"postcode": postcode, "addresses": [p.to_dict() for p in lookup.addresses(postcode)]}
+        ),
+    )
+    return current_app.response_class(body, mimetype="application/json")
 
 
 def _date(name: str, default: date) -> date:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import hashlib
+import threading
+from collections import OrderedDict
+from datetime import date, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
 
 from civickit.ical import Feed, subscribe_links
 
@@ -73,8 +77,48 @@ def _premises_or_404(premises_id: int) -> lookup.Premises:
     return found
 
 
+CSRF_MARK = "__leeds_bins_csrf__"
+_cache_lock = threading.Lock()
+
+
+def _data_version() -> str:
+    meta = current_app.extensions["leeds_bins.meta"]()
+    return f"{meta['id']}:{meta['imported_at'].isoformat()}" if meta else "none"
+
+
+def _cache() -> OrderedDict:
+    return current_app.extensions.setdefault("leeds_bins.page_cache", OrderedDict())
+
+
+def _cached(key: tuple, render):
+    """A small per-process LRU: the page only changes with the data and the date."""
+    cache = _cache()
+    with _cache_lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    value = render()
+    with _cache_lock:
+        cache[key] = value
+        while len(cache) > current_app.config.get("PAGE_CACHE_SIZE", 2048):
+            cache.popitem(last=False)
+    return value
+
+
 @bp.get("/premises/<int:premises_id>")
 def premises(premises_id: int, signup_form: SignupForm | None = None, status: int = 200):
+    if signup_form is None:
+        # The page is the same for everyone but the form's CSRF token: cache it with
+        # a marker where the token goes, and put this visitor's token in.
+        key = ("premises", premises_id, lookup.today(), _data_version(), feed_url(premises_id))
+        html = _cached(key, lambda: _render_premises(premises_id, None, mark=True))
+        return html.replace(CSRF_MARK, generate_csrf()), 200
+    return _render_premises(premises_id, signup_form), status
+
+
+def _render_premises(
+    premises_id: int, signup_form: SignupForm | None, *, mark: bool = False
+) -> str:
     place = _premises_or_404(premises_id)
     day = lookup.today()
     start, end = lookup.window(day)
@@ -84,37 +128,57 @@ def premises(premises_id: int, signup_form: SignupForm | None = None, status: in
         {"bin": b, "date": d, "when": when(d, day), "label": bin_label(b)}
         for b, d in lookup.next_per_bin(premises_id, day)
     ]
-    return (
-        render_template(
-            "leeds_bins/premises.html",
-            place=place,
-            nexts=nexts,
-            upcoming=upcoming,
-            holidays=holidays,
-            today=day,
-            links=calendar_links(premises_id, place.address),
-            form=signup_form or SignupForm(),
-            title=place.address,
-            bin_label=bin_label,
-            long_date=long_date,
-            bank_holiday=bank_holiday,
-        ),
-        status,
+    html = render_template(
+        "leeds_bins/premises.html",
+        place=place,
+        nexts=nexts,
+        upcoming=upcoming,
+        holidays=holidays,
+        today=day,
+        links=calendar_links(premises_id, place.address),
+        form=signup_form or SignupForm(),
+        title=place.address,
+        bin_label=bin_label,
+        long_date=long_date,
+        bank_holiday=bank_holiday,
     )
+    if mark:
+        html = html.replace(generate_csrf(), CSRF_MARK)
+    return html
 
 
 @bp.get("/premises/<int:premises_id>/calendar.ics")
 def calendar(premises_id: int):
+    day = lookup.today()
+    url = feed_url(premises_id)
+    # The feed is a function of the data, the date and its URL: answer a matching
+    # If-None-Match without building it.
+    etag = hashlib.sha256(f"{premises_id}|{day}|{_data_version()}|{url}".encode()).hexdigest()[:32]
+    if etag in request.if_none_match:
+        response = current_app.response_class(status=304)
+        response.set_etag(etag)
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+    # (a matching ETag was issued for this premises under this very data version)
     place = _premises_or_404(premises_id)
+    body = _cached(("feed", etag), lambda: _feed(place, day, url))
+    response = current_app.response_class(body, mimetype="text/calendar")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["Content-Disposition"] = f'inline; filename="bins-{premises_id}.ics"'
+    return response.make_conditional(request)
+
+
+def _feed(place: lookup.Premises, day: date, url: str) -> bytes:
+    premises_id = place.id
     meta = current_app.extensions["leeds_bins.meta"]()
     updated = meta["imported_at"] if meta else datetime(2020, 1, 1, tzinfo=LONDON)
-    day = lookup.today()
     feed = Feed(
         f"Bin days: {place.address}",
         uid=f"premises-{premises_id}@leeds-bins.civickit",
         description="Leeds bin collection days for this address (Leeds City Council open data).",
         refresh=timedelta(hours=12),
-        url=feed_url(premises_id),
+        url=url,
     )
     for d, bin_ in lookup.collections(
         premises_id, day - timedelta(days=14), day + timedelta(weeks=FEED_WEEKS)
@@ -136,9 +200,4 @@ def calendar(premises_id: int):
             alarm=-timedelta(hours=5),  # 19:00 the evening before, where apps honour alarms
             categories=("Bins", bin_.title()),
         )
-    response = current_app.response_class(feed.to_ical(), mimetype="text/calendar")
-    response.set_etag(feed.etag.strip('"'))
-    response.headers["Cache-Control"] = "public, max-age=3600"
-    response.headers["Content-Disposition"] = f'inline; filename="bins-{premises_id}.ics"'
-    # no session cookie on a public, cacheable feed
-    return response.make_conditional(request)
+    return feed.to_ical()
