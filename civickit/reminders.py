@@ -65,6 +65,19 @@ __all__ = [
 
 STATUSES = ("pending", "claimed", "sending", "sent", "failed", "retry", "unknown", "skipped")
 _WAITING = ("pending", "retry")
+_UNSETTLED = ("claimed", "sending", "unknown")
+
+
+def _status_in(column: Any, statuses: tuple[str, ...]) -> Any:
+    """``status IN ('a', 'b')`` with the values written into the SQL.
+
+    Bound parameters would hide the values from the planner, and neither
+    SQLite nor a prepared PostgreSQL statement could then use the partial
+    indexes below (every claim would scan the whole table).
+    """
+    return column.in_([sa.literal_column(f"'{status}'", sa.String) for status in statuses])
+
+
 _PLAN_CHUNK = 1000
 
 
@@ -250,13 +263,13 @@ class Outbox:
             .where(
                 c.id.in_(
                     sa.select(c.id)
-                    .where(c.status.in_(_WAITING), c.not_before <= b("now"))
+                    .where(_status_in(c.status, _WAITING), c.not_before <= b("now"))
                     .order_by(c.not_before, c.id)
                     .limit(b("batch"))
                     .with_for_update(skip_locked=True)
                     .scalar_subquery()
                 ),
-                c.status.in_(_WAITING),
+                _status_in(c.status, _WAITING),
             )
             .values(
                 status="claimed",
@@ -368,11 +381,12 @@ class Outbox:
         self._ready()
         now = _aware(now, "now")
         c = self.table.c
-        stale = c.claimed_at < now - self.claim_timeout
+        # the IN term repeats the partial index's condition, so SQLite uses it too
+        stale = sa.and_(_status_in(c.status, _UNSETTLED), c.claimed_at < now - self.claim_timeout)
         with self.engine.begin() as conn:
             requeued = conn.execute(
                 sa.update(self.table)
-                .where(c.status == "claimed", stale)
+                .where(stale, c.status == "claimed")
                 .values(
                     status="pending",
                     claim_token=None,
@@ -383,7 +397,7 @@ class Outbox:
             ).rowcount
             lost = conn.execute(
                 sa.update(self.table)
-                .where(c.status == "sending", stale)
+                .where(stale, c.status == "sending")
                 .values(
                     status="unknown",
                     error_message="worker stopped while sending; check the provider's log",
@@ -596,7 +610,7 @@ class Outbox:
         c = self.table.c
         query = (
             sa.select(*_row_columns(self.table))
-            .where(c.status.in_(_WAITING), c.not_before <= _aware(now, "now"))
+            .where(_status_in(c.status, _WAITING), c.not_before <= _aware(now, "now"))
             .order_by(c.not_before, c.id)
             .limit(limit)
         )
@@ -607,7 +621,7 @@ class Outbox:
         """How many rows wait to be sent (``pending`` or ``retry``); with ``now``, only due ones."""
         self._ready()
         c = self.table.c
-        query = sa.select(sa.func.count()).where(c.status.in_(_WAITING))
+        query = sa.select(sa.func.count()).where(_status_in(c.status, _WAITING))
         if now is not None:
             query = query.where(c.not_before <= _aware(now, "now"))
         with self.engine.connect() as conn:
@@ -649,7 +663,7 @@ class Outbox:
 def _outbox_table(name: str, metadata: sa.MetaData) -> sa.Table:
     status = sa.column("status")
     waiting = status.in_(_WAITING)
-    unsettled = status.in_(("claimed", "sending", "unknown"))
+    unsettled = status.in_(_UNSETTLED)
     return sa.Table(
         name,
         metadata,
