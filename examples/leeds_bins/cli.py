@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -203,7 +204,9 @@ def scheduler_command():
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        pass
+        # Ctrl-C reaches the whole process group and `make demo` then passes on a
+        # second SIGINT: ignore it while the job threads finish.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
