@@ -72,7 +72,12 @@ def addresses(postcode: str) -> list[Premises]:
     return sorted((_premises(r) for r in rows), key=Premises.sort_key)
 
 
+MAX_ID = 2**63 - 1  # a BIGINT; larger numbers in a URL are simply not found
+
+
 def premises(premises_id: int) -> Premises | None:
+    if not 0 <= premises_id <= MAX_ID:
+        return None
     p = models.premises
     with engine().connect() as conn:
         row = conn.execute(sa.select(p).where(p.c.id == premises_id)).mappings().first()

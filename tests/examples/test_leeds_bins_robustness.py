@@ -1,0 +1,39 @@
+"""leeds_bins: no input makes a 500, and every CLI command is documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+DOC = Path(__file__).parent.parent.parent / "docs" / "leeds_bins.md"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(max_size=60),
+    number=st.integers(min_value=-(2**70), max_value=2**70),
+)
+def test_no_input_is_a_500(leeds_client, text, number):
+    for path, query in [
+        ("/addresses", {"postcode": text}),
+        ("/api/addresses", {"postcode": text}),
+        ("/api/premises/666057/collections", {"from": text, "to": text}),
+        (f"/api/premises/{number}/collections", None),
+        (f"/premises/{number}", None),
+        (f"/premises/{number}/calendar.ics", None),
+        ("/unsubscribe/" + (text.replace("/", "") or "x"), None),
+    ]:
+        response = leeds_client.get(path, query_string=query)
+        assert response.status_code < 500, (path, query, response.status_code)
+
+
+def test_every_bins_command_is_documented(leeds_app):
+    from examples.leeds_bins.cli import bins
+
+    doc = DOC.read_text()
+    for name in bins.commands:
+        assert f"bins {name}" in doc, f"`bins {name}` is not in docs/leeds_bins.md"
