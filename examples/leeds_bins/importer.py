@@ -28,10 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-try:
-    from civickit.datasets import bins as bins_reader
-except ImportError:  # TEMPORARY until civickit.datasets.bins lands (see _bins_reader.py)
-    from . import _bins_reader as bins_reader  # type: ignore[no-redef]
+from civickit.datasets import bins as bins_reader
 from civickit.errors import CivicKitError, DataFormatError
 
 from . import models

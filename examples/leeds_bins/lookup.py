@@ -9,13 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from civickit.datasets.bins import format_address
+
 from . import models, words
-from .importer import bins_reader
 from .words import ORDER, natural_key
-
-
-def format_address(*parts: str | None) -> str:
-    return bins_reader.format_address(*parts)
 
 
 def today() -> date:

@@ -9,6 +9,7 @@ in the published layout, for :func:`load` to import through the normal importer.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections import defaultdict
 from datetime import date, timedelta
@@ -17,12 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-try:
-    from civickit.datasets import bins as bins_reader
-except ImportError:  # TEMPORARY until civickit.datasets.bins lands (see _bins_reader.py)
-    from . import _bins_reader as bins_reader  # type: ignore[no-redef]
-
-import itertools
+from civickit.datasets import bins as bins_reader
 
 from . import importer
 
