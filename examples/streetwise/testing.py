@@ -28,11 +28,12 @@ def make_test_app(database_url: str, **config: Any) -> Flask:
         "HTTP_CACHE": "",
         "UPSTREAM_RETRIES": 0,
         "UPSTREAM_TIMEOUT": (1, 2),
+        # police.uk's own 15/s limit would only slow the mocked tests down
+        "POLICE_RATE": (10_000.0, 10_000.0),
         **config,
     }
     app = create_app(settings)
     http = http_client(app)
     for host in TEST_HOSTS:
-        # police.uk's own 15/s limit would only slow the mocked tests down
         http.set_rate_limit(host, 10_000, burst=10_000)
     return app

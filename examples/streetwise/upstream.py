@@ -13,9 +13,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask
+from requests.adapters import HTTPAdapter
 
 from civickit.errors import (
     APIError,
@@ -24,12 +26,14 @@ from civickit.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from civickit.http import HttpClient
+from civickit.http import HttpClient, TokenBucket
 from civickit.postcodes import Postcodes, normalise
 
 from .models import Postcode
 
 _lock = threading.Lock()
+#: police.uk's published limit (requests a second, burst), applied to cache misses only
+POLICE_RATE = (15.0, 30.0)
 
 
 class UpstreamFailed(Exception):
@@ -85,8 +89,44 @@ def http_client(app: Flask) -> HttpClient:
                     cache=cache or None,
                     cache_ttl=app.config["HTTP_CACHE_TTL"],
                 )
+                _limit_misses_only(
+                    client,
+                    app.config["POLICE_BASE_URL"],
+                    app.config.get("POLICE_RATE", POLICE_RATE),
+                )
                 app.extensions["streetwise.http"] = client
     return client
+
+
+class _LimitedAdapter(HTTPAdapter):
+    """Takes a rate-limit token only for requests that really go out.
+
+    ``HttpClient`` takes its token before the cache is consulted, so a page
+    of 13 cached police.uk answers would still wait for 13 tokens (about one
+    page a second per process at police.uk's 15 a second). Mounted under the
+    cache, this adapter is reached only on a cache miss.
+    """
+
+    def __init__(self, bucket: TokenBucket, max_retries: Any) -> None:
+        super().__init__(max_retries=max_retries)
+        self.bucket = bucket
+
+    def send(self, request, **kwargs):  # type: ignore[override]
+        self.bucket.acquire()
+        return super().send(request, **kwargs)
+
+
+def _limit_misses_only(client: HttpClient, base_url: str, rate: tuple[float, float]) -> None:
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if not host or client.has_rate_limit(host):
+        return
+    # no token at the client level (PoliceUK sees a limit is set and leaves it) ...
+    client.set_rate_limit(host, 1e9, burst=1e9)
+    # ... and police.uk's real limit where only cache misses pass
+    current = client.session.get_adapter(base_url)
+    prefix = f"{parts.scheme}://{parts.netloc}/"
+    client.session.mount(prefix, _LimitedAdapter(TokenBucket(*rate), current.max_retries))
 
 
 @dataclass(frozen=True)

@@ -378,3 +378,32 @@ def test_invalid_postcodes_get_an_inline_error_and_no_request(app, mocked, text)
     status, body = api(app, text.replace(" ", "%20").replace("!", "%21"))
     assert status == 400 and body["error"]["code"] == "invalid_postcode"
     assert len(mocked.calls) == 0
+
+
+def test_cached_police_answers_cost_no_rate_limit_tokens(tmp_path, mocked):
+    """A repeat page is served from the HTTP cache without waiting for police.uk's 15/s."""
+    from civickit.http import TokenBucket
+    from examples.streetwise.upstream import _LimitedAdapter, http_client
+
+    app = make_test_app(
+        f"sqlite:///{tmp_path / 'sw.sqlite3'}",
+        CRIME_SOURCE="live",
+        HTTP_CACHE=str(tmp_path / "cache.sqlite"),
+    )
+    importer.import_sample(app.extensions["streetwise.engine"])
+    dates(mocked)
+    mocked.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=[])
+    assert api(app)[0] == 200
+    sent = len(mocked.calls)
+    assert sent == 13  # the month list and twelve months
+
+    def no_waiting(seconds):
+        raise AssertionError(f"a cached answer waited {seconds:.1f} s for a token")
+
+    adapter = http_client(app).session.get_adapter(POLICE + "/")
+    assert isinstance(adapter, _LimitedAdapter)  # police.uk's limit sits under the cache
+    adapter.bucket = TokenBucket(1, 0, sleep=no_waiting)  # no tokens left at all
+    status, body = api(app)
+    assert status == 200 and body["crime"]["source"] == "live"
+    assert len(mocked.calls) == sent  # nothing went out
+    app.extensions["streetwise.engine"].dispose()
