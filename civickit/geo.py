@@ -100,7 +100,11 @@ def osgb_to_wgs84_many(
 
 # -- PointIndex ------------------------------------------------------------------------
 
-_SMALL = 64  # up to this many candidates, plain Python beats NumPy's per-call cost
+_RAD = math.pi / 180  # math.radians(x) is exactly x * _RAD
+_SMALL = 48  # up to this many candidates in a run, plain Python beats NumPy's per-call cost
+# Candidates are picked by the dot product of unit vectors, which is good to a few
+# 1e-16: they are taken this far below the threshold, then measured exactly
+_DOT_SLACK = 1e-13
 
 
 def _getter(spec: str | Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -134,15 +138,15 @@ class PointIndex(Generic[T]):
     :attr:`skipped`.
 
     Answers are exact: candidates come from a uniform grid over latitude and
-    longitude (cells sized to hold a couple of points on average), and every
-    candidate is measured with :func:`distance_m`. Results are ``(item,
-    distance_m)`` pairs sorted by distance; equal distances keep the items'
-    original order.
+    longitude, and every answer is measured with :func:`distance_m`. Results
+    are ``(item, distance_m)`` pairs sorted by distance; equal distances keep
+    the items' original order.
     """
 
-    #: average points per grid cell: smaller cells mean fewer candidates per query
-    #: but more cells to visit; this suits radius queries of a few cells' width
-    POINTS_PER_CELL = 2.0
+    #: average points per square grid cell (a row's height squared)
+    POINTS_PER_CELL = 8.0
+    #: columns are this many times narrower than rows are tall: a band's columns are
+    #: stored contiguously, so narrow ones cost nothing and trim the candidates
     COLUMNS_PER_CELL = 4
 
     def __init__(
@@ -202,6 +206,8 @@ class PointIndex(Generic[T]):
         self.skipped = skipped
         n = len(lats)
         self._n = n
+        # in input order; an answer's item is items[rank], or the rank itself when None
+        self._items = items
         if n == 0:
             self._nrows = self._ncols = 0
             return
@@ -212,41 +218,85 @@ class PointIndex(Generic[T]):
         area = max((lat1 - lat0) * _M_PER_DEG, 1.0) * max((lon1 - lon0) * _M_PER_DEG * shrink, 1.0)
         cell_m = min(max(math.sqrt(self.POINTS_PER_CELL * area / n), 20.0), 200_000.0)
         cell_lat = cell_m / _M_PER_DEG
-        # narrow columns cost nothing at query time (a row's cells are contiguous) and
-        # trim the candidates at both ends of each row
         cell_lon = cell_lat / shrink / self.COLUMNS_PER_CELL
         nrows = int((lat1 - lat0) / cell_lat) + 1
         ncols = int((lon1 - lon0) / cell_lon) + 1
-        # cells are computed in radians, as queries compute them
-        rows = ((np.radians(lats) - math.radians(lat0)) / math.radians(cell_lat)).astype(np.int64)
-        cols = ((np.radians(lons) - math.radians(lon0)) / math.radians(cell_lon)).astype(np.int64)
-        np.clip(rows, 0, nrows - 1, out=rows)
-        np.clip(cols, 0, ncols - 1, out=cols)
-        cells = rows * ncols + cols
-        order = np.argsort(cells, kind="stable")
-        starts = np.zeros(nrows * ncols + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cells, minlength=nrows * ncols), out=starts[1:])
         self._lat0, self._lon0 = math.radians(lat0), math.radians(lon0)
+        self._lon1 = math.radians(lon1)
         self._cell_lat, self._cell_lon = math.radians(cell_lat), math.radians(cell_lon)
         self._cell_m = cell_m
-        self._per_cell = n / (nrows * ncols)
         self._nrows, self._ncols = nrows, ncols
-        lats = lats[order]
-        lons = lons[order]
-        self._lats = np.radians(lats)
-        self._lons = np.radians(lons)
-        # (latitude, longitude, cos latitude) in radians, interleaved, for the plain-Python
-        # path; cos comes from math.cos so distances match distance_m to the last bit
-        triples = np.empty(3 * n, dtype=np.float64)
-        triples[0::3] = self._lats
-        triples[1::3] = self._lons
-        triples[2::3] = array("d", map(_cos, self._lats.tolist()))
-        self._triples = array("d", triples.tobytes())
-        self._starts = array("q", starts.tobytes())
-        # original positions, to keep equal distances in input order
-        rank = order if original is None else original[order]
-        self._rank = array("q", rank.astype(np.int64).tobytes())
-        self._items: Any = self._rank if items is None else [items[i] for i in order.tolist()]
+        # cells are computed in radians, as queries compute them
+        plat = np.radians(lats)
+        plon = np.radians(lons)
+        rows = ((plat - self._lat0) / self._cell_lat).astype(np.int64)
+        np.clip(rows, 0, nrows - 1, out=rows)
+        cells = ((plon - self._lon0) / self._cell_lon).astype(np.int64)
+        np.clip(cells, 0, ncols - 1, out=cells)
+        cells += rows * ncols
+        # Band b holds the points of grid rows b and b+1, column by column (within a
+        # column, row b's points first), so that a query less than two rows tall reads
+        # one contiguous run. Each point is in two bands (one for the first row).
+        order = np.argsort(cells)  # the order within a cell does not matter
+        cells = cells[order]
+        rows = rows[order]
+        count = np.bincount(cells, minlength=nrows * ncols)
+        first = np.zeros(nrows * ncols, dtype=np.int64)  # where each cell's points begin
+        np.cumsum(count[:-1], out=first[1:])
+        within = np.arange(n, dtype=np.int64)  # a point's place among its cell's points
+        within -= first[cells]
+        del first
+        in_band = count.copy()
+        in_band[:-ncols] += count[ncols:]
+        starts = np.zeros(nrows * ncols + 1, dtype=np.int64)
+        np.cumsum(in_band, out=starts[1:])
+        del in_band
+        size = int(starts[-1])
+        where = np.empty(size, dtype=np.int64)  # the point behind each entry
+        where[starts[cells] + within] = order
+        upper = rows > 0
+        cells = cells[upper] - ncols
+        where[starts[cells] + count[cells] + within[upper]] = order[upper]
+        del cells, rows, within, upper, order, count
+        # each entry of a band: unit vector (x, y, z), then latitude, longitude and
+        # cos latitude in radians, for the exact distance (cos from math.cos, so that
+        # distances match distance_m to the last bit)
+        band = np.empty((size, 6), dtype=np.float64)
+        np.take(plat, where, out=band[:, 3])
+        np.take(plon, where, out=band[:, 4])
+        del plon
+        np.take(np.frombuffer(array("d", map(_cos, memoryview(plat)))), where, out=band[:, 5])
+        del plat
+        np.multiply(band[:, 5], np.cos(band[:, 4]), out=band[:, 0])
+        np.multiply(band[:, 5], np.sin(band[:, 4]), out=band[:, 1])
+        np.sin(band[:, 3], out=band[:, 2])
+        # each entry's position in the input, to order ties and to find its item
+        rank = where if original is None else original[where]
+        self._arrays = (starts, band, rank)
+        self._share()
+
+    def _share(self) -> None:
+        """Memoryviews of the arrays: as fast as Python's own to index one number at a time."""
+        starts, band, rank = self._arrays
+        self._starts = memoryview(starts)
+        self._band = memoryview(band.reshape(-1))
+        self._rank = memoryview(rank)
+        self._grid = (
+            self._lat0, self._lon0, self._cell_lat, self._cell_lon, self._nrows, self._ncols,
+            self._starts, self._band, self._rank,
+        )  # fmt: skip
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("_starts", "_band", "_rank", "_grid")
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._n:
+            self._share()
 
     def __len__(self) -> int:
         return self._n
@@ -262,7 +312,10 @@ class PointIndex(Generic[T]):
             raise ValueError(f"({lat}, {lon}) is not a latitude and longitude")
         if not 0.0 <= radius_m < math.inf:
             raise ValueError(f"radius_m must be a non-negative number, not {radius_m!r}")
-        return [(item, d) for d, _, item in self._search(lat, lon, radius_m)]
+        items = self._items
+        if items is None:
+            return [(r, d) for d, r in self._search(lat, lon, radius_m)]  # type: ignore[misc]
+        return [(items[r], d) for d, r in self._search(lat, lon, radius_m)]
 
     def nearest(
         self, lat: float, lon: float, k: int = 5, *, max_m: float | None = None
@@ -279,28 +332,116 @@ class PointIndex(Generic[T]):
         if not limit >= 0:
             return []
         k = min(k, self._n)
-        # a radius that should hold about 2k points at the index's average density
-        radius = min(self._cell_m * math.sqrt(k / math.pi) * 1.2, limit)
-        while True:
-            found = self._search(lat, lon, radius)
-            if len(found) >= k or radius >= limit:
-                break
-            # grow by the shortfall, at least doubling
-            grow = math.sqrt(k / len(found)) * 1.2 if found else 2.0
-            radius = min(radius * max(grow, 2.0), limit)
-        return [(item, d) for d, _, item in found[:k]]
+        found = self._nearest_band(lat, lon, k)
+        if found.__class__ is not list:
+            if found is not None:  # a radius known to hold at least k points
+                radius = min(found, limit)
+            else:  # a radius that should hold a few times k points at the average density
+                radius = min(self._cell_m * math.sqrt(k / self.POINTS_PER_CELL) * 1.5, limit)
+            while True:
+                found = self._search(lat, lon, radius)
+                if len(found) >= k or radius >= limit:
+                    break
+                # grow by the shortfall, at least doubling
+                grow = math.sqrt(k / len(found)) * 1.2 if found else 2.0
+                radius = min(radius * max(grow, 2.0), limit)
+            found = found[:k]
+        items = self._items
+        if items is None:
+            return [(r, d) for d, r in found if d <= limit]
+        return [(items[r], d) for d, r in found if d <= limit]
 
-    def _search(self, lat: float, lon: float, radius: float) -> list[tuple[float, int, T]]:
-        """Sorted ``(distance, original position, item)`` of the points within ``radius``.
+    def _nearest_band(self, lat: float, lon: float, k: int) -> Any:
+        """The k nearest, read from the one run of a band around the query, if that settles it.
 
-        The grid's rows are bands of latitude; each row stores its cells' points
-        contiguously, so a query visits one run of points per row (two when it
-        crosses the antimeridian).
+        Returns the sorted ``(distance, rank)`` of the k nearest; or a radius holding
+        at least k points, when a point outside the run might be nearer than the
+        run's k-th; or ``None`` when the run holds fewer than k points or the query
+        is too near a pole or the antimeridian for this path.
+        """
+        p1 = lat * _RAD
+        l1 = lon * _RAD
+        s = self._cell_lat
+        y = (p1 - self._lat0) / s
+        b = _floor(y)
+        if y - b < 0.5:  # the band of the query's row and the nearer of its neighbours
+            b -= 1
+        nrows = self._nrows
+        b = 0 if b < 0 else nrows - 1 if b >= nrows else b
+        c1 = _cos(p1)
+        if c1 < 0.1:
+            return None
+        dl = s / c1  # about a row's height of longitude either side
+        if dl > 0.5 or l1 - self._lon0 > _PI or self._lon1 - l1 > _PI:
+            return None
+        # how far the query is from the nearest point outside the run (radians)
+        margin = _PI
+        if b > 0:
+            margin = p1 - (self._lat0 + b * s)
+        if b + 2 < nrows:
+            edge = self._lat0 + (b + 2) * s - p1
+            margin = edge if edge < margin else margin
+        w = self._cell_lon
+        ncols = self._ncols
+        c0 = _floor((l1 - dl - self._lon0) / w)
+        c9 = _floor((l1 + dl - self._lon0) / w) + 1
+        if c0 > 0:  # distance to the meridian at the run's western edge
+            c0 = c0 if c0 < ncols else ncols
+            edge = _asin(c1 * _sin(l1 - (self._lon0 + c0 * w)))
+            margin = edge if edge < margin else margin
+        else:
+            c0 = 0
+        if c9 < ncols:
+            c9 = c9 if c9 > 0 else 0
+            edge = _asin(c1 * _sin(self._lon0 + c9 * w - l1))
+            margin = edge if edge < margin else margin
+        else:
+            c9 = ncols
+        base = b * ncols
+        a = self._starts[base + c0]
+        e = self._starts[base + c9]
+        count = e - a
+        if count < k:
+            return None
+        dots = self._arrays[1][a:e].dot(
+            np.array((c1 * _cos(l1), c1 * _sin(l1), _sin(p1), 0.0, 0.0, 0.0))
+        )
+        if count > k:
+            # the k-th largest dot product; the k nearest are among those near it or above
+            if count <= 256:
+                t = sorted(dots.tolist())[count - k]
+            else:
+                t = float(np.partition(dots, count - k)[count - k])
+            pick = (dots >= t - _DOT_SLACK).nonzero()[0].tolist()
+        else:
+            pick = range(count)
+        band = self._band
+        rank = self._rank
+        hits = []
+        for i in pick:
+            i += a
+            o = 6 * i
+            x = _sin((band[o + 3] - p1) * 0.5)
+            y = _sin((band[o + 4] - l1) * 0.5)
+            h = x * x + c1 * band[o + 5] * y * y
+            hits.append((_DIAMETER * _asin(_sqrt(h) if h < 1.0 else 1.0), rank[i]))
+        hits.sort()
+        kth = hits[k - 1][0]
+        if kth < (margin - 1e-12) * EARTH_RADIUS_M * (1 - 1e-9):
+            return hits[:k]
+        return kth
+
+    def _search(self, lat: float, lon: float, radius: float) -> list[tuple[float, int]]:
+        """Sorted ``(distance, rank)`` of the points within ``radius``.
+
+        A query reads one run of a band for every two grid rows it spans (two runs
+        per band when it crosses the antimeridian).
         """
         if self._n == 0:
             return []
-        p1 = _radians(lat)
-        l1 = _radians(lon)
+        lat0, lon0, cell_lat, cell_lon, nrows, ncols, starts, band, rank = self._grid
+        p1 = lat * _RAD
+        l1 = lon * _RAD
         delta = radius / EARTH_RADIUS_M  # angular radius
         slack = 1e-12 + delta * 1e-9
         lat_lo = p1 - delta - slack
@@ -313,111 +454,67 @@ class PointIndex(Generic[T]):
             dlon = _TWO_PI if ratio >= 1.0 else _asin(ratio) + slack
         lon_lo = l1 - dlon
         lon_hi = l1 + dlon
-        nrows = self._nrows
-        ncols = self._ncols
-        r0 = _floor((lat_lo - self._lat0) / self._cell_lat)
-        r1 = _floor((lat_hi - self._lat0) / self._cell_lat)
+        r0 = _floor((lat_lo - lat0) / cell_lat)
+        r1 = _floor((lat_hi - lat0) / cell_lat)
         r0 = r0 if r0 > 0 else 0
         r1 = r1 if r1 < nrows else nrows - 1
         if r0 > r1:
             return []
         wraps = lon_lo < -_PI or lon_hi > _PI
-        if dlon >= _PI:
-            spans = [(0, ncols)]
-        elif not wraps:
-            c0 = _floor((lon_lo - self._lon0) / self._cell_lon)
-            c9 = _floor((lon_hi - self._lon0) / self._cell_lon) + 1
-            spans = [(c0 if c0 > 0 else 0, c9 if c9 < ncols else ncols)]
+        if r1 - r0 < 2 and not wraps and dlon < _PI:  # the usual case: one run
+            c0 = _floor((lon_lo - lon0) / cell_lon)
+            c9 = _floor((lon_hi - lon0) / cell_lon) + 1
+            c0 = 0 if c0 < 0 else ncols if c0 > ncols else c0
+            c9 = 0 if c9 < 0 else ncols if c9 > ncols else c9
+            base = r0 * ncols
+            runs: Any = ((starts[base + c0], starts[base + c9]),)
         else:
-            spans = []
-            for lo, hi in _lon_intervals(lon_lo, lon_hi):
-                c0 = max(_floor((lo - self._lon0) / self._cell_lon), 0)
-                c9 = min(_floor((hi - self._lon0) / self._cell_lon) + 1, ncols)
-                spans.append((c0, c9))
-        cells = (r1 - r0 + 1) * sum(c9 - c0 for c0, c9 in spans if c9 > c0)
-        if cells * self._per_cell > _SMALL:
-            return self._scan_many(r0, r1, spans, p1, l1, c1, radius)
-        # the body of distance_m, inlined, with the query's side computed once and
-        # the point's radians and cosine precomputed
-        hmax = _sin(min(delta * 0.5 + slack, _HALF_PI / 2)) ** 2 * (1 + 1e-9)
-        starts = self._starts
-        triples = self._triples
-        rank = self._rank
-        items = self._items
-        hits = []
-        runs = (
-            [(starts[r + c0], starts[r + c9]) for r in range(r0 * ncols, r1 * ncols + 1, ncols)]
-            if len(spans) == 1 and (c0 := spans[0][0]) < (c9 := spans[0][1])
-            else [
-                (starts[r + lo], starts[r + hi])
-                for r in range(r0 * ncols, r1 * ncols + 1, ncols)
-                for lo, hi in spans
-                if lo < hi
+            if dlon >= _PI:
+                spans = [(0, ncols)]
+            else:
+                spans = []
+                for lo, hi in _lon_intervals(lon_lo, lon_hi):
+                    c0 = max(_floor((lo - lon0) / cell_lon), 0)
+                    c9 = min(_floor((hi - lon0) / cell_lon) + 1, ncols)
+                    spans.append((c0, c9))
+            runs = [
+                (starts[base + c0], starts[base + c9])
+                for base in range(r0 * ncols, r1 * ncols + 1, 2 * ncols)
+                for c0, c9 in spans
+                if c0 < c9
             ]
-        )
-        for a, b in runs:
-            if a == b:
+        hits: list[tuple[float, int]] = []
+        qv = thr = None
+        for a, e in runs:
+            if e - a <= _SMALL:
+                # the body of distance_m, inlined, with the query's side computed
+                # once and the point's radians and cosine precomputed
+                for o in range(6 * a + 3, 6 * e, 6):
+                    p2 = band[o]
+                    if lat_lo <= p2 <= lat_hi:
+                        l2 = band[o + 1]
+                        if wraps or lon_lo <= l2 <= lon_hi:
+                            x = _sin((p2 - p1) * 0.5)
+                            y = _sin((l2 - l1) * 0.5)
+                            h = x * x + c1 * band[o + 2] * y * y
+                            d = _DIAMETER * _asin(_sqrt(h) if h < 1.0 else 1.0)
+                            if d <= radius:
+                                hits.append((d, rank[o // 6]))
                 continue
-            it = iter(triples[3 * a : 3 * b])
-            for p2, l2, c2 in zip(it, it, it, strict=True):
-                if lat_lo <= p2 <= lat_hi and (wraps or lon_lo <= l2 <= lon_hi):
-                    x = _sin((p2 - p1) * 0.5)
-                    y = _sin((l2 - l1) * 0.5)
-                    h = x * x + c1 * c2 * y * y
-                    if h <= hmax:
-                        d = _DIAMETER * _asin(_sqrt(h) if h < 1.0 else 1.0)
-                        if d <= radius:
-                            hits.append((d, rank[a], items[a]))
-                a += 1
-        hits.sort()
-        return hits
-
-    def _scan_many(
-        self,
-        r0: int,
-        r1: int,
-        spans: list[tuple[int, int]],
-        p1: float,
-        l1: float,
-        c1: float,
-        radius: float,
-    ) -> list[tuple[float, int, T]]:
-        starts = self._starts
-        ncols = self._ncols
-        runs = [
-            (starts[r + c0], starts[r + c9])
-            for r in range(r0 * ncols, r1 * ncols + 1, ncols)
-            for c0, c9 in spans
-            if c9 > c0
-        ]
-        runs = [(a, b) for a, b in runs if b > a]
-        if not runs:
-            return []
-        if len(runs) == 1:
-            a, b = runs[0]
-            pos = np.arange(a, b)
-            p2, l2 = self._lats[a:b], self._lons[a:b]
-        else:
-            pos = np.concatenate([np.arange(a, b) for a, b in runs])
-            p2, l2 = self._lats[pos], self._lons[pos]
-        x = np.sin((p2 - p1) * 0.5)
-        y = np.sin((l2 - l1) * 0.5)
-        h = x * x + c1 * np.cos(p2) * y * y
-        # NumPy's sin and cos may differ from math's in the last bit: keep a hair
-        # more, then measure the survivors exactly as distance_m does
-        loose = _sin(min(radius / _DIAMETER + 1e-12, _HALF_PI / 2)) ** 2 * (1 + 1e-6) + 1e-15
-        triples = self._triples
-        rank = self._rank
-        items = self._items
-        hits = []
-        for p in pos[np.flatnonzero(h <= loose)].tolist():
-            q = 3 * p
-            x = _sin((triples[q] - p1) * 0.5)
-            y = _sin((triples[q + 1] - l1) * 0.5)
-            hh = x * x + c1 * triples[q + 2] * y * y
-            d = _DIAMETER * _asin(_sqrt(hh) if hh < 1.0 else 1.0)
-            if d <= radius:
-                hits.append((d, rank[p], items[p]))
+            if qv is None:
+                qv = np.array((c1 * _cos(l1), c1 * _sin(l1), _sin(p1), 0.0, 0.0, 0.0))
+                reach = delta + slack
+                thr = _cos(reach) - _DOT_SLACK if reach < _PI else -2.0
+            # pick the candidates by dot product, then measure them exactly
+            for i in (self._arrays[1][a:e].dot(qv) >= thr).nonzero()[0].tolist():
+                i += a
+                o = 6 * i
+                x = _sin((band[o + 3] - p1) * 0.5)
+                y = _sin((band[o + 4] - l1) * 0.5)
+                h = x * x + c1 * band[o + 5] * y * y
+                d = _DIAMETER * _asin(_sqrt(h) if h < 1.0 else 1.0)
+                if d <= radius:
+                    hits.append((d, rank[i]))
         hits.sort()
         return hits
 

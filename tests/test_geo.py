@@ -234,3 +234,57 @@ def test_dense_cluster_with_duplicates_matches_brute_force(cluster, radius):
     index = PointIndex.from_arrays([p[0] for p in points], [p[1] for p in points])
     got = [(d, i) for i, d in index.within(53.8, -1.55, radius)]
     assert got == brute_within(points, 53.8, -1.55, radius)
+
+
+def _brute_nearest(points, lat, lon, k, limit=math.inf):
+    return brute_within(points, lat, lon, limit)[:k]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_many_points_match_brute_force(seed):
+    # enough points for a grid of many bands and columns: exercises one-run and
+    # many-run radius queries, both scans (plain Python and NumPy), and nearest's
+    # one-band shortcut and its fallback, including queries outside the points
+    rng = random.Random(seed)
+    points = [(rng.uniform(53.0, 54.0), rng.uniform(-2.5, -1.0)) for _ in range(3_000)]
+    points += points[:50]  # duplicates
+    items = [f"p{i}" for i in range(len(points))]
+    index = PointIndex.from_arrays([p[0] for p in points], [p[1] for p in points], items=items)
+    for _ in range(60):
+        q = (rng.uniform(52.9, 54.1), rng.uniform(-2.6, -0.9))
+        radius = rng.choice([0.0, 300.0, 1_000.0, 2_500.0, 8_000.0, 40_000.0])
+        got = [(d, int(item[1:])) for item, d in index.within(*q, radius)]
+        assert got == brute_within(points, *q, radius)
+        k = rng.choice([1, 5, 12, 60])
+        max_m = rng.choice([None, 500.0, 5_000.0])
+        got = [(d, int(item[1:])) for item, d in index.nearest(*q, k=k, max_m=max_m)]
+        assert got == _brute_nearest(points, *q, k, math.inf if max_m is None else max_m)
+    # queries on points themselves, where distances tie at zero
+    for lat, lon in points[:20]:
+        got = [(d, int(item[1:])) for item, d in index.nearest(lat, lon, k=3)]
+        assert got == _brute_nearest(points, lat, lon, 3)
+
+
+def test_items_from_the_constructor_come_back_in_answers():
+    places = [Place(str(i), 53.8 + i / 1000, -1.5 + i / 1000) for i in range(500)]
+    places.insert(7, Place("nowhere", None, None))
+    index = PointIndex(places, lat="lat", lon="lon")
+    for item, d in index.within(53.9, -1.4, 3_000):
+        assert d == distance_m(53.9, -1.4, item.lat, item.lon) <= 3_000
+    kept = [p for p in places if p.lat is not None]
+    expected = sorted(kept, key=lambda p: distance_m(53.9, -1.4, p.lat, p.lon))[:3]
+    assert [p for p, _ in index.nearest(53.9, -1.4, k=3)] == expected
+    assert expected[0].name == "100"
+
+
+def test_pickle_round_trip():
+    import pickle
+
+    rng = random.Random(3)
+    points = [(rng.uniform(53.7, 53.9), rng.uniform(-1.7, -1.4)) for _ in range(500)]
+    index = PointIndex.from_arrays([p[0] for p in points], [p[1] for p in points])
+    copy = pickle.loads(pickle.dumps(index))
+    assert copy.within(53.8, -1.55, 2_000) == index.within(53.8, -1.55, 2_000)
+    assert copy.nearest(53.8, -1.55, k=7) == index.nearest(53.8, -1.55, k=7)
+    empty = pickle.loads(pickle.dumps(PointIndex([], lat="lat", lon="lon")))
+    assert empty.nearest(53.8, -1.55) == []
