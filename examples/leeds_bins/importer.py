@@ -185,7 +185,7 @@ class _Loader:
         self.dbapi = self.raw.driver_connection
         if self.sqlite:
             self.dbapi.isolation_level = None  # we say BEGIN / COMMIT ourselves
-            self.execute("PRAGMA cache_size=-262144")  # 256 MB for building the indexes
+            self.execute("PRAGMA cache_size=-65536")  # 64 MB for building the indexes
         else:
             self.dbapi.autocommit = False
 
