@@ -48,6 +48,8 @@ def _env_config(instance: Path) -> dict[str, Any]:
         "HTTP_CACHE_TTL": int(env.get("STREETWISE_HTTP_CACHE_TTL", str(12 * 3600))),
         # connect, read (seconds): a page waits this long for police.uk or postcodes.io
         "UPSTREAM_TIMEOUT": _timeout(env.get("STREETWISE_UPSTREAM_TIMEOUT", "3.05,8")),
+        # seconds parsed police.uk answers are kept in memory (0: always ask the HTTP cache)
+        "CRIME_MEMO_TTL": int(env.get("STREETWISE_CRIME_MEMO_TTL", "600")),
         "UPSTREAM_RETRIES": int(env.get("STREETWISE_UPSTREAM_RETRIES", "1")),
     }
 

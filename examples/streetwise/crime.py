@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import Counter
+import time
+from collections import Counter, OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,23 +140,72 @@ def police(app: Flask) -> PoliceUK:
     return PoliceUK(base_url=app.config["POLICE_BASE_URL"], http=http_client(app))
 
 
+class _Memo:
+    """A small LRU of parsed police.uk answers, each kept for ``ttl`` seconds.
+
+    The HTTP cache already saves the network; this saves re-reading, decoding
+    and parsing thirteen cached answers (and a thread pool) on every page.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or hit[0] < time.monotonic():
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: Any, value: Any, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        with self._lock:
+            self._items[key] = (time.monotonic() + ttl, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def _memo(app: Flask) -> _Memo:
+    memo = app.extensions.get("streetwise.crime_memo")
+    if memo is None:
+        memo = app.extensions.setdefault("streetwise.crime_memo", _Memo())
+    return memo
+
+
 def live(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigures:
     client = police(app)
+    memo, ttl = _memo(app), app.config.get("CRIME_MEMO_TTL", 600)
+    base = app.config["POLICE_BASE_URL"]
     polygon = region.circle_polygon(lat, lon, radius_m)
     try:
-        months = client.available_months()[:MONTHS_SHOWN]
+        months = memo.get((base, "months"))
+        if months is None:
+            months = client.available_months()[:MONTHS_SHOWN]
+            memo.put((base, "months"), months, ttl)
         if not months:
             raise UpstreamFailed(
                 "upstream_no_months", f"{POLICE} lists no months of crime data just now."
             )
-        with ThreadPoolExecutor(max_workers=min(4, len(months))) as pool:
-            per_month = list(pool.map(lambda m: client.street_crimes_in(polygon, month=m), months))
+        key = (base, tuple(polygon))
+        per_month = {m: memo.get((key, m)) for m in months}
+        missing = [m for m, found in per_month.items() if found is None]
+        if missing:
+            with ThreadPoolExecutor(max_workers=min(4, len(missing))) as pool:
+                fetched = pool.map(lambda m: client.street_crimes_in(polygon, month=m), missing)
+                for month, crimes_ in zip(missing, fetched, strict=True):
+                    per_month[month] = crimes_
+                    memo.put((key, month), crimes_, ttl)
     except UpstreamFailed:
         raise
     except (APIError, KeyError, TypeError, ValueError) as exc:
         raise explain(POLICE, exc) from exc
     crimes = []
-    for month_crimes in per_month:
+    for month_crimes in per_month.values():
         for crime in month_crimes:
             if crime.latitude is None or crime.longitude is None:
                 continue

@@ -407,3 +407,17 @@ def test_cached_police_answers_cost_no_rate_limit_tokens(tmp_path, mocked):
     assert status == 200 and body["crime"]["source"] == "live"
     assert len(mocked.calls) == sent  # nothing went out
     app.extensions["streetwise.engine"].dispose()
+
+
+def test_parsed_crime_is_kept_in_memory_between_pages(app, mocked):
+    app.config["CRIME_MEMO_TTL"] = 600
+    dates(mocked)
+    mocked.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=CRIMES[:1])
+    first = api(app)[1]["crime"]
+    sent = len(mocked.calls)
+    assert sent == 13
+    second = api(app)[1]["crime"]
+    assert len(mocked.calls) == sent and second == first
+    api(app, radius=2000)  # another circle: its twelve months are asked for, and
+    # PoliceUK checks them against the month list once (an HTTP cache hit in real use)
+    assert len(mocked.calls) == sent + 13
