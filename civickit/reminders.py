@@ -234,6 +234,8 @@ class Outbox:
         self.claim_timeout = claim_timeout
         self.retry_backoff = retry_backoff
         self.retry_backoff_max = retry_backoff_max
+        # single statements are atomic on their own: run them without BEGIN/COMMIT
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.table = _outbox_table(table_name, metadata or sa.MetaData())
         self._created = False
         self._statements()
@@ -383,7 +385,7 @@ class Outbox:
         c = self.table.c
         # the IN term repeats the partial index's condition, so SQLite uses it too
         stale = sa.and_(_status_in(c.status, _UNSETTLED), c.claimed_at < now - self.claim_timeout)
-        with self.engine.begin() as conn:
+        with self._autocommit.connect() as conn:  # two independent statements
             requeued = conn.execute(
                 sa.update(self.table)
                 .where(stale, c.status == "claimed")
@@ -442,77 +444,93 @@ class Outbox:
         report = DispatchReport(recovered=self.recover(now=now))
         token = uuid.uuid4().hex
         worker = worker_id or f"{socket.gethostname()}:{os.getpid()}"
-        with self.engine.begin() as conn:
+        # one connection for the call's single statements, each atomic on its own
+        with self._autocommit.connect() as auto:
             claimed = [
                 _to_row(r)
-                for r in conn.execute(
-                    self._claim_stmt,
-                    {"now": now, "batch": batch, "worker": worker, "token": token},
+                for r in auto.execute(
+                    self._claim_stmt, {"now": now, "batch": batch, "worker": worker, "token": token}
                 ).mappings()
             ]
-        claimed.sort(key=lambda r: (r.not_before, r.id))
-        report.claimed = len(claimed)
-        outcomes: list[dict[str, Any]] = []
+            claimed.sort(key=lambda r: (r.not_before, r.id))
+            report.claimed = len(claimed)
+            outcomes: list[dict[str, Any]] = []
 
-        def outcome(row: OutboxRow, status: str, **values: Any) -> None:
-            outcomes.append(
-                {
-                    "row_id": row.id,
-                    "token": token,
-                    "now": now,
-                    "new_status": status,
-                    "inc": values.get("inc", 1),
-                    "new_not_before": values.get("not_before", row.not_before),
-                    "new_provider_id": values.get("provider_id"),
-                    "new_error_code": values.get("error_code"),
-                    "new_error_message": values.get("error_message"),
-                }
-            )
+            def outcome(row: OutboxRow, status: str, **values: Any) -> None:
+                outcomes.append(
+                    {
+                        "row_id": row.id,
+                        "token": token,
+                        "now": now,
+                        "new_status": status,
+                        "inc": values.get("inc", 1),
+                        "new_not_before": values.get("not_before", row.not_before),
+                        "new_provider_id": values.get("provider_id"),
+                        "new_error_code": values.get("error_code"),
+                        "new_error_message": values.get("error_message"),
+                    }
+                )
 
-        try:
-            queue = iter(claimed)
-            while True:
-                group: list[OutboxRow] = []
-                for row in queue:
-                    if consent is not None and not consent(row):
-                        outcome(row, "skipped", inc=0, error_message="no consent at send time")
-                        report.skipped += 1
-                        continue
-                    group.append(row)
-                    if len(group) == in_flight:
-                        break
-                # one commit: the previous outcomes, then the next rows marked 'sending'
-                with self.engine.begin() as conn:
-                    if len(outcomes) == 1 and len(group) == 1:
-                        params = {**outcomes.pop(), "mark_id": group[0].id}
-                        marked = set(conn.execute(self._settle_and_mark_stmt, params).scalars())
-                        marked.discard(params["row_id"])
-                    else:
-                        if outcomes:
-                            conn.execute(self._outcome_stmt, outcomes)
-                            outcomes.clear()
-                        if not group:
+            try:
+                queue = iter(claimed)
+                while True:
+                    group: list[OutboxRow] = []
+                    for row in queue:
+                        if consent is not None and not consent(row):
+                            outcome(row, "skipped", inc=0, error_message="no consent at send time")
+                            report.skipped += 1
+                            continue
+                        group.append(row)
+                        if len(group) == in_flight:
                             break
-                        marked = set(
-                            conn.execute(
-                                self._mark_stmt,
-                                {"ids": [r.id for r in group], "token": token, "now": now},
-                            ).scalars()
-                        )
-                for row in group:
-                    if row.id not in marked:  # our claim was recovered by another worker
-                        continue
-                    self._send_one(
-                        sender, row, now, outcome, report, on_permanent_failure, max_attempts
+                    if not outcomes and not group:
+                        break
+                    marked = self._settle_and_mark(
+                        auto, outcomes, [r.id for r in group], token, now
                     )
-        except BaseException:
-            # keep what we learnt, and give back the rows never handed to the sender
-            with self.engine.begin() as conn:
-                if outcomes:
-                    conn.execute(self._outcome_stmt, outcomes)
-                conn.execute(self._release_stmt, {"token": token})
-            raise
+                    outcomes.clear()
+                    for row in group:
+                        if row.id not in marked:  # our claim was recovered by another worker
+                            continue
+                        self._send_one(
+                            sender, row, now, outcome, report, on_permanent_failure, max_attempts
+                        )
+            except BaseException:
+                # keep what we learnt, and give back the rows never handed to the sender
+                with self.engine.begin() as conn:
+                    if outcomes:
+                        conn.execute(self._outcome_stmt, outcomes)
+                    conn.execute(self._release_stmt, {"token": token})
+                raise
         return report
+
+    def _settle_and_mark(
+        self,
+        auto: sa.Connection,
+        outcomes: list[dict[str, Any]],
+        ids: list[int],
+        token: str,
+        now: datetime,
+    ) -> set[int]:
+        """Commit the outcomes so far, then mark ``ids`` 'sending'; return the ids marked."""
+        if len(outcomes) <= 1 and len(ids) <= 1:
+            # one statement, so no BEGIN/COMMIT round trips: the common case
+            if outcomes and ids:
+                params = {**outcomes[0], "mark_id": ids[0]}
+                marked = set(auto.execute(self._settle_and_mark_stmt, params).scalars())
+                return marked - {params["row_id"]}
+            if outcomes:
+                auto.execute(self._outcome_stmt, outcomes[0])
+                return set()
+            params = {"ids": ids, "token": token, "now": now}
+            return set(auto.execute(self._mark_stmt, params).scalars())
+        with self.engine.begin() as conn:
+            if outcomes:
+                conn.execute(self._outcome_stmt, outcomes)
+            if not ids:
+                return set()
+            params = {"ids": ids, "token": token, "now": now}
+            return set(conn.execute(self._mark_stmt, params).scalars())
 
     def _send_one(
         self,
