@@ -100,6 +100,24 @@ class _Retry(Retry):
         return min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER_S)
 
 
+class _RateLimitedAdapter(HTTPAdapter):
+    """Takes a host's rate-limit token only for requests that really go out.
+
+    Mounted beneath requests-cache, so an answer served from the cache costs
+    no token: a page of cached police.uk answers is not held to 15 a second.
+    """
+
+    def __init__(self, buckets: Mapping[str, TokenBucket], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._buckets = buckets
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        bucket = self._buckets.get((urlsplit(request.url).hostname or "").lower())
+        if bucket is not None:
+            bucket.acquire()
+        return super().send(request, **kwargs)
+
+
 @dataclass(frozen=True)
 class Download:
     """The outcome of :meth:`HttpClient.download`."""
@@ -200,7 +218,7 @@ class HttpClient:
             respect_retry_after_header=True,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry)
+        adapter = _RateLimitedAdapter(self._buckets, max_retries=retry)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers["User-Agent"] = self.user_agent
@@ -244,9 +262,6 @@ class HttpClient:
         answers a 429/5xx at once instead of retrying it, for an API whose 503
         means "ask for less" (police.uk) rather than "try again".
         """
-        bucket = self._buckets.get((urlsplit(url).hostname or "").lower())
-        if bucket is not None:
-            bucket.acquire()
         kwargs.setdefault("timeout", self.timeout)
         try:
             return self._session_for(retry_statuses).request(method, url, **kwargs)

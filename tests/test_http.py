@@ -280,6 +280,22 @@ def test_the_cache_is_an_sqlite_file_and_serves_repeats(serve, tmp_path):
     assert (tmp_path / "http-cache.sqlite").stat().st_size > 0
 
 
+def test_answers_from_the_cache_cost_no_rate_limit_token(serve, tmp_path):
+    server = serve(Counter(JSON_OK))
+    client = HttpClient(cache=tmp_path / "http-cache.sqlite")
+    taken = []
+    client.set_rate_limit("127.0.0.1", 1)
+    client._buckets["127.0.0.1"].acquire = lambda: taken.append(1) or 0.0
+    try:
+        for _ in range(5):
+            assert client.get_json(server.url + "/a") == {"ok": True}
+        client.get_json(server.url + "/b")
+    finally:
+        client.close()
+
+    assert len(taken) == 2  # one per request that reached the server
+
+
 @pytest.mark.parametrize("failure", ["500", "down"])
 def test_stale_if_error_serves_the_cached_response_when_the_server_then_fails(
     serve, tmp_path, failure

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask
-from requests.adapters import HTTPAdapter
 
 from civickit.errors import (
     APIError,
@@ -26,7 +25,7 @@ from civickit.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from civickit.http import HttpClient, TokenBucket
+from civickit.http import HttpClient
 from civickit.postcodes import Postcodes, normalise
 
 from .models import Postcode
@@ -98,35 +97,11 @@ def http_client(app: Flask) -> HttpClient:
     return client
 
 
-class _LimitedAdapter(HTTPAdapter):
-    """Takes a rate-limit token only for requests that really go out.
-
-    ``HttpClient`` takes its token before the cache is consulted, so a page
-    of 13 cached police.uk answers would still wait for 13 tokens (about one
-    page a second per process at police.uk's 15 a second). Mounted under the
-    cache, this adapter is reached only on a cache miss.
-    """
-
-    def __init__(self, bucket: TokenBucket, max_retries: Any) -> None:
-        super().__init__(max_retries=max_retries)
-        self.bucket = bucket
-
-    def send(self, request, **kwargs):  # type: ignore[override]
-        self.bucket.acquire()
-        return super().send(request, **kwargs)
-
-
 def _limit_misses_only(client: HttpClient, base_url: str, rate: tuple[float, float]) -> None:
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    if not host or client.has_rate_limit(host):
-        return
-    # no token at the client level (PoliceUK sees a limit is set and leaves it) ...
-    client.set_rate_limit(host, 1e9, burst=1e9)
-    # ... and police.uk's real limit where only cache misses pass
-    current = client.session.get_adapter(base_url)
-    prefix = f"{parts.scheme}://{parts.netloc}/"
-    client.session.mount(prefix, _LimitedAdapter(TokenBucket(*rate), current.max_retries))
+    """police.uk's limit; HttpClient takes tokens beneath its cache, so hits are free."""
+    host = urlsplit(base_url).hostname or ""
+    if host and not client.has_rate_limit(host):
+        client.set_rate_limit(host, rate[0], burst=rate[1])
 
 
 @dataclass(frozen=True)

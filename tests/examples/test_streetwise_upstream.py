@@ -383,7 +383,7 @@ def test_invalid_postcodes_get_an_inline_error_and_no_request(app, mocked, text)
 def test_cached_police_answers_cost_no_rate_limit_tokens(tmp_path, mocked):
     """A repeat page is served from the HTTP cache without waiting for police.uk's 15/s."""
     from civickit.http import TokenBucket
-    from examples.streetwise.upstream import _LimitedAdapter, http_client
+    from examples.streetwise.upstream import http_client
 
     app = make_test_app(
         f"sqlite:///{tmp_path / 'sw.sqlite3'}",
@@ -400,9 +400,10 @@ def test_cached_police_answers_cost_no_rate_limit_tokens(tmp_path, mocked):
     def no_waiting(seconds):
         raise AssertionError(f"a cached answer waited {seconds:.1f} s for a token")
 
-    adapter = http_client(app).session.get_adapter(POLICE + "/")
-    assert isinstance(adapter, _LimitedAdapter)  # police.uk's limit sits under the cache
-    adapter.bucket = TokenBucket(1, 0, sleep=no_waiting)  # no tokens left at all
+    client = http_client(app)
+    host = POLICE.split("/")[2]
+    assert client.has_rate_limit(host)  # police.uk's limit, taken beneath the cache
+    client._buckets[host] = TokenBucket(1, 0, sleep=no_waiting)  # no tokens left at all
     status, body = api(app)
     assert status == 200 and body["crime"]["source"] == "live"
     assert len(mocked.calls) == sent  # nothing went out
