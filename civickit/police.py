@@ -13,6 +13,7 @@ then splits it into quadrants and merges the parts without duplicates.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -32,6 +33,8 @@ BURST = 30
 #: GET URLs longer than this go by POST (police.uk answers 400 above 4094 characters).
 MAX_GET_URL = 4000
 #: Areas smaller than this (degrees, either side) are never split further: a
+#: how long the list of available months is trusted (police.uk adds one a month)
+MONTHS_TTL_S = 3600.0
 #: 503 for so small an area means the service is down, not over 10,000 crimes.
 MIN_SPLIT_DEG = 0.005
 
@@ -131,14 +134,27 @@ class PoliceUK:
         if host and not self.http.has_rate_limit(host):
             self.http.set_rate_limit(host, RATE_PER_S, burst=BURST)
         self._months: list[str] | None = None
+        self._months_at = 0.0
 
     # -- months and reference data -------------------------------------------------
 
     def available_months(self) -> list[str]:
-        """Months with street-level crime (``"YYYY-MM"``), newest first; fetched once."""
-        if self._months is None:
+        """Months with street-level crime (``"YYYY-MM"``), newest first.
+
+        Kept for ``MONTHS_TTL_S``, so a long-lived client sees a new month
+        the day police.uk publishes it.
+        """
+        if self._months is None or time.monotonic() - self._months_at > MONTHS_TTL_S:
             reply = self._get("crimes-street-dates")
-            self._months = sorted({entry["date"][:7] for entry in reply}, reverse=True)
+            try:
+                months = sorted({entry["date"][:7] for entry in reply}, reverse=True)
+            except (KeyError, TypeError) as exc:
+                raise NotAPortalResponse(
+                    200,
+                    "crimes-street-dates is not a list of months",
+                    self._url("crimes-street-dates"),
+                ) from exc
+            self._months, self._months_at = months, time.monotonic()
         return list(self._months)
 
     def resolve_month(self, month: str | date | None = None) -> str:
@@ -269,7 +285,12 @@ class PoliceUK:
     def _crimes(self, reply: Any, url: str | None = None) -> list[Crime]:
         if not isinstance(reply, list):
             raise NotAPortalResponse(200, "expected a list of crimes", url)
-        return [Crime.from_api(item) for item in reply]
+        try:
+            return [Crime.from_api(item) for item in reply]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise NotAPortalResponse(
+                200, f"a crime in the reply is malformed ({exc.__class__.__name__}: {exc})", url
+            ) from exc
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.http.get_json(self._url(path), params=params)

@@ -12,6 +12,7 @@ import responses
 from responses import matchers
 
 from civickit.errors import (
+    NotAPortalResponse,
     NotFound,
     RateLimited,
     ServiceUnavailable,
@@ -450,3 +451,30 @@ def test_a_503_for_too_many_crimes_is_split_at_once_not_retried(rsps, dates):
 
     assert len(whole) == 1
     assert len(crimes) == 2  # the four quarters share two distinct southern/northern ids
+
+
+@pytest.mark.parametrize(
+    "element",
+    [{"category": "burglary"}, {"id": "x", "category": "c", "month": "2025-01"}, "junk"],
+    ids=["no-id", "id-not-a-number", "not-an-object"],
+)
+def test_a_malformed_crime_is_a_not_a_portal_response(rsps, dates, police, element):
+    rsps.get(STREET, json=[element])
+
+    with pytest.raises(NotAPortalResponse) as info:
+        police.street_crimes(53.8, -1.55)
+
+    assert "malformed" in info.value.message
+
+
+def test_the_month_list_is_fetched_again_after_its_ttl(rsps, dates, police, monkeypatch):
+    import civickit.police as police_module
+
+    police.available_months()
+    police.available_months()
+    assert sum("crimes-street-dates" in c.request.url for c in rsps.calls) == 1
+
+    clock = police_module.time.monotonic() + police_module.MONTHS_TTL_S + 1
+    monkeypatch.setattr(police_module.time, "monotonic", lambda: clock)
+    police.available_months()
+    assert sum("crimes-street-dates" in c.request.url for c in rsps.calls) == 2
