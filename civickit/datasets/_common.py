@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from datetime import date, datetime, time
-from typing import Any
+from typing import IO, Any
 
 from ..errors import DataFormatError
 
 OnError = Callable[[DataFormatError], None] | None
+#: what every reader accepts: a path, or a binary file object
+Source = str | os.PathLike[str] | IO[bytes]
 
 
 def problem(on_error: OnError, source: str, line: int | None, message: str) -> None:

@@ -20,10 +20,9 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import IO
 
 from ..tabular import open_table
-from ._common import OnError, Record, cached, normalise_postcode, problem, text_or_none
+from ._common import OnError, Record, Source, cached, normalise_postcode, problem, text_or_none
 
 __all__ = ["BINS", "Collection", "Premises", "format_address", "read_jobs", "read_premises"]
 
@@ -61,7 +60,7 @@ class Collection(Record):
     date: date
 
 
-def read_premises(src: str | IO[bytes], *, on_error: OnError = None) -> Iterator[Premises]:
+def read_premises(src: Source, *, on_error: OnError = None) -> Iterator[Premises]:
     """Stream the premises in a Leeds ``dm_premises.csv``.
 
     Postcodes are normalised (``LS5 3DH``); text that is not a postcode is kept
@@ -91,7 +90,7 @@ def read_premises(src: str | IO[bytes], *, on_error: OnError = None) -> Iterator
             )
 
 
-def read_jobs(src: str | IO[bytes], *, on_error: OnError = None) -> Iterator[Collection]:
+def read_jobs(src: Source, *, on_error: OnError = None) -> Iterator[Collection]:
     """Stream the collections in a Leeds ``dm_jobs.csv``, dropping exact duplicates.
 
     Dates are ``DD/MM/YY`` (``DD/MM/YYYY`` is accepted too). Duplicates are

@@ -29,14 +29,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, time
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from ..errors import DataFormatError
 from ..geo import osgb_to_wgs84_many
 from ..tabular import Table, open_table
-from ._common import OnError, Record, cached, fast_factory, parse_date, problem
+from ._common import OnError, Record, Source, cached, fast_factory, parse_date, problem
 
 __all__ = ["SEVERITIES", "Collision", "read_leeds_rtc", "read_stats19"]
 
@@ -92,7 +92,7 @@ _STATS19_COLUMNS = {
 }
 
 
-def read_stats19(src: str | IO[bytes], *, on_error: OnError = None) -> Iterator[Collision]:
+def read_stats19(src: Source, *, on_error: OnError = None) -> Iterator[Collision]:
     """Stream the collisions in a DfT STATS19 collision (accident) file, any era."""
     with open_table(src, has_header=True) as table:
         source = table.source
@@ -250,7 +250,7 @@ _LEEDS_REQUIRED = ("reference", "easting", "northing", "date", "time", "severity
 _LEEDS_SEVERITY = {"fatal": 0, "serious": 1, "slight": 2, "1": 0, "2": 1, "3": 2}
 
 
-def read_leeds_rtc(src: str | IO[bytes], *, on_error: OnError = None) -> Iterator[Collision]:
+def read_leeds_rtc(src: Source, *, on_error: OnError = None) -> Iterator[Collision]:
     """Stream the collisions in a Leeds City Council road traffic accidents file.
 
     Consecutive rows with the same reference, date, time and grid reference

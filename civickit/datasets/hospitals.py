@@ -15,11 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
 
 from ..errors import DataFormatError
 from ..tabular import open_table
-from ._common import OnError, Record, normalise_postcode, problem, text_or_none
+from ._common import OnError, Record, Source, normalise_postcode, problem, text_or_none
 
 __all__ = ["FIELDS", "Hospital", "read_nhs"]
 
@@ -51,7 +50,7 @@ class Hospital(Record):
     website: str | None
 
 
-def read_nhs(src: str | IO[bytes], *, on_error: OnError = None) -> Iterator[Hospital]:
+def read_nhs(src: Source, *, on_error: OnError = None) -> Iterator[Hospital]:
     """Stream the hospitals in an NHS ``Hospital.csv``.
 
     The file is unquoted, so a ``"`` is an ordinary character. Rows with the
