@@ -46,10 +46,10 @@ bench: install assets
 	$(BIN)/python -m benchmarks $(BENCH)
 
 docs: install
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 docs-serve: install
-	$(BIN)/mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 lint: install
 	$(BIN)/ruff check .

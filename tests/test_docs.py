@@ -47,3 +47,21 @@ def test_readme_links_point_at_files_that_exist():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for target in re.findall(r"\]\(((?:docs/)[^)#]+)\)", readme):
         assert (ROOT / target).exists(), f"README links to missing {target}"
+
+
+def test_the_docs_site_builds_strictly(tmp_path):
+    """Broken links or pages missing from the nav fail `make docs`; catch them here too."""
+    import os
+    import subprocess
+    import sys
+
+    mkdocs = Path(sys.executable).with_name("mkdocs")
+    result = subprocess.run(
+        [str(mkdocs), "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "site" / "tutorial" / "index.html").exists()
