@@ -150,10 +150,10 @@ def _render_premises(
 @bp.get("/premises/<int:premises_id>/calendar.ics")
 def calendar(premises_id: int):
     day = lookup.today()
-    url = feed_url(premises_id)
-    # The feed is a function of the data, the date and its URL: answer a matching
-    # If-None-Match without building it.
-    etag = hashlib.sha256(f"{premises_id}|{day}|{_data_version()}|{url}".encode()).hexdigest()[:32]
+    # The feed is a function of the data, the date and its URL (so of the host it is
+    # served under): answer a matching If-None-Match without building it.
+    base = current_app.config.get("PUBLIC_BASE_URL") or f"{request.scheme}://{request.host}"
+    etag = hashlib.sha256(f"{premises_id}|{day}|{_data_version()}|{base}".encode()).hexdigest()[:32]
     if etag in request.if_none_match:
         response = current_app.response_class(status=304)
         response.set_etag(etag)
@@ -161,6 +161,7 @@ def calendar(premises_id: int):
         return response
     # (a matching ETag was issued for this premises under this very data version)
     place = _premises_or_404(premises_id)
+    url = feed_url(premises_id)
     body = _cached(("feed", etag), lambda: _feed(place, day, url))
     response = current_app.response_class(body, mimetype="text/calendar")
     response.set_etag(etag)
