@@ -6,18 +6,19 @@ Each row moves through these states::
 
     plan() ──> pending ──claim──> claimed ──mark──> sending ──send()──> sent
                  ^  ^                │                 │ │ │
-                 │  │   consent says no: skipped       │ │ └─ ambiguous ──> unknown
+                 │  │  consent says no: skipped        │ │ └─ ambiguous ──> unknown
                  │  └── stale claim (never sent)       │ └─── permanent ──> failed
-                 │      is re-queued                   └─ transient ──> retry ─> (as pending,
-                 │                                        (after max_attempts: failed)  later)
-                 │                   stale 'sending' (worker died mid-send) ──> unknown
+                 │      goes back to pending           └──── transient ──> retry ──> (due again
+                 │                                           (max_attempts: failed)   after backoff)
+                 │               stale 'sending' (worker died mid-send) ──> unknown
                  └── reconcile(): "not_sent" ── unknown ── "sent" ──> sent
 
 The claim is committed before anything is sent; a row is marked ``sending`` in
-its own commit just before it is handed to the sender, and its outcome is
-committed before the next row is marked. So after a crash a ``claimed`` row was
-certainly never sent (it goes back to ``pending``), and a ``sending`` row may
-have been (it becomes ``unknown`` and is never resent blindly). The guarantee is
+its own commit just before it is handed to the sender (with the default
+``in_flight=1``), and its outcome is committed before the next row is marked.
+So after a crash a ``claimed`` row was certainly never sent (it goes back to
+``pending``), and a ``sending`` row may have been (it becomes ``unknown`` and
+is never resent blindly). The guarantee is
 *at most once*: no duplicate, ever; a message the provider may have accepted is
 reported as ``unknown`` for :meth:`Outbox.reconcile` instead.
 
@@ -341,8 +342,20 @@ class Outbox:
         )
         self._release_stmt = (
             sa.update(t)
-            .where(c.claim_token == b("token"), c.status == "claimed")
-            .values(status="pending", claim_token=None, claimed_by=None, claimed_at=None)
+            .where(
+                c.claim_token == b("token"),
+                sa.or_(
+                    c.status == "claimed",
+                    sa.and_(c.status == "sending", c.id.in_(b("unsent", expanding=True))),
+                ),
+            )
+            .values(
+                status="pending",
+                claim_token=None,
+                claimed_by=None,
+                claimed_at=None,
+                updated_at=b("now"),
+            )
         )
 
     # -- planning -------------------------------------------------------------------
@@ -471,6 +484,7 @@ class Outbox:
                     }
                 )
 
+            unsent: set[int] = set()  # marked 'sending' but not yet handed to the sender
             try:
                 queue = iter(claimed)
                 while True:
@@ -489,9 +503,11 @@ class Outbox:
                         auto, outcomes, [r.id for r in group], token, now
                     )
                     outcomes.clear()
+                    unsent = set(marked)
                     for row in group:
                         if row.id not in marked:  # our claim was recovered by another worker
                             continue
+                        unsent.discard(row.id)
                         self._send_one(
                             sender, row, now, outcome, report, on_permanent_failure, max_attempts
                         )
@@ -500,7 +516,9 @@ class Outbox:
                 with self.engine.begin() as conn:
                     if outcomes:
                         conn.execute(self._outcome_stmt, outcomes)
-                    conn.execute(self._release_stmt, {"token": token})
+                    conn.execute(
+                        self._release_stmt, {"token": token, "unsent": list(unsent), "now": now}
+                    )
                 raise
         return report
 

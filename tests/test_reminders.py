@@ -265,6 +265,46 @@ def test_an_unexpected_error_marks_that_row_unknown_and_releases_the_rest(outbox
     assert sorted(m.to for m in sender.sent) == [number(2), number(3), number(4)]
 
 
+@pytest.mark.parametrize("in_flight", [1, 4, 100])
+def test_marking_several_rows_per_commit_still_sends_each_once(
+    outbox: Outbox, in_flight: int
+) -> None:
+    outbox.plan(reminders(30), now=NOW)
+    sender = MemorySender()
+    sender.fail_next(TOO_MANY)
+    report = drain(outbox, sender, batch=10, in_flight=in_flight)
+    assert (report.sent, report.retried) == (29, 1)
+    drain(outbox, sender, now=NOW + timedelta(minutes=1), in_flight=in_flight)
+    assert sorted(m.to for m in sender.sent) == [number(i) for i in range(30)]
+
+
+def test_an_error_mid_group_gives_back_the_rows_never_handed_over(outbox: Outbox) -> None:
+    outbox.plan(reminders(10), now=NOW)
+
+    class Broken:
+        calls = 0
+
+        def send(self, to: str, body: str) -> None:
+            self.calls += 1
+            if self.calls == 2:
+                raise KeyboardInterrupt  # not even an Exception
+            return None
+
+    with pytest.raises(KeyboardInterrupt):
+        outbox.dispatch(Broken(), now=NOW, batch=10, in_flight=5)
+    counts = outbox.counts()
+    # rows 2-4 were marked 'sending' with row 1 but never handed to the sender
+    assert (counts["sent"], counts["unknown"], counts["pending"], counts["sending"]) == (1, 1, 8, 0)
+
+
+def test_make_engine_puts_sqlite_in_wal_mode(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}", timeout=5)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    engine.dispose()
+
+
 def test_a_worker_whose_claim_timed_out_sends_nothing_it_lost(outbox: Outbox) -> None:
     """A stalled worker must not send rows another worker recovered and sent meanwhile."""
     outbox.plan(reminders(3), now=NOW)
