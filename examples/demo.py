@@ -45,7 +45,12 @@ def _available() -> list[tuple[str, int, str]]:
     return found
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # `kill` stops the demo as cleanly as Ctrl-C
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     apps = _available()
     if not apps:
         print("No example apps are installed yet.", file=sys.stderr)
