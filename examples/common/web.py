@@ -15,6 +15,8 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from civickit import reminders
+
 log = logging.getLogger(__name__)
 
 # Plain-English titles for the statuses a resident can meet.
@@ -80,20 +82,16 @@ def _instance_secret(instance: Path) -> str:
 
 
 def make_engine(url: str) -> sa.Engine:
-    """An SQLAlchemy engine; SQLite gets WAL, foreign keys and a busy timeout."""
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+    """The library's engine (SQLite: WAL, busy timeout), plus foreign keys on SQLite."""
+    if not url.startswith("sqlite"):
+        return reminders.make_engine(url, pool_pre_ping=True)
+    engine = reminders.make_engine(url)
 
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
+    @sa.event.listens_for(engine, "connect")
+    def _foreign_keys(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return engine
 
 
 def init_app(app: Flask, *, service_name: str) -> None:

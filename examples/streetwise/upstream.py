@@ -9,6 +9,7 @@ not minutes, and then says which service let it down.
 
 from __future__ import annotations
 
+import calendar
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,22 +152,10 @@ def terminated_words(exc: PostcodeNotFound) -> str:
             f"We could not find {exc.postcode}. Check it is right; "
             "it may be new, or it may not exist."
         )
-    months = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ]
     year, month = info.get("year"), info.get("month")
-    when = f"{months[int(month) - 1]} {year}" if year and month else f"{year or 'the past'}"
+    when = (
+        f"{calendar.month_name[int(month)]} {year}" if year and month else f"{year or 'the past'}"
+    )
     return (
         f"{exc.postcode} was retired in {when}, so it no longer points at a place. "
         "Use the postcode the address has now."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,27 +19,13 @@ bp = Blueprint("main", __name__)
 api = Blueprint("api", __name__, url_prefix="/api")
 
 RADIUS_LABELS = {500: "500 metres", 1000: "1 kilometre", 2000: "2 kilometres"}
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 
 
 @bp.app_template_filter("month_name")
 def month_name(month: str) -> str:
     """'2025-03' -> 'March 2025'."""
     year, m = month.split("-")
-    return f"{MONTHS[int(m) - 1]} {year}"
+    return f"{calendar.month_name[int(m)]} {year}"
 
 
 @bp.app_template_filter("thousands")
@@ -170,7 +157,7 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
         )
         out["month"] = _chart_rows(
             cr["by_month"],
-            lambda m: MONTHS[int(m["month"][5:]) - 1][:3],
+            lambda m: calendar.month_abbr[int(m["month"][5:])],
             circle,
             sublabel=lambda m: m["month"][:4],
         )
