@@ -9,6 +9,29 @@ from pathlib import Path
 
 import pytest
 
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh app database: SQLite in tmp_path, or a throwaway PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.sqlite3'}"
+        return
+    import sqlalchemy as sa
+
+    base = request.getfixturevalue("postgres_url")
+    schema = "ex_" + secrets.token_hex(4)
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+
+
 # -- leeds_bins ------------------------------------------------------------------------
 
 # A Thursday: "tomorrow" is Friday 4 December 2026, and Christmas Day (a Friday
@@ -22,41 +45,6 @@ def leeds_sender():
     from civickit.sms import MemorySender
 
     return MemorySender()
-
-
-def _postgres_schema_url(base_url: str) -> tuple[str, str]:
-    import sqlalchemy as sa
-
-    schema = "lb_" + secrets.token_hex(4)
-    engine = sa.create_engine(base_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    engine.dispose()
-    sep = "&" if "?" in base_url else "?"
-    return f"{base_url}{sep}options=-csearch_path%3D{schema}", schema
-
-
-def _drop_schema(base_url: str, schema: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(base_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def leeds_database_url(request, tmp_path) -> Iterator[str]:
-    """A fresh database: SQLite in tmp_path, or a throwaway PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'leeds_bins.sqlite3'}"
-        return
-    base = request.getfixturevalue("postgres_url")
-    url, schema = _postgres_schema_url(base)
-    try:
-        yield url
-    finally:
-        _drop_schema(base, schema)
 
 
 def make_leeds_app(database_url: str, tmp_path: Path, sender, **config):
@@ -97,9 +85,9 @@ def leeds_app(tmp_path, leeds_sender):
 
 
 @pytest.fixture
-def leeds_any_app(leeds_database_url, tmp_path, leeds_sender):
+def leeds_any_app(database_url, tmp_path, leeds_sender):
     """leeds_bins with the sample loaded, on SQLite and (when reachable) PostgreSQL."""
-    app = make_leeds_app(leeds_database_url, tmp_path, leeds_sender)
+    app = make_leeds_app(database_url, tmp_path, leeds_sender)
     load_leeds_sample(app)
     yield app
     app.extensions["leeds_bins.engine"].dispose()

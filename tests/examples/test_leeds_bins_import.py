@@ -38,8 +38,8 @@ def write(tmp: Path, name: str, data: bytes) -> Path:
 
 
 @pytest.fixture
-def db(leeds_database_url):
-    engine = importer_engine(leeds_database_url)
+def db(database_url):
+    engine = importer_engine(database_url)
     yield engine
     engine.dispose()
 

@@ -62,12 +62,12 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def world(leeds_database_url, tmp_path, leeds_sender):
+def world(database_url, tmp_path, leeds_sender):
     """An app with three confirmed subscribers, and a way to 'restart' it."""
     apps = []
 
     def start():
-        app = make_leeds_app(leeds_database_url, tmp_path, leeds_sender)
+        app = make_leeds_app(database_url, tmp_path, leeds_sender)
         apps.append(app)
         return app
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import secrets
 from datetime import UTC, date, datetime
 
 import pytest
@@ -102,29 +101,9 @@ def _snapshot(path):
     return path
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def sw_database_url(request, tmp_path):
-    """A fresh database: SQLite in tmp_path, or a throwaway PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'streetwise.sqlite3'}"
-        return
-    base = request.getfixturevalue("postgres_url")
-    schema = "sw_" + secrets.token_hex(4)
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        sep = "&" if "?" in base else "?"
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        engine.dispose()
-
-
 @pytest.fixture
-def known_app(sw_database_url, tmp_path):
-    app = make_test_app(sw_database_url, CRIME_SNAPSHOT=str(_snapshot(tmp_path / "snap.json")))
+def known_app(database_url, tmp_path):
+    app = make_test_app(database_url, CRIME_SNAPSHOT=str(_snapshot(tmp_path / "snap.json")))
     engine = app.extensions["streetwise.engine"]
     now = datetime.now(UTC)
     with engine.begin() as conn:

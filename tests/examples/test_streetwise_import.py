@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
 import responses
@@ -17,28 +16,9 @@ from examples.streetwise.testing import make_test_app
 DATA = importer.SAMPLE_DIR
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'streetwise.sqlite3'}"
-        return
-    base = request.getfixturevalue("postgres_url")
-    schema = "sw_" + secrets.token_hex(4)
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        sep = "&" if "?" in base else "?"
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        engine.dispose()
-
-
 @pytest.fixture
-def app(db_url, tmp_path):
-    app = make_test_app(db_url, DOWNLOAD_DIR=str(tmp_path / "downloads"))
+def app(database_url, tmp_path):
+    app = make_test_app(database_url, DOWNLOAD_DIR=str(tmp_path / "downloads"))
     yield app
     app.extensions["streetwise.engine"].dispose()
 
