@@ -469,3 +469,22 @@ def test_status_retries_can_be_turned_off_per_request(rsps):
     assert len(rsps.calls) == 1
     client.get(URL)  # the default still retries
     assert len(rsps.calls) == 1 + 1 + client.retries
+
+
+def test_the_cache_can_live_in_redis(serve, redis_url):
+    import requests_cache
+    from redis import Redis
+
+    requests_cache.RedisCache(connection=Redis.from_url(redis_url)).clear()
+    app = Counter(JSON_OK)
+    server = serve(app)
+    first, second = HttpClient(cache=redis_url), HttpClient(cache=redis_url)
+    try:
+        assert first.get_json(server.url + "/shared") == {"ok": True}
+        # another client (another worker process, say) is answered from Redis
+        assert second.get_json(server.url + "/shared") == {"ok": True}
+    finally:
+        first.close()
+        second.close()
+
+    assert len(app.requests) == 1

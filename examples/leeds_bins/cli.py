@@ -126,6 +126,7 @@ def import_command(premises, jobs_file, from_portal, force, allow_shrink, max_ba
                 report = importer.import_from_portal(
                     engine,
                     current_app.config["DOWNLOAD_DIR"],
+                    http_cache=current_app.config["REDIS_URL"],
                     force=force,
                     progress=progress,
                     **kwargs,

@@ -553,6 +553,7 @@ def import_from_portal(
     download_dir: str | os.PathLike[str],
     *,
     portal: Any = None,
+    http_cache: str | None = None,
     dataset: str = DATASET,
     force: bool = False,
     progress: Progress | None = None,
@@ -561,17 +562,21 @@ def import_from_portal(
     """Download both files from Data Mill North when they changed, then :func:`import_files`.
 
     A failed download raises :class:`ImportFailed` with the reason and leaves
-    the data serving now untouched. When neither file changed since the
+    the data serving now untouched. ``http_cache`` (a path or ``redis://``
+    URL) caches the catalogue calls. When neither file changed since the
     import serving now, nothing is imported and the report says ``unchanged``.
     """
     import civickit
+    from civickit.http import HttpClient
 
     download_dir = Path(download_dir)
     download_dir.mkdir(parents=True, exist_ok=True)
     source = f"Data Mill North dataset {dataset}"
     models.create_all(engine)
     try:
-        ckan = portal or civickit.portal("datamillnorth")
+        # the catalogue calls share the app's cache (REDIS_URL); downloads bypass it
+        http = HttpClient(cache=http_cache) if http_cache else None
+        ckan = portal or civickit.portal("datamillnorth", http=http)
         ds = ckan.dataset(dataset)
         downloads = {}
         for filename in (PREMISES_FILE, JOBS_FILE):

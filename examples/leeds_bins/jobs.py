@@ -70,7 +70,9 @@ def refresh_job(now: datetime | None = None) -> str:
                 return "sample still current"
             report = sample.load(engine, Path(app.config["SAMPLE_DIR"]), day)
         else:
-            report = importer.import_from_portal(engine, app.config["DOWNLOAD_DIR"])
+            report = importer.import_from_portal(
+                engine, app.config["DOWNLOAD_DIR"], http_cache=app.config["REDIS_URL"]
+            )
     except importer.ImportFailed as exc:
         log.error("data refresh failed, previous data still serving: %s", exc.report.message)
         return f"failed: {exc.report.message}"

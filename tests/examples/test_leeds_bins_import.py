@@ -289,3 +289,23 @@ def test_a_failed_download_keeps_the_old_data(db, tmp_path, portal, old_data, fa
     assert serving(db) == (39, 78)
     assert importer.last_attempt(db)["message"].startswith("download failed")
     assert not (tmp_path / "dl" / "dm_jobs.csv").exists()  # nothing half-written
+
+
+@responses.activate
+def test_redis_caches_the_portal_catalogue_between_imports(db, tmp_path, redis_url):
+    import requests_cache
+    from redis import Redis
+
+    requests_cache.RedisCache(connection=Redis.from_url(redis_url)).clear()
+    show = responses.get(f"{PORTAL}/api/3/action/package_show", json=package())
+    responses.get(
+        f"{FILES}/dm_premises.csv", body=premises_csv(OLD_PREMISES), headers={"ETag": '"p"'}
+    )
+    responses.get(f"{FILES}/dm_jobs.csv", body=OLD_JOBS, headers={"ETag": '"j"'})
+
+    for _ in range(2):
+        importer.import_from_portal(db, tmp_path / "dl", http_cache=redis_url)
+
+    assert show.call_count == 1  # the second import read the catalogue from Redis
+    downloads = [c for c in responses.calls if c.request.url.startswith(FILES)]
+    assert len(downloads) == 4  # files are never served from the cache: always re-checked
