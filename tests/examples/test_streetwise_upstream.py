@@ -422,3 +422,43 @@ def test_parsed_crime_is_kept_in_memory_between_pages(app, mocked):
     api(app, radius=2000)  # another circle: its twelve months are asked for, and
     # PoliceUK checks them against the month list once (an HTTP cache hit in real use)
     assert len(mocked.calls) == sent + 13
+
+
+def test_crime_baseline_counts_leeds_once_per_crime(app, mocked):
+    """`sw crime-baseline`: the whole of Leeds is too many crimes, so it is split and merged."""
+    import sqlalchemy as sa
+
+    from examples.streetwise.models import CrimeBaseline
+
+    dates(mocked)
+    whole = []
+
+    def reply(request):
+        poly = _poly(request)
+        month = parse_qs(urlsplit(request.url).query).get("date") or parse_qs(
+            request.body or ""
+        ).get("date")
+        lats = [p[0] for p in poly]
+        if max(lats) - min(lats) > 0.2:  # the whole district: police.uk's "over 10,000" 503
+            whole.append(month)
+            return 503, {}, ""
+        # every part sees crime 1 (central Leeds); crime 2 lies outside the Leeds outline
+        inside = crime(1, CENTRE, "burglary", month[0])
+        outside = crime(2, (51.5, -0.1), "burglary", month[0])
+        return 200, {}, json.dumps([inside, outside])
+
+    for method in (responses.GET, responses.POST):
+        mocked.add_callback(
+            method, re.compile(f"{POLICE}/crimes-street/all-crime.*"), callback=reply
+        )
+
+    result = app.test_cli_runner().invoke(args=["sw", "crime-baseline", "--months", "2"])
+
+    assert result.exit_code == 0, result.output
+    assert "2 crimes in 2 months" in result.output
+    assert len(whole) == 2  # one refused whole-area request per month, then its parts
+    with app.extensions["streetwise.engine"].connect() as conn:
+        rows = conn.execute(
+            sa.select(CrimeBaseline.month, CrimeBaseline.category, CrimeBaseline.count)
+        ).all()
+    assert sorted(rows) == [("2025-08", "burglary", 1), ("2025-09", "burglary", 1)]
