@@ -105,14 +105,18 @@ def init_app(app: Flask, *, service_name: str) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
 
     CSRFProtect(app)
-    # One limiter per app instance (tests build many apps; limits must not leak between them).
-    app.extensions["civickit.limiter"] = Limiter(
+    # One limiter per app instance (tests build many apps; limits must not leak between
+    # them). Views count what they limit themselves, per IP *and* per phone number, on
+    # its storage (Redis when configured); no route has a declared limit, so the
+    # automatic per-request check is skipped instead of costing every page.
+    limiter = Limiter(
         get_remote_address,
         app=app,
         storage_uri=app.config["REDIS_URL"] or "memory://",
         enabled=app.config["RATELIMIT_ENABLED"],
-        headers_enabled=True,
     )
+    limiter.request_filter(lambda: True)
+    app.extensions["civickit.limiter"] = limiter
 
     app.jinja_loader = ChoiceLoader(
         [
