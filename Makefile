@@ -43,6 +43,10 @@ test: install assets
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install assets
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (Debian) for the HTTP benchmarks"; \
+	  { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq wrk >/dev/null 2>&1; } || \
+	  sudo -n apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	  echo "could not install wrk: the HTTP benchmarks fall back to a Python load generator"; }
 	$(BIN)/python -m benchmarks $(BENCH)
 
 docs: install
