@@ -11,7 +11,9 @@
   cause zero requests to the stand-in (printed), i.e. crime is served from
   the cache.
 * In-process: p50 and p99 of ``GET /api/area/<postcode>`` and the HTML page
-  through Flask's test client, over 38 central Leeds postcodes x 3 radii.
+  through Flask's test client, over 38 central Leeds postcodes x 3 radii,
+  rendered every time (``STREETWISE_PAGE_CACHE_TTL=0``) and with the page
+  cache on (the default, 60 s).
 * Under gunicorn (2 sync workers) on loopback, wrk with 32 connections: the
   area API and page against a hello-world route of the same app, same run.
 * The radius query alone: ``PointIndex.within`` (exact, haversine) against
@@ -162,14 +164,21 @@ def _targets() -> list[tuple[str, int]]:
 
 
 def in_process(police: FakePolice, cache: Path) -> list[list]:
+    rows = []
+    for ttl, how in (("0", "rendered each time"), ("60", "page cache, 60 s")):
+        rows += _in_process(police, cache, ttl, how)
+    return rows
+
+
+def _in_process(police: FakePolice, cache: Path, ttl: str, how: str) -> list[list]:
     from examples.streetwise import create_app
 
-    os.environ.update(_env(police.url, cache))
+    os.environ.update(_env(police.url, cache), STREETWISE_PAGE_CACHE_TTL=ttl)
     app = create_app()
     client = app.test_client()
     start = time.perf_counter()
     client.get("/api/area/LS1%201UR")
-    print(f"  first request (loads and indexes 1,000,000 collisions): "
+    print(f"  first request, {how} (loads and indexes 1,000,000 collisions): "
           f"{time.perf_counter() - start:.1f} s")  # fmt: skip
     targets = _targets()
     for pc, radius in targets:  # fill the HTTP cache
@@ -187,10 +196,10 @@ def in_process(police: FakePolice, cache: Path) -> list[list]:
             assert response.status_code == 200
         cut = percentiles(samples)
         rows.append(
-            [label, f"{cut[50] * 1000:.1f}", f"{cut[99] * 1000:.1f}", police.hits - hits_before]
-        )
-    for key in ("DATABASE_URL", "STREETWISE_CRIME_SOURCE", "STREETWISE_POLICE_URL",
-                "STREETWISE_HTTP_CACHE", "STREETWISE_POSTCODES_ONLINE", "RATELIMIT_ENABLED"):  # fmt: skip
+            [f"{label}, {how}", f"{cut[50] * 1000:.1f}", f"{cut[99] * 1000:.1f}",
+             police.hits - hits_before]
+        )  # fmt: skip
+    for key in (*_env(police.url, cache), "STREETWISE_PAGE_CACHE_TTL"):
         os.environ.pop(key, None)
     app.extensions["streetwise.engine"].dispose()
     return rows
@@ -215,8 +224,21 @@ def _wrk(url: str, seconds: int = 8) -> float:
 def under_gunicorn(police: FakePolice, cache: Path) -> list[list]:
     if not shutil.which("wrk"):
         return [["(wrk not installed: apt-get install -y wrk)", "-", "-"]]
+    rows = []
+    for ttl, how in (("0", "rendered each time"), ("60", "page cache, 60 s")):
+        hello, api, page = _under_gunicorn(police, cache, ttl)
+        if not rows:
+            rows.append(["hello-world route", f"{hello:,.0f}", "1.00x"])
+        rows += [
+            [f"area API, LS1 1UR, 1 km, {how}", f"{api:,.0f}", ratio(api, hello)],
+            [f"area page, LS1 1UR, 1 km, {how}", f"{page:,.0f}", ratio(page, hello)],
+        ]
+    return rows
+
+
+def _under_gunicorn(police: FakePolice, cache: Path, ttl: str) -> tuple[float, float, float]:
     port = _free_port()
-    env = {**os.environ, **_env(police.url, cache)}
+    env = {**os.environ, **_env(police.url, cache), "STREETWISE_PAGE_CACHE_TTL": ttl}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level",
          "warning", "benchmarks.bench_streetwise:gunicorn_app()"],
@@ -242,11 +264,7 @@ def under_gunicorn(police: FakePolice, cache: Path) -> list[list]:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    return [
-        ["hello-world route", f"{hello:,.0f}", "1.00x"],
-        ["area API, LS1 1UR, 1 km", f"{api:,.0f}", ratio(api, hello)],
-        ["area page, LS1 1UR, 1 km", f"{page:,.0f}", ratio(page, hello)],
-    ]
+    return hello, api, page
 
 
 def radius_query() -> list[list]:

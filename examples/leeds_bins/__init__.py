@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask
 
-from examples.common import configure, init_app, make_engine
+from examples.common import PageCache, configure, init_app, make_engine
 
 SERVICE_NAME = "Leeds bin days"
 
@@ -66,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     outbox.create_all()
     app.extensions["leeds_bins.engine"] = engine
     app.extensions["leeds_bins.outbox"] = outbox
+    app.extensions["leeds_bins.page_cache"] = PageCache(app.config.get("PAGE_CACHE_SIZE", 2048))
     app.extensions["leeds_bins.sender"] = sending.make_sender(app.config)
 
     from .views import api, health, pages, sms, twilio

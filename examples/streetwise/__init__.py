@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from examples.common import configure, init_app, make_engine
+from examples.common import PageCache, configure, init_app, make_engine
 
 SERVICE_NAME = "Streetwise"
 DATA_DIR = Path(__file__).parent / "data"
@@ -51,6 +51,8 @@ def _env_config(instance: Path) -> dict[str, Any]:
         # seconds parsed police.uk answers are kept in memory (0: always ask the HTTP cache)
         "CRIME_MEMO_TTL": int(env.get("STREETWISE_CRIME_MEMO_TTL", "600")),
         "UPSTREAM_RETRIES": int(env.get("STREETWISE_UPSTREAM_RETRIES", "1")),
+        # seconds a rendered area page or answer is reused (0: render every request)
+        "PAGE_CACHE_TTL": int(env.get("STREETWISE_PAGE_CACHE_TTL", "60")),
     }
 
 
@@ -70,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     engine = make_engine(app.config["DATABASE_URL"])
     models.create_all(engine)
     app.extensions["streetwise.engine"] = engine
+    app.extensions["streetwise.page_cache"] = PageCache(ttl=app.config["PAGE_CACHE_TTL"])
 
     from . import cli, views
 

@@ -29,6 +29,7 @@ def make_test_app(database_url: str, **config: Any) -> Flask:
         "UPSTREAM_RETRIES": 0,
         "UPSTREAM_TIMEOUT": (1, 2),
         "CRIME_MEMO_TTL": 0,  # every request reaches the (mocked) network or HTTP cache
+        "PAGE_CACHE_TTL": 0,  # ... and is rendered afresh
         # police.uk's own 15/s limit would only slow the mocked tests down
         "POLICE_RATE": (10_000.0, 10_000.0),
         **config,

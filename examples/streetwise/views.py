@@ -114,17 +114,33 @@ def area_page(postcode: str):
             title=f"{canonical}: lookup not available",
             sample_data=_sample_flag(),
         )
-    report = area.report(app, where, radius)
-    return render_template(
-        "streetwise/area.html",
-        r=report,
-        radius_labels=RADIUS_LABELS,
-        map_data=_map_data(report),
-        chart=_charts(report),
-        title=f"{canonical}: hospitals, road collisions and crime",
-        sample_data=report["sample_data"],
-        meta=store.loaded(app).meta,
-    )
+
+    def render() -> str:
+        report = area.report(app, where, radius)
+        return render_template(
+            "streetwise/area.html",
+            r=report,
+            radius_labels=RADIUS_LABELS,
+            map_data=_map_data(report),
+            chart=_charts(report),
+            title=f"{canonical}: hospitals, road collisions and crime",
+            sample_data=report["sample_data"],
+            meta=store.loaded(app).meta,
+        )
+
+    return _cached("page", where, radius, render)
+
+
+def _cached(kind: str, where: Any, radius: int, render: Any) -> Any:
+    """Pages and answers are a function of the place, the radius and the loaded data.
+
+    Crime can come live from police.uk, so entries also expire after
+    ``PAGE_CACHE_TTL`` seconds (0 turns the cache off).
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    version = store.loaded(app).version
+    key = (kind, where.postcode, where.latitude, where.longitude, radius, version)
+    return app.extensions["streetwise.page_cache"].get_or_render(key, render)
 
 
 def _chart_rows(items, label, leeds_factor: float, sublabel=None) -> list[dict[str, Any]]:
@@ -203,4 +219,10 @@ def area_json(postcode: str):
         raise ApiError(404, code, terminated_words(exc)) from exc
     except UpstreamFailed as failure:
         raise ApiError(503, failure.code, failure.message) from failure
-    return jsonify(area.public(area.report(app, where, radius)))
+    body = _cached(
+        "api",
+        where,
+        radius,
+        lambda: jsonify(area.public(area.report(app, where, radius))).get_data(),
+    )
+    return current_app.response_class(body, mimetype="application/json")

@@ -462,3 +462,22 @@ def test_crime_baseline_counts_leeds_once_per_crime(app, mocked):
             sa.select(CrimeBaseline.month, CrimeBaseline.category, CrimeBaseline.count)
         ).all()
     assert sorted(rows) == [("2025-08", "burglary", 1), ("2025-09", "burglary", 1)]
+
+
+def test_the_page_cache_reuses_answers_until_the_data_changes(app, mocked):
+    app.config["CRIME_MEMO_TTL"] = 0
+    app.extensions["streetwise.page_cache"].ttl = 60
+    dates(mocked)
+    mocked.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=CRIMES[:1])
+    first = api(app)
+    sent = len(mocked.calls)
+    assert first[0] == 200 and sent == 13
+
+    assert api(app) == first
+    assert len(mocked.calls) == sent  # answered from the page cache
+    page = app.test_client().get("/area/LS1%201UR?radius_m=1000")
+    assert page.status_code == 200 and len(mocked.calls) == sent + 13  # pages are separate
+
+    importer.import_sample(app.extensions["streetwise.engine"])  # new data, new version
+    assert api(app)[0] == 200
+    assert len(mocked.calls) == sent + 26

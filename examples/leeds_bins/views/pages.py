@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
@@ -78,7 +76,6 @@ def _premises_or_404(premises_id: int) -> lookup.Premises:
 
 
 CSRF_MARK = "__leeds_bins_csrf__"
-_cache_lock = threading.Lock()
 
 
 def _data_version() -> str:
@@ -86,23 +83,9 @@ def _data_version() -> str:
     return f"{meta['id']}:{meta['imported_at'].isoformat()}" if meta else "none"
 
 
-def _cache() -> OrderedDict:
-    return current_app.extensions.setdefault("leeds_bins.page_cache", OrderedDict())
-
-
 def _cached(key: tuple, render):
-    """A small per-process LRU: the page only changes with the data and the date."""
-    cache = _cache()
-    with _cache_lock:
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]
-    value = render()
-    with _cache_lock:
-        cache[key] = value
-        while len(cache) > current_app.config.get("PAGE_CACHE_SIZE", 2048):
-            cache.popitem(last=False)
-    return value
+    """The page only changes with the data and the date (both in ``key``)."""
+    return current_app.extensions["leeds_bins.page_cache"].get_or_render(key, render)
 
 
 @bp.get("/premises/<int:premises_id>")
