@@ -85,7 +85,8 @@ def main() -> int:
     finally:
         for p in procs:
             if p.poll() is None:
-                p.send_signal(signal.SIGINT)
+                # SIGTERM, not SIGINT: children started in the background ignore SIGINT
+                p.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
         for p in procs:
             try:

@@ -202,12 +202,15 @@ def scheduler_command():
         f"Scheduler running: reminders from {config['REMINDER_TIME']} the evening before, "
         f"data refresh at {config['REFRESH_TIME']} (Europe/London). Ctrl-C stops it."
     )
+    # a service manager's stop (SIGTERM) ends it as cleanly as Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         # Ctrl-C reaches the whole process group and `make demo` then passes on a
-        # second SIGINT: ignore it while the job threads finish.
+        # SIGTERM: ignore both while the job threads finish.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
