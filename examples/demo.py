@@ -51,27 +51,29 @@ def _stop(signum: int, frame: object) -> None:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
-    apps = _available()
-    if not apps:
-        print("No example apps are installed yet.", file=sys.stderr)
-        return 1
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     procs: list[subprocess.Popen] = []
-    for name, port, _ in apps:
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "examples.demo", "--serve", name, str(port)], env=env
+    try:  # whenever a stop (Ctrl-C, SIGTERM) comes, every child started is stopped
+        apps = _available()
+        if not apps:
+            print("No example apps are installed yet.", file=sys.stderr)
+            return 1
+        for name, port, _ in apps:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "examples.demo", "--serve", name, str(port)], env=env
+                )
             )
+            demo = importlib.import_module(f"examples.{name}.demo")
+            for argv in getattr(demo, "background_commands", list)():
+                procs.append(subprocess.Popen(argv, env=env))
+        time.sleep(1.5)  # let the servers print their start-up lines first
+        print(
+            "\ncivickit demo: sample data, SMS printed to this console, no keys, no network needed"
         )
-        demo = importlib.import_module(f"examples.{name}.demo")
-        for argv in getattr(demo, "background_commands", list)():
-            procs.append(subprocess.Popen(argv, env=env))
-    time.sleep(1.5)  # let the servers print their start-up lines first
-    print("\ncivickit demo: sample data, SMS printed to this console, no keys, no network needed")
-    for name, port, blurb in apps:
-        print(f"  {name:<11} http://{HOST}:{port}/   {blurb}")
-    print("Press Ctrl-C to stop.\n", flush=True)
-    try:
+        for name, port, blurb in apps:
+            print(f"  {name:<11} http://{HOST}:{port}/   {blurb}")
+        print("Press Ctrl-C to stop.\n", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         failed = [p for p in procs if p.poll() not in (None, 0)]
@@ -83,16 +85,23 @@ def main() -> int:
         print("\nStopping the demo...")
         return 0
     finally:
-        for p in procs:
-            if p.poll() is None:
-                # SIGTERM, not SIGINT: children started in the background ignore SIGINT
-                p.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for p in procs:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
+        _stop_all(procs)
+
+
+def _stop_all(procs: list[subprocess.Popen]) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second stop must not cut this short
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for p in procs:
+        if p.poll() is None:
+            # SIGTERM, not SIGINT: children started in the background ignore SIGINT
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 if __name__ == "__main__":
