@@ -40,6 +40,19 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+@pytest.fixture
+def rsps() -> Iterator[object]:
+    """HTTP answered by ``responses``; a request no test registered fails loudly.
+
+    Unused registrations are allowed (a test may register a fallback); modules
+    that want every registration used define their own ``rsps``.
+    """
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
 # -- a real HTTP server on loopback ------------------------------------------------
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import responses
 from click.testing import CliRunner
 
 import civickit.cli
@@ -32,12 +31,6 @@ def run():
         return runner.invoke(cli, list(args), catch_exceptions=True)
 
     return invoke
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
 
 
 def ok(result: object) -> str:

@@ -23,12 +23,6 @@ def load(fixtures):
 
 
 @pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
 def run():
     def invoke(*args: str):
         return CliRunner().invoke(cli, list(args))

@@ -58,4 +58,5 @@ def test_a_ttl_of_zero_turns_it_off():
     cache = PageCache(ttl=0)
     render, calls = renderer(["a", "b"])
     assert [cache.get_or_render("k", render) for _ in range(2)] == ["a", "b"]
+    assert len(calls) == 2
     assert len(cache) == 0

@@ -35,13 +35,6 @@ def fixture_json(fixtures):
 
 
 @pytest.fixture
-def rsps():
-    # Unregistered URLs fail, so a request a test did not expect cannot pass silently.
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
 def dates(rsps, fixture_json):
     return rsps.get(f"{BASE}/crimes-street-dates", json=fixture_json("crimes_street_dates.json"))
 

@@ -33,13 +33,6 @@ def fixture_json(fixtures):
 
 
 @pytest.fixture
-def rsps():
-    # No URL registered means any request fails: a test that expects none proves it.
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
 def client():
     return Postcodes(http=HttpClient(backoff=0))
 
