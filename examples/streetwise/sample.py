@@ -391,16 +391,14 @@ def write_crime_snapshot(rng: random.Random, points: _Points) -> Path:
             next_id += rng.randrange(1, 40)
             asb = category == "anti-social-behaviour"
             items.append(
-                {
-                    "category": category,
-                    "location_type": "Force",
-                    "location": {
-                        "latitude": f"{lat:.6f}",
-                        "street": {"id": loc_id, "name": street},
-                        "longitude": f"{lon:.6f}",
-                    },
-                    "context": "",
-                    "outcome_status": None
+                police_crime(
+                    next_id,
+                    (lat, lon),
+                    category,
+                    month,
+                    street_id=loc_id,
+                    street=street,
+                    outcome=None
                     if asb
                     else {
                         "category": rng.choice(
@@ -413,13 +411,10 @@ def write_crime_snapshot(rng: random.Random, points: _Points) -> Path:
                         ),
                         "date": month,
                     },
-                    "persistent_id": ""
+                    persistent_id=""
                     if asb
                     else hashlib.sha256(f"{SEED}:{next_id}".encode()).hexdigest(),
-                    "id": next_id,
-                    "location_subtype": "",
-                    "month": month,
-                }
+                )
             )
         months[month] = items
     baseline = {
@@ -490,3 +485,37 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def police_crime(
+    crime_id: int,
+    where: tuple[float, float],
+    category: str,
+    month: str,
+    *,
+    street_id: int,
+    street: str,
+    outcome: dict | None = None,
+    persistent_id: str = "",
+    decimals: int = 6,
+) -> dict:
+    """One element of a police.uk ``crimes-street`` reply, in its real shape and key order.
+
+    Coordinates are strings, as police.uk sends them; anti-social behaviour
+    has no ``persistent_id`` and no outcome.
+    """
+    return {
+        "category": category,
+        "location_type": "Force",
+        "location": {
+            "latitude": f"{where[0]:.{decimals}f}",
+            "street": {"id": street_id, "name": street},
+            "longitude": f"{where[1]:.{decimals}f}",
+        },
+        "context": "",
+        "outcome_status": outcome,
+        "persistent_id": persistent_id,
+        "id": crime_id,
+        "location_subtype": "",
+        "month": month,
+    }

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from examples.streetwise.models import Collision, DataMeta, Hospital, Postcode
+from examples.streetwise.sample import police_crime
 from examples.streetwise.testing import make_test_app
 
 R = 6_371_008.8
@@ -65,21 +66,9 @@ def _snapshot(path):
     months = [f"2024-{m:02d}" for m in range(1, 13)] + ["2025-01"]
 
     def crime(i, month, where, category):
-        return {
-            "category": category,
-            "location_type": "Force",
-            "location": {
-                "latitude": f"{where[0]:.7f}",
-                "street": {"id": i, "name": "On or near Test Street"},
-                "longitude": f"{where[1]:.7f}",
-            },
-            "context": "",
-            "outcome_status": None,
-            "persistent_id": "",
-            "id": i,
-            "location_subtype": "",
-            "month": month,
-        }
+        return police_crime(
+            i, where, category, month, street_id=i, street="On or near Test Street", decimals=7
+        )
 
     data = {
         "crimes-street-dates": [{"date": m, "stop-and-search": []} for m in reversed(months)],

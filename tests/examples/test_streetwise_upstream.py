@@ -19,6 +19,7 @@ import requests
 import responses
 
 from examples.streetwise import importer, region
+from examples.streetwise.sample import police_crime
 from examples.streetwise.testing import make_test_app
 
 POLICE = "https://data.police.uk/api"
@@ -33,21 +34,9 @@ def north(metres: float) -> tuple[float, float]:
 
 
 def crime(i: int, where: tuple[float, float], category: str = "burglary", month="2025-09"):
-    return {
-        "category": category,
-        "location_type": "Force",
-        "location": {
-            "latitude": f"{where[0]:.7f}",
-            "street": {"id": 100 + i, "name": "On or near Park Row"},
-            "longitude": f"{where[1]:.7f}",
-        },
-        "context": "",
-        "outcome_status": None,
-        "persistent_id": "",
-        "id": i,
-        "location_subtype": "",
-        "month": month,
-    }
+    return police_crime(
+        i, where, category, month, street_id=100 + i, street="On or near Park Row", decimals=7
+    )
 
 
 # within 1 km: ids 1, 2, 3 (on a quadrant boundary: the centre's own latitude); 4 is outside
