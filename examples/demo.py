@@ -45,8 +45,14 @@ def _available() -> list[tuple[str, int, str]]:
     return found
 
 
+class _Stopped(BaseException):
+    """SIGTERM arrived. Not KeyboardInterrupt: CPython remembers a KeyboardInterrupt
+    raised inside a nested PyRun call (some extension imports use one) and then
+    exits by SIGINT however the program handled it."""
+
+
 def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # `kill` stops the demo as cleanly as Ctrl-C
+    raise _Stopped  # `kill` stops the demo as cleanly as Ctrl-C
 
 
 def main() -> int:
@@ -81,7 +87,7 @@ def main() -> int:
             print("A demo process stopped unexpectedly; stopping the others.", file=sys.stderr)
             return 1
         return 0
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stopped):
         print("\nStopping the demo...")
         return 0
     finally:
