@@ -60,3 +60,16 @@ def test_a_ttl_of_zero_turns_it_off():
     assert [cache.get_or_render("k", render) for _ in range(2)] == ["a", "b"]
     assert len(calls) == 2
     assert len(cache) == 0
+
+
+def test_get_and_put_follow_the_same_rules():
+    clock = Clock()
+    cache = PageCache(ttl=10, clock=clock)
+    assert cache.get("k") is None and cache.get("k", "absent") == "absent"
+    cache.put("k", ["crimes"])
+    assert cache.get("k") == ["crimes"]
+    clock.now = 10
+    assert cache.get("k") is None
+    off = PageCache(ttl=0)
+    off.put("k", 1)
+    assert off.get("k") is None and len(off) == 0

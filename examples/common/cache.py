@@ -9,6 +9,7 @@ from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 T = TypeVar("T")
+_MISSING = object()
 
 
 class PageCache:
@@ -32,22 +33,34 @@ class PageCache:
         self._entries: OrderedDict[Hashable, tuple[float, object]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_or_render(self, key: Hashable, render: Callable[[], T]) -> T:
-        """Return the cached value for ``key``, rendering (outside the lock) on a miss."""
+    def get(self, key: Hashable, default: object = None) -> object:
+        """The live entry for ``key``, or ``default``."""
         if self.ttl == 0:
-            return render()
+            return default
         now = self._clock()
         with self._lock:
             hit = self._entries.get(key)
-            if hit is not None and (self.ttl is None or now - hit[0] < self.ttl):
-                self._entries.move_to_end(key)
-                return hit[1]  # type: ignore[return-value]
-        value = render()
+            if hit is None or (self.ttl is not None and now - hit[0] >= self.ttl):
+                return default
+            self._entries.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: Hashable, value: object) -> None:
+        if self.ttl == 0:
+            return
         with self._lock:
-            self._entries[key] = (now, value)
+            self._entries[key] = (self._clock(), value)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+    def get_or_render(self, key: Hashable, render: Callable[[], T]) -> T:
+        """Return the cached value for ``key``, rendering (outside the lock) on a miss."""
+        hit = self.get(key, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+        value = render()
+        self.put(key, value)
         return value
 
     def clear(self) -> None:

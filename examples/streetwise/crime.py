@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from flask import Flask
 from civickit.errors import APIError
 from civickit.geo import PointIndex, distance_m
 from civickit.police import Crime, PoliceUK
+from examples.common import PageCache
 
 from . import region
 from .models import CrimeBaseline, DataMeta
@@ -135,58 +135,35 @@ def from_snapshot(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeF
 
 
 def police(app: Flask) -> PoliceUK:
-    # A fresh client per lookup: PoliceUK remembers its month list for its lifetime,
-    # while the HTTP cache (shared) lets the list refresh when it expires.
+    # A client per lookup: its month checks then always go through the shared HTTP
+    # cache (and the memo above), never a list held in one worker's client.
     return PoliceUK(base_url=app.config["POLICE_BASE_URL"], http=http_client(app))
 
 
-class _Memo:
-    """A small LRU of parsed police.uk answers, each kept for ``ttl`` seconds.
+def _memo(app: Flask) -> PageCache:
+    """Parsed police.uk answers, kept ``CRIME_MEMO_TTL`` seconds (0: not kept).
 
     The HTTP cache already saves the network; this saves re-reading, decoding
     and parsing thirteen cached answers (and a thread pool) on every page.
     """
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is None or hit[0] < time.monotonic():
-                return None
-            self._items.move_to_end(key)
-            return hit[1]
-
-    def put(self, key: Any, value: Any, ttl: float) -> None:
-        if ttl <= 0:
-            return
-        with self._lock:
-            self._items[key] = (time.monotonic() + ttl, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-def _memo(app: Flask) -> _Memo:
     memo = app.extensions.get("streetwise.crime_memo")
     if memo is None:
-        memo = app.extensions.setdefault("streetwise.crime_memo", _Memo())
+        memo = app.extensions.setdefault(
+            "streetwise.crime_memo", PageCache(4096, ttl=app.config.get("CRIME_MEMO_TTL", 600))
+        )
     return memo
 
 
 def live(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigures:
     client = police(app)
-    memo, ttl = _memo(app), app.config.get("CRIME_MEMO_TTL", 600)
+    memo = _memo(app)
     base = app.config["POLICE_BASE_URL"]
     polygon = region.circle_polygon(lat, lon, radius_m)
     try:
         months = memo.get((base, "months"))
         if months is None:
             months = client.available_months()[:MONTHS_SHOWN]
-            memo.put((base, "months"), months, ttl)
+            memo.put((base, "months"), months)
         if not months:
             raise UpstreamFailed(
                 "upstream_no_months", f"{POLICE} lists no months of crime data just now."
@@ -199,7 +176,7 @@ def live(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigures:
                 fetched = pool.map(lambda m: client.street_crimes_in(polygon, month=m), missing)
                 for month, crimes_ in zip(missing, fetched, strict=True):
                     per_month[month] = crimes_
-                    memo.put((key, month), crimes_, ttl)
+                    memo.put((key, month), crimes_)
     except UpstreamFailed:
         raise
     except (APIError, KeyError, TypeError, ValueError) as exc:
