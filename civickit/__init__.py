@@ -27,6 +27,7 @@ _EXPORTS = {
             "NotAPortalResponse",
             "InvalidPostcode",
             "PostcodeNotFound",
+            "NoPostcodeDirectory",
             "InvalidPhoneNumber",
             "DataFormatError",
             "SMSError",
@@ -43,6 +44,7 @@ _EXPORTS = {
     "normalise": "civickit.postcodes",
     "Postcodes": "civickit.postcodes",
     "Place": "civickit.postcodes",
+    "PostcodeDirectory": "civickit.postcodes",
     "PoliceUK": "civickit.police",
     "Crime": "civickit.police",
     # geo
@@ -91,7 +93,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
     from .police import Crime, PoliceUK
     from .portals import portal
     from .portals.ckan import CKAN, Dataset, Resource
-    from .postcodes import Place, Postcodes, normalise
+    from .postcodes import Place, PostcodeDirectory, Postcodes, normalise
     from .reminders import Outbox, make_scheduler
     from .sms import ConsoleSender, MemorySender, SentMessage, TwilioSender, normalise_phone
     from .tabular import open_table
