@@ -242,11 +242,11 @@ def _classify(part: _Part, result: Plan, *, explicit: bool) -> bool:
     """Put ``part`` in its role; False when it holds nothing a directory uses."""
     fields = [f.strip() for f in _fields(part.first_line)]
     names = [f.lower() for f in fields]
-    if any(name in _POSTCODE for name in names):
-        result.rows.append(part)
-        return True
     if "column_headers" in PurePosixPath(part.name).name.lower():
         result.code_point_columns = _code_point_columns(part)
+        return True
+    if any(name in _POSTCODE for name in names):
+        result.rows.append(part)
         return True
     if _name_columns(names):
         result.names.update(_read_names(part))
