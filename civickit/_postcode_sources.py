@@ -349,7 +349,7 @@ def _read_rows(
     with (
         part.opener() as raw,
         open_table(
-            _Counting(raw, advance),
+            io.BufferedReader(_Counting(raw, advance)),
             has_header=not headerless,
             fieldnames=fieldnames,
             source=part.name,

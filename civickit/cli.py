@@ -11,12 +11,17 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
 from .errors import CivicKitError
+
+if TYPE_CHECKING:
+    from .errors import DataFormatError
+    from .postcodes import PostcodeDirectory
 
 __all__ = ["main"]
 
@@ -299,11 +304,12 @@ def postcode_command(
     postcodes.io answers the rest. Every postcode is checked offline first;
     unknown ones are reported on stderr and make the exit status 1.
     """
-    from .postcodes import Postcodes, normalise
+    from .postcodes import Place, Postcodes, normalise
 
     for text in postcodes:
         normalise(text)  # refuse junk before any request
     client = Postcodes(http=http_client(ctx), offline=offline)
+    found: dict[str, Place | None]
     if len(postcodes) == 1:
         found = {postcodes[0]: client.lookup(postcodes[0])}
     else:
@@ -337,9 +343,7 @@ def postcodes_group() -> None:
     """The local postcode directory: build it from the ONS files, fetch the latest, inspect it."""
 
 
-def _directory_path(output: str | None) -> Any:
-    from pathlib import Path
-
+def _directory_path(output: str | None) -> Path:
     from .postcodes import default_directory, user_directory_path
 
     if output:
@@ -347,13 +351,13 @@ def _directory_path(output: str | None) -> Any:
     return default_directory() or user_directory_path()
 
 
-def _build(sources: list[Any], dest: Any, strict: bool) -> Any:
-    """Build, reporting skipped rows on stderr (all of them with --strict: the first stops it)."""
+def _build(sources: list[str | Path], dest: Path, strict: bool) -> PostcodeDirectory:
+    """Build, reporting skipped rows on stderr (the first 20), or stopping at one (--strict)."""
     from .postcodes import PostcodeDirectory
 
     shown = 0
 
-    def report(error: CivicKitError) -> None:
+    def report(error: DataFormatError) -> None:
         nonlocal shown
         shown += 1
         if shown <= 20:
@@ -364,7 +368,7 @@ def _build(sources: list[Any], dest: Any, strict: bool) -> Any:
     )
 
 
-def _summary(directory: Any, as_json: bool) -> None:
+def _summary(directory: PostcodeDirectory, as_json: bool) -> None:
     info = dict(directory.info, path=str(directory.path))
     if as_json:
         echo_json(info)

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from urllib.parse import quote
@@ -492,12 +493,17 @@ def _key(postcode: str) -> int:
 
 def _postcode(key: int) -> str:
     """The canonical postcode of a key."""
+    outward, inward = divmod(key, 37**3)
+    return f"{_decode(outward, 4).rstrip()} {_decode(inward, 3)}"
+
+
+@lru_cache(maxsize=8192)  # a few thousand outward and inward codes are ever used
+def _decode(value: int, width: int) -> str:
     chars = []
-    for _ in range(7):
-        key, digit = divmod(key, 37)
+    for _ in range(width):
+        value, digit = divmod(value, 37)
         chars.append(_KEY_DIGITS[digit])
-    pcd = "".join(reversed(chars))
-    return f"{pcd[:4].rstrip()} {pcd[4:]}"
+    return "".join(reversed(chars))
 
 
 def _sql_postcode(column: str) -> str:
@@ -695,7 +701,7 @@ class PostcodeDirectory:
         postcode map to ``None``.
         """
         wanted = _normalised(pcs)
-        found = self._lookup_known(dict.fromkeys(pc for pc in wanted.values() if pc is not None))
+        found = self._lookup_known(wanted.values())
         return {text: found.get(pc) if pc else None for text, pc in wanted.items()}
 
     def nearest(
@@ -748,9 +754,10 @@ class PostcodeDirectory:
         hits.sort()
         return [self._place(_postcode(key), row) for _, key, row in hits[:limit]]
 
-    def _lookup_known(self, postcodes: Iterable[str]) -> dict[str, Place | None]:
+    def _lookup_known(self, postcodes: Iterable[str | None]) -> dict[str, Place | None]:
         """The postcodes the directory holds: a Place if in use, None if retired."""
-        keyed = {_key(pc): pc for pc in postcodes}
+        key = _key
+        keyed = {key(pc): pc for pc in postcodes if pc is not None}
         keys = sorted(keyed)  # neighbouring keys share pages: each batch reads fewer
         db = self._db()
         tables = self._tables or self._load()
