@@ -42,7 +42,7 @@ from .geo import osgb_to_wgs84_many
 from .postcodes import CODE_FIELDS, normalise
 from .tabular import open_table
 
-__all__ = ["CODE_FIELDS", "Plan", "Row", "plan"]
+__all__ = ["CODE_POINT_COLUMNS", "Plan", "Row", "plan"]
 
 #: Code-Point Open's columns, in order, as its column-headers file names them
 #: (used when a Code-Point Open file arrives without that file).
@@ -68,7 +68,6 @@ _COLUMNS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "eastings": (("oseast1m", "east1m", "eastings", "easting", "ea"), None),
     "northings": (("osnrth1m", "north1m", "northings", "northing", "no"), None),
     "quality": (("osgrdind", "gridind", "positional_quality_indicator", "pq"), None),
-    "introduced": (("dointr", "date_of_introduction"), None),
     "terminated": (("doterm", "date_of_termination"), None),
     "country": (("ctry", "country_code", "cy"), r"ctry(\d\d)cd"),
     "region": (("rgn", "gor"), r"rgn(\d\d)cd"),
@@ -121,7 +120,7 @@ class Plan:
     names: dict[str, str] = field(default_factory=dict)
     code_point_columns: tuple[str, ...] | None = None
     sources: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # archive members not read
 
     @property
     def total_bytes(self) -> int:
@@ -165,7 +164,7 @@ def plan(sources: Sequence[str | os.PathLike[str]]) -> Plan:
             _plan_zip(path, result)
         else:
             part = _file_part(path)
-            if not _classify(part, result, explicit=True):
+            if not _classify(part, result):
                 raise DataFormatError(
                     str(path), 1, "not an ONSPD, NSPL or Code-Point Open file, nor a names lookup"
                 )
@@ -181,7 +180,7 @@ def plan(sources: Sequence[str | os.PathLike[str]]) -> Plan:
 
 def _file_part(path: Path) -> _Part:
     with path.open("rb") as f:
-        first = _decode(f.readline(4096))
+        first = _text(f.readline(4096))
     return _Part(str(path), path.stat().st_size, lambda: path.open("rb"), first)
 
 
@@ -193,7 +192,7 @@ def _plan_zip(path: Path, result: Plan) -> None:
         parts = []
         for member in members:
             with archive.open(member) as f:
-                first = _decode(f.readline(4096))
+                first = _text(f.readline(4096))
             parts.append(
                 _Part(
                     f"{path.name}:{member.filename}",
@@ -208,14 +207,14 @@ def _plan_zip(path: Path, result: Plan) -> None:
     found: list[_Part] = []
     for part in parts:
         before = len(result.rows)
-        if not _classify(part, result, explicit=False):
-            result.skipped.append(part.name)
+        if not _classify(part, result):
+            result.ignored.append(part.name)
         elif len(result.rows) > before:
             found.append(result.rows.pop())
     # the whole-UK file, when the archive also holds the rows split by area
     whole = [p for p in found if "multi_csv" not in p.folder.lower().split("/")]
     result.rows.extend(whole or found)
-    result.skipped.extend(p.name for p in found if whole and p not in whole)
+    result.ignored.extend(p.name for p in found if whole and p not in whole)
 
 
 def _member_opener(path: Path, member: str) -> Callable[[], IO[bytes]]:
@@ -226,7 +225,7 @@ def _member_opener(path: Path, member: str) -> Callable[[], IO[bytes]]:
     return opener
 
 
-def _decode(raw: bytes) -> str:
+def _text(raw: bytes) -> str:
     raw = raw.lstrip(b"\xef\xbb\xbf").rstrip(b"\r\n")
     try:
         return raw.decode("utf-8")
@@ -238,7 +237,7 @@ def _fields(line: str) -> list[str]:
     return next(csv.reader([line]), [])
 
 
-def _classify(part: _Part, result: Plan, *, explicit: bool) -> bool:
+def _classify(part: _Part, result: Plan) -> bool:
     """Put ``part`` in its role; False when it holds nothing a directory uses."""
     fields = [f.strip() for f in _fields(part.first_line)]
     names = [f.lower() for f in fields]
@@ -293,7 +292,7 @@ def _read_names(part: _Part) -> dict[str, str]:
 def _code_point_columns(part: _Part) -> tuple[str, ...]:
     """The long column names from Code-Point Open's column-headers file."""
     with part.opener() as binary:
-        text = _decode(binary.read(64 * 1024).replace(b"\r\n", b"\n").rstrip(b"\n"))
+        text = _text(binary.read(64 * 1024).replace(b"\r\n", b"\n").rstrip(b"\n"))
     rows = [_fields(line) for line in text.split("\n") if line.strip()]
     for row in rows:  # the long names ("Postcode"), else the short codes ("PC")
         if row and row[0].strip().lower() == "postcode":

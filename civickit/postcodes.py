@@ -603,8 +603,9 @@ class PostcodeDirectory:
     ``fork``.
 
     ``info`` holds what the file was built from: ``source``, ``release``,
-    ``layout``, ``built``, and the counts ``rows``, ``in_use``, ``retired``,
-    ``without_location``, ``duplicates`` and ``skipped``.
+    ``layout``, ``built``, the counts ``rows``, ``in_use``, ``retired``,
+    ``without_location``, ``duplicates`` and ``skipped``, and ``ignored`` (the
+    archive members not read).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -1018,6 +1019,7 @@ class _Rows:
             ("without_location", str(self.without_location)),
             ("duplicates", str(self.rows - inserted)),
             ("skipped", str(self.skipped)),
+            ("ignored", ", ".join(plan.ignored)),
         ]
 
 

@@ -166,6 +166,7 @@ def test_the_published_zip_reads_the_whole_uk_file_and_its_names(tmp_path):
         z.writestr("User Guide/ONSPD User Guide.pdf", b"%PDF-1.4")
     built = PostcodeDirectory.build(archive, tmp_path / "postcodes.db")
     assert built.info["duplicates"] == "0"  # the per-area copy was not read as well
+    assert built.info["ignored"] == "ONSPD.zip:Data/multi_csv/ONSPD_FEB_2025_UK_BR.csv"
     assert built.info["rows"] == "3"
     assert built.info["release"] == "ONSPD FEB 2025"
     assert built.lookup("BR8 7RE").admin_district == "Sevenoaks"
