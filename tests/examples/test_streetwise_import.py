@@ -161,7 +161,7 @@ def test_import_json_report(app, tmp_path):
 
 
 def test_import_from_the_portals(app, tmp_path):
-    site = next(p.url for p in known_portals() if p.name == "datamillnorth")
+    site = known_portals()["datamillnorth"].url
     rtc = (DATA / "leeds_rtc_2015_sample.csv").read_bytes()
     hospitals = (DATA / "nhs_hospital_sample.csv").read_bytes()
     package = {
