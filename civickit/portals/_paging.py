@@ -8,6 +8,9 @@ server says there is more (ArcGIS caps pages below what was asked) is topped
 up from where it stopped before the next page is yielded, so every row comes
 once, whatever the server's cap.
 
+The first page is fetched alone (a small table costs one request); the
+window opens to ``concurrency`` pages once it says more follow.
+
 Memory: a page is either being fetched, waiting its turn, or being consumed,
 and a new fetch starts only when the consumer has moved past a page; so at
 most ``concurrency`` pages exist at once. Every request goes through the one
@@ -107,10 +110,11 @@ def _concurrent(
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="civickit-page")
     pending: deque[tuple[int, int, Future[tuple[list[Row], bool]]]] = deque()
     planned = 0  # offset of the next page to ask for
+    window = 1  # the first page alone: a small table costs one request, not ``concurrency``
 
     def plan() -> None:
         nonlocal planned
-        while len(pending) < concurrency and (limit is None or planned < limit):
+        while len(pending) < window and (limit is None or planned < limit):
             want = _want(planned, page_size, limit)
             pending.append((planned, want, pool.submit(fetch, planned, want)))
             planned += want
@@ -127,6 +131,7 @@ def _concurrent(
             del rows, future  # the consumer is done with this page: let it go first
             if not more:
                 return
+            window = concurrency
             plan()
     finally:
         for _, _, future in pending:
