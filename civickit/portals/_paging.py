@@ -119,6 +119,7 @@ def _concurrent(
             pending.append((planned, want, pool.submit(fetch, planned, want)))
             planned += want
 
+    done = False
     try:
         plan()
         while pending:
@@ -126,14 +127,17 @@ def _concurrent(
             rows, more = future.result()
             rows, more = _top_up(fetch, offset, want, rows, more, url)
             if not rows:
-                return
+                break
             yield rows[:want]
             del rows, future  # the consumer is done with this page: let it go first
             if not more:
-                return
+                break
             window = concurrency
             plan()
+        done = True
     finally:
         for _, _, future in pending:
             future.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+        # at the end, let the pages asked for past it finish (short, empty answers) so no
+        # request outlives the read; a consumer that stops early is not kept waiting
+        pool.shutdown(wait=done, cancel_futures=True)
