@@ -40,7 +40,8 @@ class PortalApp:
         self.socrata_shuffles_without_order = True
         self.ckan_dump = True
         self.hold_one_page = False  # the first later page waits until another page is asked for
-        self.fail_after: int | None = None  # data requests answered before every later one fails
+        self.hold_seconds = 5.0  # how long it waits at most
+        self.fail_from: int | None = None  # pages from this row offset on fail with a 500
         self.html_everywhere = False
         self.lock = threading.Lock()
         self.data_requests = 0
@@ -82,15 +83,14 @@ class PortalApp:
         """Count a page request; False when it must fail. May hold it (see ``hold_one_page``)."""
         with self.lock:
             self.data_requests += 1
-            n = self.data_requests
             hold = self.hold_one_page and not self._held and offset > 0
             if hold:
                 self._held = True
             elif self._held:
                 self._another.set()
         if hold:
-            self.overlapped = self._another.wait(5)
-        return self.fail_after is None or n <= self.fail_after
+            self.overlapped = self._another.wait(self.hold_seconds)
+        return self.fail_from is None or offset < self.fail_from
 
     @staticmethod
     def _json(value: Any) -> tuple[int, bytes, str]:

@@ -93,6 +93,7 @@ def test_never_more_than_concurrency_pages_held(serve, app, http, platform, conc
 
 def test_concurrency_one_sends_one_request_at_a_time(serve, app, http):
     app.hold_one_page = True
+    app.hold_seconds = 0.5
     app.total = 300
     server = serve(app)
     # held page 2 times out waiting for company: nothing else was in flight
@@ -131,7 +132,7 @@ def test_peak_memory_does_not_grow_with_the_table(serve, http):
             count = sum(
                 1
                 for _ in Socrata(server.url, http=http).records(
-                    SOCRATA_VIEW, page_size=200, concurrency=4
+                    SOCRATA_VIEW, page_size=100, concurrency=4
                 )
             )
             assert count == total
@@ -139,7 +140,7 @@ def test_peak_memory_does_not_grow_with_the_table(serve, http):
         finally:
             tracemalloc.stop()
 
-    small, large = peak(2_000), peak(20_000)
+    small, large = peak(1_000), peak(10_000)
     assert large < 2.5 * small, (small, large)
 
 
@@ -206,7 +207,7 @@ def test_ckan_without_a_dump_pages_instead(serve, app, http):
 
 
 def test_a_failure_part_way_is_raised_in_order_not_swallowed(serve, app, http):
-    app.fail_after = 3
+    app.fail_from = 300
     server = serve(app)
     seen = []
 
