@@ -17,6 +17,7 @@ __all__ = [
     "atomic_file",
     "download_path",
     "esri_geometry_to_geojson",
+    "geo_keys",
     "locate",
     "safe_filename",
     "write_rows",
@@ -143,6 +144,21 @@ def _cell(value: Any) -> Any:
 
 
 # -- geometry -----------------------------------------------------------------------------
+
+
+def geo_keys(rows: list[Row]) -> list[str]:
+    """The fields holding dicts (points, shapes) in a page: the only ones :func:`_shape` looks at.
+
+    Found once, on the first page, so rows are not scanned field by field; a
+    geo field empty throughout that page keeps its values but gains no
+    ``latitude``/``longitude`` on later pages.
+    """
+    keys: dict[str, None] = {}
+    for row in rows:
+        for key, value in row.items():
+            if type(value) is dict:
+                keys[key] = None
+    return list(keys)
 
 
 def locate(row: Row, geometry: Mapping[str, Any] | None) -> Row:

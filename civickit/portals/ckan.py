@@ -11,8 +11,8 @@ mapped to a typed :mod:`civickit.errors` exception in :func:`_raise_envelope`.
 
 from __future__ import annotations
 
-import codecs
 import csv
+import io
 import itertools
 import json
 import logging
@@ -148,18 +148,6 @@ def _encode_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- the datastore dump, typed as datastore_search would type it ----------------------------
-
-
-def _lines(chunks: Iterator[str]) -> Iterator[str]:
-    """Split decoded chunks into lines, keeping the line ends (csv needs them in quoted fields)."""
-    rest = ""
-    for chunk in chunks:
-        rest += chunk
-        lines = rest.splitlines(keepends=True)
-        rest = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-        yield from lines
-    if rest:
-        yield rest
 
 
 def _text(value: str) -> Any:
@@ -430,18 +418,24 @@ class CKAN:
         count = 0
         with response:
             try:
-                lines = codecs.iterdecode(response.iter_content(256 * 1024), "utf-8-sig")
-                reader = csv.reader(_lines(lines))
+                response.raw.decode_content = True  # gzip is undone before the text layer
+                response.raw.auto_close = False  # let the text layer see the end, not a closed file
+                text = io.TextIOWrapper(response.raw, encoding="utf-8-sig", newline="")
+                reader = csv.reader(text)
                 header = next(reader, None)
                 if header is None:
                     return
-                convert = [_CONVERTERS.get(kinds.get(name, "text"), _text) for name in header]
-                pairs = list(zip(header, convert, strict=True))
+                # only the typed columns are converted, in place: text stays as csv made it
+                typed = [
+                    (name, _CONVERTERS[kinds[name]])
+                    for name in header
+                    if kinds.get(name) in _CONVERTERS and _CONVERTERS[kinds[name]] is not _text
+                ]
                 for record in reader:
-                    yield {
-                        name: conv(value)
-                        for (name, conv), value in zip(pairs, record, strict=False)
-                    }
+                    row = dict(zip(header, record, strict=False))
+                    for name, conv in typed:
+                        row[name] = conv(row[name])
+                    yield row
                     count += 1
             except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
                 raise ServiceUnavailable(

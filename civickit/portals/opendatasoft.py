@@ -33,7 +33,7 @@ from ..errors import (
     ValidationError,
 )
 from ..http import HttpClient, error_for_status
-from ._common import download_path, locate, safe_filename
+from ._common import download_path, geo_keys, locate, safe_filename
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
 from .models import Dataset, FieldType, Resource, int_or_none, timestamp
 
@@ -95,9 +95,10 @@ def _seconds_until(value: Any) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _shape(row: Row) -> Row:
+def _shape(row: Row, keys: list[str]) -> Row:
     """Give a row ``latitude``/``longitude`` (from a geo_point_2d) or a GeoJSON ``geometry``."""
-    for key, value in list(row.items()):
+    for key in keys:
+        value = row.get(key)
         if not isinstance(value, dict):
             continue
         if "lat" in value and "lon" in value and len(value) == 2:
@@ -357,9 +358,14 @@ class OpenDataSoft:
                 rows = page.get("results") or []
             return rows, offset + len(rows) < wanted
 
+        keys: list[str] | None = None
         for page in offset_pages(fetch, page_size=size, limit=wanted, concurrency=workers, url=url):
-            for row in page:
-                yield _shape(row)
+            if keys is None:
+                keys = geo_keys(page)
+            if keys:
+                for row in page:
+                    _shape(row, keys)
+            yield from page
 
     def _export(
         self, dataset_id: str, params: Mapping[str, Any], limit: int | None
@@ -377,6 +383,8 @@ class OpenDataSoft:
             response.close()
             raise error
         count = 0
+        keys: list[str] | None = None
+        first: list[Row] = []
         with response:
             try:
                 for line in response.iter_lines(chunk_size=256 * 1024):
@@ -389,7 +397,18 @@ class OpenDataSoft:
                             response.status_code, f"line {count + 1} of the export is not JSON", url
                         ) from exc
                     count += 1
-                    yield _shape(row)
+                    if keys is None:  # learn the geo fields from the first rows
+                        first.append(row)
+                        if len(first) < PAGE_MAX:
+                            continue
+                        keys = geo_keys(first)
+                        yield from (_shape(r, keys) for r in first)
+                        first = []
+                        continue
+                    yield _shape(row, keys) if keys else row
+                if keys is None:
+                    keys = geo_keys(first)
+                    yield from (_shape(r, keys) for r in first)
             except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
                 raise ServiceUnavailable(
                     None, f"the export was cut off after {count:,} rows", url

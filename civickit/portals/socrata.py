@@ -30,14 +30,14 @@ from ..errors import (
     ValidationError,
 )
 from ..http import HttpClient, error_for_status
-from ._common import download_path, locate, safe_filename
+from ._common import download_path, geo_keys, locate, safe_filename
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
 from .models import Dataset, FieldType, Resource, int_or_none, timestamp
 
 __all__ = ["Socrata"]
 
 Row = dict[str, Any]
-DEFAULT_PAGE = 10_000  # SODA 2.1 has no cap; 2.0 endpoints cap $limit at 50,000
+DEFAULT_PAGE = 5_000  # SODA 2.1 has no cap; 2.0 endpoints cap $limit at 50,000
 DISCOVERY_PAGE = 100
 DISCOVERY_HOSTS = {"eu": "https://api.eu.socrata.com", "us": "https://api.us.socrata.com"}
 _FOUR_BY_FOUR = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
@@ -90,9 +90,10 @@ def _socrata_error(response: requests.Response) -> APIError:
     return error_for_status(response, text)
 
 
-def _shape(row: Row) -> Row:
+def _shape(row: Row, keys: list[str]) -> Row:
     """Points become ``latitude``/``longitude``; other shapes a GeoJSON ``geometry``."""
-    for key, value in list(row.items()):
+    for key in keys:
+        value = row.get(key)
         if not isinstance(value, dict):
             continue
         kind = value.get("type")
@@ -382,11 +383,16 @@ class Socrata:
             return rows, len(rows) >= count
 
         def rows() -> Iterator[Row]:
+            keys: list[str] | None = None
             for page in offset_pages(
                 fetch, page_size=size, limit=limit, concurrency=workers, url=url
             ):
-                for row in page:
-                    yield _shape(row)
+                if keys is None:
+                    keys = geo_keys(page)  # the location fields, found on the first page
+                if keys:
+                    for row in page:
+                        _shape(row, keys)
+                yield from page
 
         return rows()
 
