@@ -286,11 +286,10 @@ def ckanapi_ckan(url: str, total: int, page: int = 32000, check: bool = False) -
     import ckanapi
 
     ckan = ckanapi.RemoteCKAN(url)
-    rows: list[Any] = []
     n = offset = 0
     while True:
         result = ckan.action.datastore_search(
-            resource_id=f"bench-{total}", limit=32000, offset=offset
+            resource_id=f"bench-{total}", limit=page, offset=offset
         )
         rows = result["records"]
         n += len(rows)
@@ -375,7 +374,7 @@ def main() -> None:
                         )
                     summary.append(
                         (
-                            platform,
+                            f"{platform} vs {peer_name}",
                             f"{latency * 1000:.0f} ms",
                             rows,
                             ratio(ours_n / ours_s, peer_n / peer_s),
@@ -385,7 +384,7 @@ def main() -> None:
                     a, b = rss_by_size[SIZES[0]], rss_by_size[SIZES[-1]]
                     summary.append(
                         (
-                            platform,
+                            f"{platform} vs {peer_name}",
                             "RSS 50k -> 200k",
                             "",
                             f"civickit {a[0]:.1f} -> {b[0]:.1f} MB; peer {a[1]:.1f} -> {b[1]:.1f} MB",
@@ -418,7 +417,7 @@ def main() -> None:
             )
             summary.append(
                 (
-                    "OpenDataSoft",
+                    "OpenDataSoft vs /records loop",
                     f"{latency * 1000:.0f} ms",
                     ODS_WINDOW_ROWS,
                     ratio(ours_n / ours_s, peer_n / peer_s),
@@ -492,7 +491,7 @@ def main() -> None:
         lines,
     )
     print()
-    table(["platform", "latency", "rows", "civickit / peer (records/s)"], summary)
+    table(["platform and peer", "latency", "rows", "civickit / peer (records/s)"], summary)
     print()
     table(["case", "contender", "table rows", "rows read", "missed", "duplicated"], found)
 
