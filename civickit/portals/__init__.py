@@ -15,7 +15,8 @@ from ..errors import UnknownPortal
 from ..http import HttpClient
 from .arcgis import ArcGIS, ArcGISHub
 from .ckan import CKAN
-from .detect import KINDS, clear_cache, detect, detect_portal, normalise_url
+from .detect import KINDS, clear_cache, detect_portal, normalise_url
+from .detect import detect as _detect
 from .models import Dataset, Portal, Resource
 from .opendatasoft import OpenDataSoft
 from .registry import PortalInfo, known_portals, register
@@ -88,7 +89,7 @@ def portal(
     else:
         raise UnknownPortal(text, known=list(known_portals()))
     if kind is None:
-        kind, url = detect(url, http=http)
+        kind, url = _detect(url, http=http)
     if kind not in _CLIENTS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     unknown = sorted(set(options) - set(_OPTIONS[kind]))

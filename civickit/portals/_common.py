@@ -166,7 +166,7 @@ def locate(row: Row, geometry: Mapping[str, Any] | None) -> Row:
     if not geometry:
         return row
     if geometry.get("type") == "Point":
-        coords = geometry.get("coordinates") or ()
+        coords: list[Any] = list(geometry.get("coordinates") or ())
         if len(coords) >= 2 and coords[0] is not None and coords[1] is not None:
             row.setdefault("latitude", float(coords[1]))
             row.setdefault("longitude", float(coords[0]))

@@ -48,7 +48,7 @@ from ..errors import (
 from ..http import HttpClient, error_for_status
 from ._common import download_path, esri_geometry_to_geojson, locate, safe_filename, write_rows
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
-from .models import Dataset, FieldType, Resource, int_or_none, timestamp
+from .models import Dataset, FieldType, Resource, int_or_none, mapping, timestamp
 
 __all__ = ["ArcGIS", "ArcGISHub"]
 
@@ -453,7 +453,7 @@ class ArcGIS:
         if not isinstance(body, dict) or not ("layers" in body or "tables" in body):
             raise NotAPortalResponse(None, "this is not an ArcGIS service description", service)
         name = service.split("/rest/services/", 1)[-1] if "/rest/services/" in service else service
-        info = body.get("documentInfo") if isinstance(body.get("documentInfo"), Mapping) else {}
+        info = mapping(body.get("documentInfo"))
         resources = tuple(
             Resource(
                 id=f"{service}/{item['id']}",
@@ -661,7 +661,7 @@ class ArcGISHub:
         self, q: str, limit: int | None, filters: Mapping[str, Any]
     ) -> Iterator[Dataset]:
         url = f"{self.base_url}/api/search/v1/collections/dataset/items"
-        start, seen = 1, set()
+        start, seen = 1, set[str]()
         while limit is None or len(seen) < limit:
             params: dict[str, Any] = {"limit": HUB_PAGE, "startindex": start, **filters}
             if q.strip():
@@ -685,7 +685,7 @@ class ArcGISHub:
                 return
 
     def _dataset_from_item(self, feature: Mapping[str, Any]) -> Dataset:
-        props = feature.get("properties") if isinstance(feature.get("properties"), Mapping) else {}
+        props = mapping(feature.get("properties"))
         item_id = str(props.get("id") or feature.get("id") or "")
         service_url = str(props.get("url") or "")
         resources: tuple[Resource, ...] = ()

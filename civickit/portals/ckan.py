@@ -88,7 +88,7 @@ def _raise_envelope(response: requests.Response, action: str) -> Any:
     if body["success"] is True and status < 400:
         return body.get("result")
 
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    error: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
     kind = str(error.get("__type") or "")
     fields = {k: v for k, v in error.items() if k not in ("__type", "message")}
     message = error.get("message") or _describe_fields(fields) or kind or "request failed"

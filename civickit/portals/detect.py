@@ -145,7 +145,7 @@ PROBES: list[tuple[str, str, Judge]] = [
 
 def _probe_all(base: str, http: HttpClient) -> tuple[str, str]:
     if _REST.search(urlsplit(base).path):
-        probes = [("arcgis", "?f=json", _is_arcgis_rest)]
+        probes: list[tuple[str, str, Judge]] = [("arcgis", "?f=json", _is_arcgis_rest)]
     else:
         probes = PROBES
     answers: list[tuple[str, str]] = []

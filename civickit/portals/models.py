@@ -41,6 +41,11 @@ def timestamp(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (for nested fields that may be absent)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def int_or_none(value: Any) -> int | None:
     try:
         return int(value) if value not in (None, "") else None

@@ -35,7 +35,7 @@ from ..errors import (
 from ..http import HttpClient, error_for_status
 from ._common import download_path, geo_keys, locate, safe_filename
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
-from .models import Dataset, FieldType, Resource, int_or_none, timestamp
+from .models import Dataset, FieldType, Resource, int_or_none, mapping, timestamp
 
 __all__ = ["OpenDataSoft"]
 
@@ -195,7 +195,7 @@ class OpenDataSoft:
         clauses = [f"({where})"] if where else []
         if q.strip():
             clauses.append('"' + q.strip().replace("\\", "\\\\").replace('"', '\\"') + '"')
-        offset, seen = 0, set()
+        offset, seen = 0, set[str]()
         while limit is None or len(seen) < limit:
             page = PAGE_MAX if limit is None else min(PAGE_MAX, limit - len(seen))
             if offset + page >= WINDOW:
@@ -231,8 +231,8 @@ class OpenDataSoft:
         if not isinstance(raw, Mapping) or "dataset_id" not in raw:
             raise NotAPortalResponse(None, "not an OpenDataSoft dataset", self.api_url)
         dataset_id = str(raw["dataset_id"])
-        metas = raw.get("metas") if isinstance(raw.get("metas"), Mapping) else {}
-        default = metas.get("default") if isinstance(metas.get("default"), Mapping) else {}
+        metas = mapping(raw.get("metas"))
+        default = mapping(metas.get("default"))
         modified = timestamp(default.get("modified") or default.get("data_processed"))
         table_url = f"{self._dataset_url(dataset_id)}/records"
         resources = [

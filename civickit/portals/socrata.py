@@ -32,7 +32,7 @@ from ..errors import (
 from ..http import HttpClient, error_for_status
 from ._common import download_path, geo_keys, locate, safe_filename
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
-from .models import Dataset, FieldType, Resource, int_or_none, timestamp
+from .models import Dataset, FieldType, Resource, int_or_none, mapping, timestamp
 
 __all__ = ["Socrata"]
 
@@ -77,7 +77,7 @@ def _socrata_error(response: requests.Response) -> APIError:
     message = str(body.get("message") or body.get("error") or "").strip()
     text = f"Socrata {code}: {message}" if code else f"Socrata: {message}"
     if status == 400 or code.startswith("query."):
-        data = body.get("data") if isinstance(body.get("data"), Mapping) else {}
+        data = mapping(body.get("data"))
         return ValidationError(
             status, text, response.url, errors={code or "error": message, **data}
         )
@@ -216,7 +216,7 @@ class Socrata:
         self, region: str, q: str, limit: int | None, filters: Mapping[str, Any]
     ) -> Iterator[Dataset]:
         url = f"{DISCOVERY_HOSTS[region]}/api/catalog/v1"
-        offset, seen = 0, set()
+        offset, seen = 0, set[str]()
         while limit is None or len(seen) < limit:
             page = DISCOVERY_PAGE if limit is None else min(DISCOVERY_PAGE, limit - len(seen))
             params = {
@@ -278,10 +278,10 @@ class Socrata:
         return tuple(out)
 
     def _dataset_from_discovery(self, raw: Mapping[str, Any]) -> Dataset:
-        res = raw.get("resource") if isinstance(raw.get("resource"), Mapping) else {}
+        res = mapping(raw.get("resource"))
         view_id = str(res.get("id") or "")
-        meta = raw.get("metadata") if isinstance(raw.get("metadata"), Mapping) else {}
-        cls = raw.get("classification") if isinstance(raw.get("classification"), Mapping) else {}
+        meta = mapping(raw.get("metadata"))
+        cls = mapping(raw.get("classification"))
         modified = timestamp(res.get("updatedAt") or res.get("data_updated_at"))
         title = str(res.get("name") or view_id)
         return Dataset(
@@ -303,7 +303,7 @@ class Socrata:
         raw = self._json(f"{self.base_url}/api/views/{view_id}.json")
         if not isinstance(raw, Mapping) or "id" not in raw:
             raise NotAPortalResponse(None, "not a Socrata view", self.base_url)
-        licence = raw.get("license") if isinstance(raw.get("license"), Mapping) else {}
+        licence = mapping(raw.get("license"))
         modified = timestamp(raw.get("rowsUpdatedAt") or raw.get("viewLastModified"))
         title = str(raw.get("name") or view_id)
         tabular = raw.get("viewType", "tabular") == "tabular" and raw.get(
