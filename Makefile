@@ -30,8 +30,10 @@ $(VENV)/bin/python: | prereqs
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# --no-compile: Python compiles only the modules the apps import, when they
+# first import them, instead of pip compiling every module of every package
 $(APPS_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e '.[apps]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[apps]'
 	@touch $@
 
 $(DEV_STAMP): pyproject.toml $(APPS_STAMP)
