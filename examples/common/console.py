@@ -43,7 +43,7 @@ def print_json(reports: ImportReport | Sequence[ImportReport]) -> None:
 def import_failed() -> click.ClickException:
     """The closing line (``Error: ...``, exit status 1) after a failed import's report."""
     return click.ClickException(
-        "Import failed. Nothing was changed: the previous data is still serving."
+        "Nothing was changed by the failed import: the previous data is still serving."
     )
 
 
