@@ -191,7 +191,7 @@ def find_templates(app: Flask, service_name: str) -> None:
             }
         ),
     ]
-    app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[assignment]
+    app.jinja_loader = ChoiceLoader(loaders)
     app.jinja_env.globals["service_name"] = service_name
 
 

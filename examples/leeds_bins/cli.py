@@ -6,8 +6,10 @@ import json
 import logging
 import signal
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -135,9 +137,9 @@ def send_due(dry_run):
         already = {(r.subscription_id, r.due_date) for r in due}
         for r in due:
             click.echo(f"would send (planned) to {mask_phone(r.recipient)}: {r.body}")
-        for r in rows:
-            if (str(r.subscription_id), r.due_date) not in already:
-                click.echo(f"would send to {mask_phone(r.recipient)}: {r.body}")
+        for reminder in rows:
+            if (str(reminder.subscription_id), reminder.due_date) not in already:
+                click.echo(f"would send to {mask_phone(reminder.recipient)}: {reminder.body}")
         return
     planned = sending.plan(app, now)
     report = sending.dispatch(app, now)
@@ -176,7 +178,7 @@ def scheduler_command():
         click.echo("Scheduler stopped.")
 
 
-def register_jobs(scheduler, config) -> list:
+def register_jobs(scheduler: Any, config: Mapping[str, Any]) -> list[Any]:
     """Add the four jobs (by textual reference, fixed ids) to ``scheduler``."""
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger

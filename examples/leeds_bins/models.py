@@ -9,6 +9,7 @@ transaction. Everything else is ordinary, long-lived application state.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 import sqlalchemy as sa
 
@@ -115,6 +116,10 @@ def create_all(engine: sa.Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes for UTC values; make them aware again."""
     if value is not None and value.tzinfo is None:

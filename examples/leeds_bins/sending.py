@@ -9,6 +9,7 @@ just before each send (a STOP may have arrived since planning).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -126,7 +127,7 @@ def plan(app: Flask, now: datetime) -> int:
     return planned
 
 
-def _still_wanted(app: Flask, now: datetime):
+def _still_wanted(app: Flask, now: datetime) -> Callable[[OutboxRow], bool]:
     local = _london(now)
     s = models.subscriptions
 
@@ -143,7 +144,7 @@ def _still_wanted(app: Flask, now: datetime):
     return consent
 
 
-def _opt_out(app: Flask, now: datetime):
+def _opt_out(app: Flask, now: datetime) -> Callable[[OutboxRow, SMSError], None]:
     def on_permanent_failure(row: OutboxRow, error: SMSError) -> None:
         reason = "provider" if str(error.code) == "21610" else "bad_number"
         stop_phone(app, row.recipient, reason=reason, now=now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from civickit.errors import InvalidPostcode
 from civickit.postcodes import normalise
@@ -48,7 +48,7 @@ def _date(name: str, default: date) -> date:
 
 
 @bp.get("/premises/<int:premises_id>/collections")
-def collections(premises_id: int):
+def collections(premises_id: int) -> Response:
     place = lookup.premises(premises_id)
     if place is None:
         raise ApiError(404, "premises_not_found", f"No premises with id {premises_id}.")

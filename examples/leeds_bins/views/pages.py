@@ -6,6 +6,7 @@ import hashlib
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 
 from civickit.ical import Feed, subscribe_links
@@ -80,7 +81,9 @@ CSRF_MARK = "__leeds_bins_csrf__"
 
 
 @bp.get("/premises/<int:premises_id>")
-def premises(premises_id: int, signup_form: SignupForm | None = None, status: int = 200):
+def premises(
+    premises_id: int, signup_form: SignupForm | None = None, status: int = 200
+) -> tuple[str, int]:
     if signup_form is None:
         # The page is the same for everyone but the form's CSRF token: cache it with
         # a marker where the token goes, and put this visitor's token in.
@@ -125,7 +128,7 @@ def _render_premises(
 
 
 @bp.get("/premises/<int:premises_id>/calendar.ics")
-def calendar(premises_id: int):
+def calendar(premises_id: int) -> ResponseReturnValue:
     day = lookup.today()
     # The feed is a function of the data, the date and its URL (so of the host it is
     # served under): answer a matching If-None-Match without building it.

@@ -14,6 +14,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 
 from civickit.errors import SMSError
@@ -61,7 +62,7 @@ def _limited():
 
 
 @bp.post("/premises/<int:premises_id>/sms")
-def signup(premises_id: int):
+def signup(premises_id: int) -> ResponseReturnValue:
     place = lookup.premises(premises_id)
     if place is None:
         abort(404)
@@ -150,7 +151,7 @@ def _unsubscribe_url(token: str) -> str:
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
-def unsubscribe(token: str):
+def unsubscribe(token: str) -> str:
     # GET only asks: link scanners and prefetchers must not unsubscribe anyone.
     sub = subscriptions.by_token(token) if len(token) < 100 else None
     if sub is None:
