@@ -17,6 +17,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from civickit.errors import CivicKitError
+from civickit.stopping import Stopped, StopSignals
 from examples.common import ImportFailed, ImportReport, Progress
 from examples.common.console import ProgressBar, import_failed, print_json, print_report
 
@@ -189,10 +190,17 @@ def crime_baseline(months: int) -> None:
     from . import crime, region
 
     client = state.get_police()
-    try:
-        baseline = crime.fetch_baseline(client, months)
-    except CivicKitError as exc:
-        raise click.ClickException(str(exc)) from exc
+    # SIGTERM or Ctrl-C stops it between months; the counts are stored in one
+    # transaction at the end, so a stop leaves the stored baseline as it was.
+    with StopSignals() as stop:
+        try:
+            baseline = crime.fetch_baseline(client, months, check_stop=stop.check)
+        except Stopped as exc:
+            raise click.ClickException(
+                f"{exc} before every month was counted; the stored baseline is unchanged."
+            ) from exc
+        except CivicKitError as exc:
+            raise click.ClickException(str(exc)) from exc
     rows = crime.store_baseline(state.get_engine(), baseline, region.outline_area_km2())
     total = sum(sum(c.values()) for c in baseline.values())
     click.echo(f"crime baseline: {total:,} crimes in {len(baseline)} months ({rows} rows)")
