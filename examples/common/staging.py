@@ -150,11 +150,6 @@ class Staging:
                 if not self.sqlite:
                     self.conn.exec_driver_sql(f"ANALYZE {copy.name}")
 
-    def count(self, table: sa.Table) -> int:
-        """Rows in ``table``'s copy."""
-        copy = self.copy_of(table)
-        return int(self.conn.execute(sa.select(sa.func.count()).select_from(copy)).scalar_one())
-
     def swap(self, record: Callable[[sa.Connection], object] | None = None) -> None:
         """Drop each live table and rename its copy over it, then ``record(conn)``: all or nothing."""
         with self.transaction() as conn:
