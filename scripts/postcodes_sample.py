@@ -15,8 +15,10 @@ built from them, ``civickit/data/postcodes_sample.db``. Its postcodes:
   country and region codes are the ONS codes of the names the example gives
   (England, South East).
 
-Nothing here is generated or guessed. The inputs are the copies under
-``tests/fixtures/`` (see their SOURCE.txt).
+Nothing here is generated or guessed. The inputs are the demo's
+``examples/streetwise/data/nhs_hospital_sample.csv`` and
+``tests/fixtures/postcodes_io/lookup_BR87RE_200.json`` (see the SOURCE.txt
+beside each).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from civickit.postcodes import BUILTIN_NAMES, PostcodeDirectory
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
+#: the demo's real Hospital.csv excerpt (its source is in the SOURCE.txt beside it)
+HOSPITAL_SAMPLE = ROOT / "examples" / "streetwise" / "data" / "nhs_hospital_sample.csv"
 OUT = ROOT / "civickit" / "data"
 COLUMNS = [
     "pcds", "dointr", "doterm", "oseast1m", "osnrth1m", "osgrdind", "ctry", "rgn", "oscty",
@@ -61,7 +65,7 @@ _CODE_COLUMNS = {
 def rows() -> tuple[list[dict[str, str]], dict[str, str]]:
     """The sample rows, and the names of their codes."""
     out: dict[str, dict[str, str]] = {}
-    for hospital in read_nhs(FIXTURES / "streetwise" / "nhs_hospital_sample.csv"):
+    for hospital in read_nhs(HOSPITAL_SAMPLE):
         if hospital.postcode in out or hospital.latitude is None or hospital.longitude is None:
             continue  # two organisations at one site (Nuffield Leeds): the first
         out[hospital.postcode] = {

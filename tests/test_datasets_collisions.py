@@ -10,8 +10,8 @@ from civickit.geo import osgb_to_wgs84
 # -- Leeds RTC: the real sample ---------------------------------------------------------
 
 
-def test_real_leeds_sample_folds_casualties(fixtures):
-    collisions = list(read_leeds_rtc(fixtures / "streetwise" / "leeds_rtc_2015_sample.csv"))
+def test_real_leeds_sample_folds_casualties(streetwise_data):
+    collisions = list(read_leeds_rtc(streetwise_data / "leeds_rtc_2015_sample.csv"))
     # 25 casualty rows, 21 collisions
     assert len(collisions) == 21
     assert sum(c.casualties for c in collisions) == 25

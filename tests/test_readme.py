@@ -23,8 +23,8 @@ def _readme_python() -> str:
     return blocks[0]
 
 
-def test_the_readme_example_runs(fixtures, tmp_path, monkeypatch, capsys):
-    shutil.copy(fixtures / "streetwise" / "nhs_hospital_sample.csv", tmp_path / "Hospital.csv")
+def test_the_readme_example_runs(fixtures, streetwise_data, tmp_path, monkeypatch, capsys):
+    shutil.copy(streetwise_data / "nhs_hospital_sample.csv", tmp_path / "Hospital.csv")
     monkeypatch.chdir(tmp_path)
     # as the README says: the bundled directory, and no route to postcodes.io at all
     monkeypatch.setenv(
@@ -49,6 +49,6 @@ def test_the_readme_example_runs(fixtures, tmp_path, monkeypatch, capsys):
 
     assert not [c for c in rsps.calls if "postcodes.io" in c.request.url]
     out = capsys.readouterr().out
-    assert f"{len(crimes)} crimes reported near LS1 3EX" in out
+    assert f"{len(crimes)} crimes near LS1 3EX in police.uk's newest month" in out
     assert package["title"] in out
     assert "Leeds General Infirmary" in out  # the nearest hospital to central Leeds
