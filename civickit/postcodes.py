@@ -1003,12 +1003,9 @@ class _Rows:
         return area
 
     def meta(self, plan: Plan, inserted: int, in_use: int) -> list[tuple[str, str]]:
-        from . import __version__
-
         return [
             ("format", _FORMAT),
             ("version", str(_FORMAT_VERSION)),
-            ("civickit", __version__),
             ("built", datetime.now(UTC).isoformat(timespec="seconds")),
             ("source", ", ".join(plan.sources)),
             ("release", plan.release),
