@@ -701,9 +701,41 @@ class PostcodeDirectory:
         the directory does not hold, retired ones and text that is not a
         postcode map to ``None``.
         """
-        wanted = _normalised(pcs)
-        found = self._lookup_known(wanted.values())
-        return {text: found.get(pc) if pc else None for text, pc in wanted.items()}
+        # one pass over the input: each string's slot in the answer, and for each
+        # postcode the first string that named it (later spellings copy its answer)
+        found: dict[str, Place | None] = {}
+        first: dict[int, tuple[str, str]] = {}
+        again: list[tuple[str, str]] = []
+        key_of, check = _key, normalise
+        for text in pcs:
+            found[text] = None
+            try:
+                pc = check(text)
+            except InvalidPostcode:
+                continue
+            key = key_of(pc)
+            named = first.get(key)
+            if named is None:
+                first[key] = (text, pc)
+            elif named[0] != text:
+                again.append((text, named[0]))
+        tables = self._tables or self._load()
+        codes, names, new_place = tables.codes, tables.names, _new_place
+        for key, lat, lon, east, north, area, terminated in self._rows(first):
+            if terminated is None:
+                text, pc = first[key]
+                found[text] = new_place(
+                    pc,
+                    None if lat is None else lat / 1e6,
+                    None if lon is None else lon / 1e6,
+                    east,
+                    north,
+                    names[area],
+                    codes[area],
+                )
+        for text, named_first in again:
+            found[text] = found[named_first]
+        return found
 
     def nearest(
         self, lat: float, lon: float, *, limit: int = 10, radius_m: float = 100
@@ -755,31 +787,23 @@ class PostcodeDirectory:
         hits.sort()
         return [self._place(_postcode(key), row) for _, key, row in hits[:limit]]
 
-    def _lookup_known(self, postcodes: Iterable[str | None]) -> dict[str, Place | None]:
+    def _lookup_known(self, postcodes: Iterable[str]) -> dict[str, Place | None]:
         """The postcodes the directory holds: a Place if in use, None if retired."""
-        key = _key
-        keyed = {key(pc): pc for pc in postcodes if pc is not None}
-        keys = sorted(keyed)  # neighbouring keys share pages: each batch reads fewer
-        db = self._db()
-        tables = self._tables or self._load()
-        codes, names = tables.codes, tables.names
-        new_place = _new_place
+        keyed = {_key(pc): pc for pc in postcodes}
         found: dict[str, Place | None] = {}
-        for start in range(0, len(keys), _IN_BATCH):
-            batch = keys[start : start + _IN_BATCH]
-            marks = ",".join("?" * len(batch))
-            query = f"SELECT {_ROW} FROM postcodes WHERE key IN ({marks})"
-            for key, lat, lon, east, north, area, terminated in db.execute(query, batch):
-                pc = keyed[key]
-                if terminated is not None:
-                    found[pc] = None
-                elif lat is None:
-                    found[pc] = new_place(pc, None, None, east, north, names[area], codes[area])
-                else:
-                    found[pc] = new_place(
-                        pc, lat / 1e6, lon / 1e6, east, north, names[area], codes[area]
-                    )
+        for row in self._rows(keyed):
+            pc = keyed[row[0]]
+            found[pc] = self._place(pc, row) if row[6] is None else None
         return found
+
+    def _rows(self, keys: Iterable[int]) -> Iterator[tuple[Any, ...]]:
+        """The rows of these keys, in key order, in batches (neighbouring keys share pages)."""
+        ordered = sorted(keys)
+        db = self._db()
+        for start in range(0, len(ordered), _IN_BATCH):
+            batch = ordered[start : start + _IN_BATCH]
+            marks = ",".join("?" * len(batch))
+            yield from db.execute(f"SELECT {_ROW} FROM postcodes WHERE key IN ({marks})", batch)
 
     # -- plumbing ----------------------------------------------------------------
 
