@@ -43,7 +43,7 @@ UNITS_PER_SECTOR = 110
 NO_GRID_SHARE = 0.002  # rows without a grid reference
 
 
-def _outward_codes(rng: np.random.Generator, wanted: int) -> list[tuple[str, str]]:
+def _outward_codes(wanted: int) -> list[tuple[str, str]]:
     """(outward code, country code) pairs: districts 1..k of every area."""
     areas = [(a, c) for c, names in _AREAS.items() for a in names.split()]
     per_area = -(-wanted // len(areas))
@@ -56,7 +56,7 @@ def generate(path: Path, rows: int, *, seed: int = 2_700_000) -> Path:
 
     rng = np.random.default_rng(seed)
     sectors = -(-rows // UNITS_PER_SECTOR)
-    outwards = _outward_codes(rng, -(-sectors // 10))
+    outwards = _outward_codes(-(-sectors // 10))
     units = [a + b for a in _INWARD for b in _INWARD]
     to_bng = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
     tmp = path.with_name(path.name + ".part")

@@ -23,7 +23,8 @@ ONSPD = [
     for c in json.loads((FIXTURES / "onspd" / "onspd_schema_postcodesio.json").read_text())
 ]
 EXAMPLE = json.loads((FIXTURES / "postcodes_io" / "lookup_BR87RE_200.json").read_text())["result"]
-# postcodes.io's code names -> the ONSPD's columns
+# postcodes.io's code names -> the ONSPD's columns, where the name says which
+# (columns whose mapping is not plain from the names are left empty)
 CODE_COLUMNS = {
     "admin_county": "oscty",
     "ced": "ced",
@@ -31,24 +32,11 @@ CODE_COLUMNS = {
     "admin_ward": "osward",
     "parish": "parish",
     "parliamentary_constituency": "pcon",
-    "nuts": "nuts",
     "lsoa11": "lsoa11",
     "msoa11": "msoa11",
-    "ccg": "ccg",
-    "bua": "bua22",
-    "pfa": "pfa",
-    "icb": "icb",
-    "cancer_alliance": "calncv",
-    "oa21": "oa21",
     "lsoa21": "lsoa21",
     "msoa21": "msoa21",
-    "lep1": "lep1",
-    "lep2": "lep2",
-    "ttwa": "ttwa",
-    "national_park": "park",
-    "nhs_region": "nhser",
-    "ruc11": "ru11ind",
-    "ruc21": "ru21ind",
+    "pfa": "pfa",
 }
 
 
