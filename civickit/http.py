@@ -31,6 +31,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import __version__
+from ._convert import int_if_valid
 from .errors import (
     APIError,
     NotAPortalResponse,
@@ -373,7 +374,7 @@ class HttpClient:
                 return Download(dest, False, 0, meta.get("etag"), meta.get("last_modified"))
             if response.status_code >= 400:
                 raise error_for_status(response)
-            expected = _int_or_none(response.headers.get("Content-Length"))
+            expected = int_if_valid(response.headers.get("Content-Length"))
             if response.headers.get("Content-Encoding"):
                 expected = None  # Content-Length counts compressed bytes
             written = self._write_atomically(response, dest, expected, progress)
@@ -455,13 +456,6 @@ def _timed_out(exc: requests.exceptions.ConnectionError) -> bool:
     return isinstance(reason, urllib3.exceptions.TimeoutError) and not isinstance(
         reason, urllib3.exceptions.NewConnectionError
     )
-
-
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 @contextlib.contextmanager
