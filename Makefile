@@ -15,7 +15,7 @@ help:
 	@echo "make test    set up, then run the whole test suite"
 	@echo "make bench   run the benchmarks in benchmarks/ (figures + ratio to a peer)"
 	@echo "make docs    build the documentation site into site/"
-	@echo "make lint    ruff check"
+	@echo "make lint    ruff (check and format) and mypy (strict on civickit/)"
 
 prereqs:
 	@PYTHON=$(PYTHON) ./scripts/check-prereqs
@@ -58,6 +58,7 @@ docs-serve: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -107,14 +107,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
     from .portals import PortalInfo, UnknownPortal, known_portals, portal
     from .portals.ckan import CKAN, Dataset, Resource
     from .postcodes import Place, Postcodes, normalise
-    from .reminders import (
-        DispatchReport,
-        Outbox,
-        OutboxRow,
-        Reminder,
-        add_job,
-        make_scheduler,
-    )
+    from .reminders import DispatchReport, Outbox, OutboxRow, Reminder, add_job, make_scheduler
     from .sms import (
         ConsoleSender,
         MemorySender,

@@ -11,12 +11,17 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
 from .errors import CivicKitError
+
+if TYPE_CHECKING:
+    from .http import HttpClient
+    from .portals.ckan import CKAN
+    from .postcodes import Place
 
 __all__ = ["main"]
 
@@ -49,7 +54,7 @@ def cli(ctx: click.Context, cache: str | None, timeout: float) -> None:
     ctx.obj = {"cache": cache, "timeout": timeout}
 
 
-def http_client(ctx: click.Context):
+def http_client(ctx: click.Context) -> HttpClient:
     """The one HttpClient for this invocation, built from the global options."""
     from .http import HttpClient
 
@@ -57,7 +62,8 @@ def http_client(ctx: click.Context):
     if "http" not in obj:
         obj["http"] = HttpClient(cache=obj.get("cache"), timeout=(5, obj.get("timeout", 30.0)))
         ctx.call_on_close(obj["http"].close)
-    return obj["http"]
+    client: HttpClient = obj["http"]
+    return client
 
 
 def echo_json(value: Any) -> None:
@@ -87,7 +93,7 @@ def _jsonable(value: Any) -> Any:
 # (commands: portals, search, show, records, download)
 
 
-def _ckan(ctx: click.Context, name_or_url: str):
+def _ckan(ctx: click.Context, name_or_url: str) -> CKAN:
     """The CKAN client for a portal name or URL, sharing this invocation's HttpClient."""
     from .portals import portal
 
@@ -298,7 +304,7 @@ def postcode_command(ctx: click.Context, postcodes: tuple[str, ...], as_json: bo
         normalise(text)  # refuse junk before any request
     client = Postcodes(http=http_client(ctx))
     if len(postcodes) == 1:
-        found = {postcodes[0]: client.lookup(postcodes[0])}
+        found: dict[str, Place | None] = {postcodes[0]: client.lookup(postcodes[0])}
     else:
         found = client.lookup_many(postcodes)
     places = [place for place in found.values() if place is not None]
@@ -428,4 +434,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -357,7 +357,7 @@ class Outbox:
         c = self.table.c
         query = sa.select(c.status, sa.func.count()).group_by(c.status)
         with self.engine.connect() as conn:
-            found = dict(conn.execute(query).all())
+            found: dict[str, int] = {status: n for status, n in conn.execute(query).all()}
         return {status: found.get(status, 0) for status in STATUSES}
 
     def rows(self, status: str | None = None) -> Iterator[OutboxRow]:
@@ -705,7 +705,7 @@ def _release_statement(t: sa.Table) -> sa.Executable:
 
 
 def _outbox_table(name: str, metadata: sa.MetaData) -> sa.Table:
-    status = sa.column("status")
+    status: sa.ColumnClause[str] = sa.column("status")
     waiting = status.in_(_WAITING)
     unsettled = status.in_(_UNSETTLED)
     return sa.Table(
@@ -749,7 +749,7 @@ def _outbox_table(name: str, metadata: sa.MetaData) -> sa.Table:
     )
 
 
-def _row_columns(table: sa.Table) -> list[sa.Column]:
+def _row_columns(table: sa.Table) -> list[sa.Column[Any]]:
     return [table.c[name] for name in OutboxRow.__dataclass_fields__]
 
 
