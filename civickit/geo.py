@@ -214,9 +214,10 @@ class PointIndex(Generic[T]):
             raise ValueError(f"({lat}, {lon}) is not a latitude and longitude")
         if not 0.0 <= radius_m < math.inf:
             raise ValueError(f"radius_m must be a non-negative number, not {radius_m!r}")
-        if self._grid is None:
+        grid = self._grid
+        if grid is None:
             return []
-        hits = self._grid.search(lat, lon, radius_m)
+        hits = grid.search(lat, lon, radius_m)
         items = self._items
         if items is None:  # the items are the ranks (from_arrays without items)
             return [(rank, d) for d, rank in hits]  # type: ignore[misc]
