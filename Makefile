@@ -4,11 +4,16 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.civickit-installed
+# One stamp per set of extras: `make demo` installs only what the apps need;
+# tests, docs and benchmarks add their own tools when first asked for.
+APPS_STAMP  := $(VENV)/.civickit-apps
+DEV_STAMP   := $(VENV)/.civickit-dev
+DOCS_STAMP  := $(VENV)/.civickit-docs
+BENCH_STAMP := $(VENV)/.civickit-bench
 ASSETS := node_modules/.civickit-installed
 PYTEST_ARGS ?=
 
-.PHONY: help prereqs install assets demo test bench docs docs-serve lint format clean
+.PHONY: help prereqs install install-dev assets demo test bench docs docs-serve lint format dist clean
 
 help:
 	@echo "make demo    set up, then run leeds_bins (http://127.0.0.1:8001) and streetwise (http://127.0.0.1:8002)"
@@ -16,53 +21,77 @@ help:
 	@echo "make bench   run the benchmarks in benchmarks/ (figures + ratio to a peer)"
 	@echo "make docs    build the documentation site into site/"
 	@echo "make lint    ruff (check and format) and mypy (strict on civickit/)"
+	@echo "make dist    build the library's wheel and sdist into dist/"
 
 prereqs:
 	@PYTHON=$(PYTHON) ./scripts/check-prereqs
 
-$(STAMP): pyproject.toml | prereqs
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python: | prereqs
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,docs,bench]'
+
+# --no-compile: Python compiles only the modules the apps import, when they
+# first import them, instead of pip compiling every module of every package
+$(APPS_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[apps]'
 	@touch $@
 
-install: $(STAMP)
+$(DEV_STAMP): pyproject.toml $(APPS_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(DOCS_STAMP): pyproject.toml $(APPS_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	@touch $@
+
+$(BENCH_STAMP): pyproject.toml $(DEV_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@touch $@
+
+install: $(APPS_STAMP)
+install-dev: $(DEV_STAMP) $(DOCS_STAMP)
 
 $(ASSETS): package.json | prereqs
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Copy the pinned npm packages into each app's static/vendor (and compile its Sass).
-assets: $(ASSETS) $(STAMP)
+assets: $(ASSETS) $(APPS_STAMP)
 	$(BIN)/python -m scripts.build_assets
 
 demo: install assets
 	$(BIN)/python -m examples.demo
 
-test: install assets
+# the docs-site test builds the site, so tests take the docs tools too
+test: install-dev assets
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install assets
+bench: $(BENCH_STAMP) assets
 	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (Debian) for the HTTP benchmarks"; \
 	  { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq wrk >/dev/null 2>&1; } || \
 	  sudo -n apt-get install -y -qq wrk >/dev/null 2>&1 || \
 	  echo "could not install wrk: the HTTP benchmarks fall back to a Python load generator"; }
 	$(BIN)/python -m benchmarks $(BENCH)
 
-docs: install
+docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-docs-serve: install
+docs-serve: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
-lint: install
+# the wheel and sdist of the library (the apps run from this repository)
+dist: $(DEV_STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format: install
+format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) node_modules site build *.egg-info .pytest_cache .ruff_cache examples/*/static/vendor
+	rm -rf $(VENV) node_modules site build dist *.egg-info .pytest_cache .ruff_cache examples/*/static/vendor

@@ -2,16 +2,20 @@
 
 Each ``benchmarks/bench_*.py`` module has a ``main()`` that prints its own
 figures beside a peer measured in the same run. Benchmarks are never tests:
-they assert nothing about time.
+they assert nothing about time. Each run is recorded in
+``benchmarks/results/`` (see :mod:`benchmarks.results`).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 import traceback
 from pathlib import Path
+
+from benchmarks.results import Recording
 
 
 def main(argv: list[str]) -> int:
@@ -25,12 +29,17 @@ def main(argv: list[str]) -> int:
     for name in names:
         print(f"\n=== {name} ===", flush=True)
         start = time.perf_counter()
-        try:
-            importlib.import_module(f"benchmarks.{name}").main()
-        except Exception:  # keep going: one broken benchmark should not hide the others
-            traceback.print_exc()
-            failed.append(name)
-        print(f"--- {name}: {time.perf_counter() - start:.1f} s", flush=True)
+        ok = True
+        with Recording(name.removeprefix("bench_")) as recording:
+            try:
+                importlib.import_module(f"benchmarks.{name}").main()
+            except Exception:  # keep going: one broken benchmark should not hide the others
+                traceback.print_exc()
+                failed.append(name)
+                ok = False
+        seconds = time.perf_counter() - start
+        saved = recording.save(seconds=seconds, ok=ok)
+        print(f"--- {name}: {seconds:.1f} s, recorded in {os.path.relpath(saved)}", flush=True)
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
         return 1

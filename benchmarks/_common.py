@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.results import record_table
+
 DATA_DIR = Path(__file__).parent / ".data"  # generated inputs, git-ignored
 
 
@@ -53,6 +55,7 @@ def percentiles(samples: Sequence[float], points: Sequence[int] = (50, 99)) -> d
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print a plain aligned table (figures are pre-formatted strings or numbers)."""
     cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
+    record_table(cells[0], cells[1:])
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
         print(

@@ -1,6 +1,6 @@
 """Dispatching 100,000 due reminders with a sender that does no I/O.
 
-Goal (PERFORMANCE.md): at least 2,000 messages/s on PostgreSQL with 4 worker
+Goal: at least 2,000 messages/s on PostgreSQL with 4 worker
 processes, and 0 duplicates. There is no peer: the SMS provider's own rate is
 the real ceiling. Each configuration plans the rows afresh, starts its worker
 processes, and times them from a common start signal until the outbox is

@@ -46,10 +46,9 @@ __all__ = ["Download", "HttpClient", "TokenBucket", "error_for_status"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_USER_AGENT = (
-    f"civickit/{__version__} (+https://github.com/civickit/civickit) "
-    f"python-requests/{requests.__version__}"
-)
+# civickit and its version only: an app that talks to a service a lot should
+# add its own contact (``HttpClient(user_agent="my-app/1.0 (+https://...)")``).
+DEFAULT_USER_AGENT = f"civickit/{__version__} python-requests/{requests.__version__}"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 # Cap on one Retry-After wait, so a caller is never blocked for an hour by one header.
 MAX_RETRY_AFTER_S = 30.0

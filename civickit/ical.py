@@ -15,6 +15,7 @@ The ICS text itself is written by icalendar 7 (escaping, CRLF, 75-octet folding)
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +29,7 @@ from icalendar import (
     TimezoneDaylight,
     TimezoneStandard,
     vDuration,
+    vUnknown,
 )
 
 __all__ = ["PRODID", "Feed", "subscribe_links"]
@@ -71,9 +73,9 @@ class Feed:
         _check_uid(uid, "feed")
         if refresh <= timedelta(0):
             raise ValueError(f"refresh must be a positive interval, not {refresh!r}.")
-        self.name = name
+        self.name = _one_line(name)
         self.uid = uid
-        self.description = description
+        self.description = None if description is None else _lines(description)
         self.refresh = refresh
         self.url = url
         self._days: dict[str, _Day] = {}
@@ -125,12 +127,12 @@ class Feed:
             raise ValueError("sequence counts revisions and cannot be negative.")
         self._days[uid] = _Day(
             day=day,
-            summary=summary,
+            summary=_one_line(summary),
             uid=uid,
             stamp=updated.astimezone(UTC),
-            description=description,
+            description=None if description is None else _lines(description),
             alarm=alarm,
-            categories=tuple(categories),
+            categories=tuple(_one_line(c) for c in categories),
             sequence=sequence,
         )
         self._ical = None
@@ -148,6 +150,10 @@ class Feed:
             source=self.url,
             url=self.url,
         )
+        # icalendar 7.3 writes X-WR-CALDESC raw (NAME and X-WR-CALNAME too, but the
+        # name is already on one line): one line, so it cannot start a line of its own
+        if self.description is not None:
+            cal["X-WR-CALDESC"] = vUnknown(_one_line(self.description))
         # icalendar 7.3 omits VALUE=DURATION, which RFC 7986 requires here
         cal["REFRESH-INTERVAL"].params["VALUE"] = "DURATION"
         cal.add("X-PUBLISHED-TTL", vDuration(self.refresh))
@@ -204,6 +210,21 @@ def _london() -> Timezone:
         part.add("RRULE", {"FREQ": "YEARLY", "BYMONTH": month, "BYDAY": "-1SU"})
         tz.add_component(part)
     return tz
+
+
+# RFC 5545 3.3.11: TEXT may hold any character but the controls (HTAB aside);
+# line breaks are written escaped, as \n.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _lines(text: str) -> str:
+    """``text`` with every line break as LF and no other control character."""
+    return _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: names and titles have no place for a line break."""
+    return " ".join(_lines(text).split("\n"))
 
 
 def _check_uid(uid: str, what: str) -> None:

@@ -2,7 +2,8 @@
 
 police.uk allows 15 requests a second with bursts of 30, so :class:`PoliceUK`
 installs that limit on its :class:`~civickit.http.HttpClient` (unless one is
-already set); a 429 is retried with backoff by the client and, if it persists,
+already set); a 429 is retried with backoff (point queries by the client,
+area queries here, since their 503 must not be retried) and, if it persists,
 ends in :class:`~civickit.errors.RateLimited`. Only the last 36 or so months
 exist, so months are checked against ``crimes-street-dates`` before any crime
 request, and a missing month means the newest one listed. An area holding more
@@ -24,8 +25,14 @@ import requests
 
 from ._convert import float_if_present
 from ._records import Record
-from .errors import NotAPortalResponse, NotFound, ServiceUnavailable, ValidationError
-from .http import HttpClient
+from .errors import (
+    NotAPortalResponse,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    ValidationError,
+)
+from .http import MAX_RETRY_AFTER_S, HttpClient
 
 __all__ = ["MAX_GET_URL", "MIN_SPLIT_DEG", "Crime", "Outcome", "PoliceUK"]
 
@@ -124,6 +131,7 @@ class PoliceUK:
             self.http.set_rate_limit(host, RATE_PER_S, burst=BURST)
         self._months: list[str] | None = None
         self._months_at = 0.0
+        self._sleep = time.sleep  # tests replace it
 
     # -- months and reference data -------------------------------------------------
 
@@ -247,13 +255,7 @@ class PoliceUK:
         url = self._url(f"crimes-street/{category}")
         params = {"poly": _poly_param(points), "date": month}
         try:
-            if _get_url_length(url, params) > MAX_GET_URL:
-                reply = self.http.post_form(url, params)
-            else:
-                # police.uk's 503 here means "more than 10,000 crimes": split, don't retry
-                reply = self.http.json_of(
-                    self.http.request("GET", url, params=params, retry_statuses=False)
-                )
+            reply = self._area_reply(url, params)
         except ServiceUnavailable as exc:
             if exc.status != 503:
                 raise
@@ -270,6 +272,24 @@ class PoliceUK:
             return
         for crime in self._crimes(reply, url):
             merged.setdefault(crime.id, crime)
+
+    def _area_reply(self, url: str, params: dict[str, Any]) -> Any:
+        """One area request. Status retries are off, because police.uk's 503 here
+        means "more than 10,000 crimes" (split, don't retry); so a 429 is retried
+        here instead, after its Retry-After or an exponential backoff."""
+        for attempt in range(self.http.retries + 1):
+            try:
+                if _get_url_length(url, params) > MAX_GET_URL:
+                    return self.http.post_form(url, params)
+                return self.http.json_of(
+                    self.http.request("GET", url, params=params, retry_statuses=False)
+                )
+            except RateLimited as exc:
+                if attempt == self.http.retries:
+                    raise
+                backoff = self.http.backoff * 2**attempt
+                self._sleep(min(MAX_RETRY_AFTER_S, exc.retry_after or backoff))
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _crimes(self, reply: Any, url: str | None = None) -> list[Crime]:
         if not isinstance(reply, list):

@@ -64,6 +64,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # -- phone numbers -------------------------------------------------------------------
 
 _REGION_NAMES = {"GB": "UK"}
+# +44 numbers outside the UK (phonenumbers' region codes)
+_CROWN_DEPENDENCIES = {"IM": "Isle of Man", "JE": "Jersey", "GG": "Guernsey"}
 # Ofcom reserves 07700 900000-900999 for drama and examples; phonenumbers calls
 # them invalid, but they are what every example, test and demo here uses, so
 # nobody's real number ends up in a fixture. Twilio refuses them (21211).
@@ -92,7 +94,13 @@ _NOT_MOBILE = {
 }
 
 
-def normalise_phone(text: str, region: str | None = "GB", *, mobile_only: bool = True) -> str:
+def normalise_phone(
+    text: str,
+    region: str | None = "GB",
+    *,
+    mobile_only: bool = True,
+    allow_crown_dependencies: bool = False,
+) -> str:
     """Return ``text`` as an E.164 number ("+447700900123"), or raise InvalidPhoneNumber.
 
     Accepts the usual spellings: "07700 900123", "+44 7700 900123",
@@ -101,6 +109,10 @@ def normalise_phone(text: str, region: str | None = "GB", *, mobile_only: bool =
     (``None``: any country, written with "+"). With ``mobile_only`` (the
     default) landlines and other numbers that cannot receive texts are refused.
     The error's ``reason`` says why in plain words, fit to show the person.
+
+    The Isle of Man, Jersey and Guernsey share +44 but are not in the UK: their
+    numbers cost more to text and are a common route for SMS-pumping fraud, so
+    with ``region="GB"`` they are refused unless ``allow_crown_dependencies``.
     """
     if not isinstance(text, str) or not text.strip():
         raise InvalidPhoneNumber(str(text or ""), "no number was given")
@@ -127,6 +139,11 @@ def normalise_phone(text: str, region: str | None = "GB", *, mobile_only: bool =
     if not phonenumbers.is_valid_number(number):
         where = f"{place} " if region else ""
         raise InvalidPhoneNumber(text, f"it is not a valid {where}number")
+    where_from = phonenumbers.region_code_for_number(number)
+    allowed = {region, *(_CROWN_DEPENDENCIES if allow_crown_dependencies else ())}
+    if region and where_from not in allowed:
+        name = _CROWN_DEPENDENCIES.get(where_from or "", where_from or "another place")
+        raise InvalidPhoneNumber(text, f"it is a {name} number, not a {place} number")
     kind = phonenumbers.number_type(number)
     if mobile_only and kind not in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
         raise InvalidPhoneNumber(text, _NOT_MOBILE.get(kind, "it is not a mobile number"))

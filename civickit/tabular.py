@@ -5,7 +5,7 @@
 * **encoding**: a byte-order mark wins (UTF-8, UTF-16, UTF-32); then UTF-8 is
   tried on a leading sample; then Windows-1252, the usual answer for UK council
   files, unless charset-normalizer recognises a non-Latin script (Cyrillic,
-  Greek, ...) in a sample made largely of such characters. UTF-16 without a
+  Greek, ...) in a sample where more than 5% of the characters are high bytes. UTF-16 without a
   BOM is recognised by its NUL pattern. Only the sample is examined, never
   the whole file; a stray byte later in a "UTF-8" file is read as
   Windows-1252 rather than failing.

@@ -4,7 +4,13 @@ Each app is a package under ``examples/`` with ``create_app()`` and a
 ``demo`` module offering ``prepare(app)`` (load the bundled sample into the
 embedded SQLite database, idempotently) and ``background_commands()``
 (extra processes the app needs, such as the reminder scheduler). Each app and
-each background command runs in its own process; Ctrl-C stops them all.
+each background command runs in its own process group; Ctrl-C or SIGTERM
+stops them all.
+
+A stop can come at any moment, including while a module is being imported.
+The signal handlers only record it (:class:`civickit.stopping.StopSignals`);
+the runner checks for it between its steps, so no stop is ever lost, and it
+tracks every child from the moment ``Popen`` returns.
 """
 
 from __future__ import annotations
@@ -17,11 +23,19 @@ import subprocess
 import sys
 import time
 
+from civickit.stopping import Stopped, StopSignals
+
 APPS = [
     ("leeds_bins", "LEEDS_BINS_PORT", 8001, "find your bin days, subscribe a calendar, get a text"),
     ("streetwise", "STREETWISE_PORT", 8002, "hospitals, road collisions and crime near a postcode"),
 ]
 HOST = os.environ.get("DEMO_HOST", "127.0.0.1")
+STOP_GRACE_S = 10  # how long children get to stop before they are killed
+
+# Test hook: the step named here pauses inside an object's __del__ (where an
+# exception is dropped, as in an import's callbacks) until a line arrives on
+# stdin, so a test can land a stop at exactly that point.
+PAUSE_AT = os.environ.get("CIVICKIT_DEMO_PAUSE_AT")
 
 
 def serve(name: str, port: int) -> None:
@@ -32,82 +46,98 @@ def serve(name: str, port: int) -> None:
     app.run(host=HOST, port=port, use_reloader=False, threaded=True)
 
 
-def _available() -> list[tuple[str, int, str]]:
-    found = []
-    for name, env, default, blurb in APPS:
-        try:
-            importlib.import_module(f"examples.{name}.demo")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(f"examples.{name}"):
-                continue
-            raise
-        found.append((name, int(os.environ.get(env, default)), blurb))
-    return found
-
-
-class _Stopped(BaseException):
-    """SIGTERM arrived. Not KeyboardInterrupt: CPython remembers a KeyboardInterrupt
-    raised inside a nested PyRun call (some extension imports use one) and then
-    exits by SIGINT however the program handled it."""
-
-
-def _stop(signum: int, frame: object) -> None:
-    raise _Stopped  # `kill` stops the demo as cleanly as Ctrl-C
-
-
 def main() -> int:
-    signal.signal(signal.SIGTERM, _stop)
+    with StopSignals() as stop:
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            return _run(stop, procs)
+        except Stopped:
+            print("\nStopping the demo...", flush=True)
+            return 0
+        finally:
+            _stop_all(procs)  # still inside StopSignals: a second Ctrl-C cannot cut this short
+
+
+def _run(stop: StopSignals, procs: list[subprocess.Popen[bytes]]) -> int:
+    _step(stop, "start")
+    apps = []
+    for name, env_name, default, blurb in APPS:
+        module = _import_demo(name)
+        _step(stop, f"import:{name}")
+        if module is not None:
+            apps.append((name, int(os.environ.get(env_name, default)), blurb, module))
+    if not apps:
+        print("No example apps are installed yet.", file=sys.stderr)
+        return 1
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    procs: list[subprocess.Popen] = []
-    try:  # whenever a stop (Ctrl-C, SIGTERM) comes, every child started is stopped
-        apps = _available()
-        if not apps:
-            print("No example apps are installed yet.", file=sys.stderr)
-            return 1
-        for name, port, _ in apps:
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "examples.demo", "--serve", name, str(port)], env=env
-                )
-            )
-            demo = importlib.import_module(f"examples.{name}.demo")
-            for argv in getattr(demo, "background_commands", list)():
-                procs.append(subprocess.Popen(argv, env=env))
-        time.sleep(1.5)  # let the servers print their start-up lines first
-        print(
-            "\ncivickit demo: sample data, SMS printed to this console, no keys, no network needed"
-        )
-        for name, port, blurb in apps:
-            print(f"  {name:<11} http://{HOST}:{port}/   {blurb}")
-        print("Press Ctrl-C to stop.\n", flush=True)
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-        failed = [p for p in procs if p.poll() not in (None, 0)]
-        if failed:
-            print("A demo process stopped unexpectedly; stopping the others.", file=sys.stderr)
-            return 1
-        return 0
-    except (KeyboardInterrupt, _Stopped):
-        print("\nStopping the demo...")
-        return 0
-    finally:
-        _stop_all(procs)
+    for name, port, _, module in apps:
+        serve_argv = [sys.executable, "-m", "examples.demo", "--serve", name, str(port)]
+        procs.append(_start(serve_argv, env))
+        _step(stop, f"serve:{name}")
+        for argv in getattr(module, "background_commands", list)():
+            procs.append(_start(argv, env))
+            _step(stop, f"background:{name}")
+    stop.wait(1.5)  # let the servers print their start-up lines first
+    _step(stop, "banner")
+    print("\ncivickit demo: sample data, SMS printed to this console, no keys, no network needed")
+    for name, port, blurb, _ in apps:
+        print(f"  {name:<11} http://{HOST}:{port}/   {blurb}")
+    print("Press Ctrl-C to stop.\n", flush=True)
+    _step(stop, "running")
+    while all(p.poll() is None for p in procs):
+        stop.wait(0.5)
+        stop.check()
+    print("A demo process stopped unexpectedly; stopping the others.", file=sys.stderr)
+    return 1
 
 
-def _stop_all(procs: list[subprocess.Popen]) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second stop must not cut this short
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _import_demo(name: str) -> object | None:
+    try:
+        return importlib.import_module(f"examples.{name}.demo")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(f"examples.{name}"):
+            return None
+        raise
+
+
+def _start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # Its own process group: a terminal's Ctrl-C reaches only this runner, which
+    # then stops the whole group, grandchildren included.
+    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, process_group=0)
+
+
+def _step(stop: StopSignals, name: str) -> None:
+    if name == PAUSE_AT:
+        _PauseInFinaliser(name)  # dropped at once: its __del__ runs here
+    stop.check()
+
+
+class _PauseInFinaliser:
+    def __init__(self, step: str) -> None:
+        self.step = step
+
+    def __del__(self) -> None:
+        print(f"demo: paused at {self.step}", flush=True)
+        sys.stdin.readline()
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
-        if p.poll() is None:
-            # SIGTERM, not SIGINT: children started in the background ignore SIGINT
-            p.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
+        _signal_group(p, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
     for p in procs:
         try:
             p.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+            print(f"demo: process {p.pid} did not stop within {STOP_GRACE_S} s; killing it")
+    for p in procs:
+        _signal_group(p, signal.SIGKILL)  # whatever is left of each group, grandchildren too
+        p.wait()
+
+
+def _signal_group(p: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(p.pid, signum)
 
 
 if __name__ == "__main__":

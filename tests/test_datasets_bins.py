@@ -36,7 +36,7 @@ def test_real_jobs_sample(fixtures):
     assert jobs[0].to_dict() == {"premises_id": 666057, "bin": "black", "date": "2025-07-04"}
 
 
-# Generated files in the documented layouts (DESIGN.md section 7), one quirk at a time.
+# Generated files in the documented layouts (docs/datasets.md), one quirk at a time.
 
 
 def premises_file(rows, *, header=False, encoding="cp1252", newline="\r\n"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -43,7 +44,7 @@ def _wait_for(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
     pytest.fail(f"{url} did not answer within {timeout} s")
 
 
-def _start_demo(leeds: int, street: int) -> subprocess.Popen:
+def _start_demo(leeds: int, street: int, **extra_env: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "LEEDS_BINS_PORT": str(leeds),
@@ -51,33 +52,48 @@ def _start_demo(leeds: int, street: int) -> subprocess.Popen:
         # no network: any attempt to reach the internet fails at once
         "HTTP_PROXY": "http://127.0.0.1:9",
         "HTTPS_PROXY": "http://127.0.0.1:9",
+        **extra_env,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "examples.demo"],
         cwd=ROOT,
         env=env,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,  # its own process group, so no child can outlive the test
+        start_new_session=True,  # its own session, so no child can outlive the test
     )
 
 
-def _stop(proc: subprocess.Popen) -> str:
-    """SIGTERM the demo; return its output. Fails if it or any child lingers."""
-    proc.send_signal(signal.SIGTERM)
+def _session_members(sid: int) -> list[int]:
+    """Every live process in session ``sid``: the demo's children keep its session."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == sid:
+                    members.append(int(entry.name))
+            except (ProcessLookupError, PermissionError):
+                continue
+    return members
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 30, signum: int = signal.SIGTERM) -> str:
+    """Send ``signum`` to the demo; return its output. Fails if it or any child lingers."""
+    proc.send_signal(signum)
     try:
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail("the demo did not stop within 30 s of SIGTERM")
-    try:
-        os.killpg(proc.pid, 0)
-    except ProcessLookupError:
-        return out
-    os.killpg(proc.pid, signal.SIGKILL)
-    pytest.fail(f"a demo child outlived the demo:\n{out[-2000:]}")
+        for pid in _session_members(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"the demo did not stop within {timeout} s of {signum!r}:\n{out[-3000:]}")
+    lingering = _session_members(proc.pid)
+    for pid in lingering:
+        os.kill(pid, signal.SIGKILL)
+    assert not lingering, f"demo children outlived the demo:\n{out[-2000:]}"
+    return out
 
 
 @pytest.mark.slow
@@ -107,3 +123,77 @@ def test_a_stop_while_starting_up_leaves_nothing_behind(after_s):
     time.sleep(after_s)
     out = _stop(proc)
     assert proc.returncode == 0, out[-2000:]
+
+
+# Every step at which examples.demo checks for a stop, in the order it takes them.
+STEPS = [
+    "start",
+    "import:leeds_bins",
+    "import:streetwise",
+    "serve:leeds_bins",
+    "background:leeds_bins",
+    "serve:streetwise",
+    "banner",
+    "running",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("step", STEPS)
+def test_a_stop_inside_a_finaliser_at_each_step_is_never_lost(step, signum):
+    """The demo pauses inside a __del__ (where a raised exception is dropped, as in
+    an import's weakref callback); the stop lands there; the demo must still stop."""
+    proc = _start_demo(_free_port(), _free_port(), CIVICKIT_DEMO_PAUSE_AT=step)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith(f"demo: paused at {step}"):
+            break
+    else:
+        pytest.fail(f"the demo never reached step {step!r}:\n{''.join(seen)[-2000:]}")
+    proc.send_signal(signum)
+    time.sleep(0.2)  # the handler runs while the finaliser is blocked reading stdin
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    out = "".join(seen) + _stop(proc, timeout=STOP_WITHIN_S, signum=signum)
+    assert proc.returncode == 0, out[-2000:]
+    assert "Stopping the demo" in out
+    assert "Exception ignored" not in out
+    if STEPS.index(step) < STEPS.index("banner"):
+        assert "Press Ctrl-C to stop" not in out, "the demo went on starting after the stop"
+
+
+STOP_WITHIN_S = 15  # STOP_GRACE_S in examples/demo.py, plus start-up slack on a busy machine
+
+
+@pytest.mark.slow
+def test_thirty_stops_at_random_moments_with_no_bytecode_lose_none(tmp_path):
+    """The reproduction from the bug report: compile everything afresh at each start
+    (as on a fresh clone) and stop after a random 20-1200 ms."""
+    delays = random.Random(14).sample(range(20, 1201), 30)
+    lost = []
+    for delay_ms in delays:
+        prefix = tmp_path / f"pyc-{delay_ms}"
+        prefix.mkdir()  # empty: no module has bytecode
+        proc = _start_demo(
+            _free_port(),
+            _free_port(),
+            PYTHONPYCACHEPREFIX=str(prefix),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        time.sleep(delay_ms / 1000)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=STOP_WITHIN_S)
+        except subprocess.TimeoutExpired:
+            out = ""
+            lost.append(delay_ms)
+        for pid in _session_members(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+            lost.append(delay_ms)
+        proc.communicate()
+        if proc.returncode not in (0, -signal.SIGTERM):
+            lost.append(delay_ms)
+        assert "Traceback" not in (out or ""), out
+    assert lost == [], f"stops lost after these delays (ms): {lost}"

@@ -65,3 +65,24 @@ def test_the_docs_site_builds_strictly(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "site" / "tutorial" / "index.html").exists()
+
+
+def test_no_file_cites_paths_that_users_do_not_have():
+    """The repository stands alone: sources are cited as their public originals."""
+    import subprocess
+
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    # (written so that this file does not match itself)
+    pattern = re.compile(
+        "|".join([r"\.\./shared", "/work" + "/shared", r"\bDESIGN\.md", r"\bPERFORMANCE\.md"])
+    )
+    cited = []
+    for name in files:
+        path = ROOT / name
+        if path.suffix in {".png", ".ico", ".woff2", ".xlsx", ".zip", ".db"} or not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        cited += [f"{name}: {m.group(0)}" for m in pattern.finditer(text)]
+    assert cited == []

@@ -210,7 +210,16 @@ def test_the_user_agent_names_civickit_and_its_version(rsps):
 
     HttpClient().get_json(URL)
 
-    assert f"civickit/{civickit.__version__}" in rsps.calls[0].request.headers["User-Agent"]
+    agent = rsps.calls[0].request.headers["User-Agent"]
+    assert agent == f"civickit/{civickit.__version__} python-requests/{requests.__version__}"
+
+
+def test_an_app_can_name_itself_and_a_contact_in_the_user_agent(rsps):
+    rsps.get(URL, json={})
+
+    HttpClient(user_agent="bin-days/1.0 (+mailto:team@example.org)").get_json(URL)
+
+    assert rsps.calls[0].request.headers["User-Agent"] == "bin-days/1.0 (+mailto:team@example.org)"
 
 
 # -- rate limits ----------------------------------------------------------------------

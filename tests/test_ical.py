@@ -306,3 +306,30 @@ def test_subscribe_links_keep_a_query_string_inside_the_cid():
 def test_subscribe_links_refuse_anything_but_https(url):
     with pytest.raises(ValueError, match="https://"):
         subscribe_links(url)
+
+
+@pytest.mark.parametrize("breaker", ["\r", "\n", "\r\n", "\x00", "\x1b", "\x0b"])
+def test_no_control_character_in_a_name_or_text_can_inject_a_line(breaker):
+    """A CR in the name once wrote raw into NAME: and X-WR-CALNAME:, and an LF raised."""
+    from icalendar import Calendar
+
+    evil = f"Bins{breaker}X-INJECTED:1"
+    feed = Feed(evil, uid="bins@example.org", description=f"Line 1{breaker}X-INJECTED:2")
+    feed.add_day(
+        date(2025, 7, 4),
+        f"Black bin{breaker}X-INJECTED:3",
+        uid="e1@example.org",
+        updated=datetime(2025, 7, 1, tzinfo=UTC),
+        description=f"Put it out{breaker}X-INJECTED:4",
+        categories=[f"black{breaker}X-INJECTED:5"],
+        alarm=-timedelta(hours=5),
+    )
+    body = feed.to_ical()
+    lines = body.decode().split("\r\n")
+    assert not [line for line in lines if "X-INJECTED" in line.split(":", 1)[0]]
+    assert not re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", body)
+    assert b"\r" not in body.replace(b"\r\n", b"")
+    parsed = Calendar.from_ical(body)
+    assert parsed.get("X-INJECTED") is None
+    assert str(parsed["X-WR-CALNAME"]).startswith("Bins")
+    assert "X-INJECTED:1" in str(parsed["NAME"])  # kept as text, on the same line

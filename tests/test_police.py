@@ -340,6 +340,41 @@ def test_one_429_is_retried(rsps, dates, police):
     assert police.street_crimes(53.8, -1.55) == []
 
 
+@pytest.mark.parametrize("method", [responses.GET, responses.POST])
+def test_a_429_on_an_area_is_retried_after_its_retry_after(rsps, dates, method):
+    """Area requests turn status retries off (their 503 means "split"); a 429 is
+    still retried, after the server's Retry-After, by GET and by POST alike."""
+    police = PoliceUK(http=HttpClient(backoff=0.5, retries=3))
+    waits: list[float] = []
+    police._sleep = waits.append
+    area = SQUARE if method == responses.GET else _long_polygon()
+    rsps.add(method, STREET, status=429, headers={"Retry-After": "7"}, body="")
+    rsps.add(method, STREET, status=429, body="")  # no Retry-After: the backoff
+    rsps.add(method, STREET, json=[_crime(1, 53.8, -1.55)])
+    assert [c.id for c in police.street_crimes_in(area)] == [1]
+    assert waits == [7.0, 1.0]  # Retry-After, then 0.5 * 2 ** 1
+
+
+def test_a_429_on_an_area_that_persists_ends_in_rate_limited(rsps, dates):
+    police = PoliceUK(http=HttpClient(backoff=0, retries=2))
+    police._sleep = lambda seconds: None
+    rsps.get(STREET, status=429, body="")
+    with pytest.raises(RateLimited):
+        police.street_crimes_in(SQUARE)
+    assert len(_calls_to(rsps, STREET)) == 3  # the first try and two retries
+
+
+def _long_polygon() -> list[tuple[float, float]]:
+    """A polygon too long for a GET URL, so it goes by POST."""
+    return [
+        (
+            53.8 + 0.05 * math.sin(2 * math.pi * i / 1200),
+            -1.55 + 0.08 * math.cos(2 * math.pi * i / 1200),
+        )
+        for i in range(1200)
+    ]
+
+
 def test_installs_the_published_rate_limit(monkeypatch):
     http = HttpClient()
     installed = []

@@ -45,6 +45,6 @@ def test_the_readme_example_runs(fixtures, tmp_path, monkeypatch, capsys):
         exec(compile(_readme_python(), "README.md", "exec"), {})
 
     out = capsys.readouterr().out
-    assert f"{len(crimes)} crimes reported near LS1 1UR" in out
+    assert f"{len(crimes)} crimes near LS1 1UR in police.uk's newest month" in out
     assert package["title"] in out
     assert "Leeds General Infirmary" in out  # the nearest hospital to central Leeds

@@ -82,6 +82,22 @@ def test_normalise_phone_refuses_numbers_that_cannot_take_texts(text, reason):
     assert reason in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("07624 123456", "Isle of Man"),
+        ("07797 123456", "Jersey"),
+        ("07781 123456", "Guernsey"),
+        ("+44 7911 123456", "Guernsey"),
+    ],
+)
+def test_normalise_phone_refuses_crown_dependency_mobiles_as_uk_ones(text, place):
+    """They share +44 but cost more to text: a route for SMS-pumping fraud."""
+    with pytest.raises(InvalidPhoneNumber, match=f"it is a {place} number, not a UK number"):
+        normalise_phone(text)
+    assert normalise_phone(text, allow_crown_dependencies=True).startswith("+447")
+
+
 def test_normalise_phone_accepts_landlines_when_asked():
     assert normalise_phone("0121 234 5678", mobile_only=False) == "+441212345678"
 

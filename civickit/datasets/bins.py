@@ -64,8 +64,8 @@ class Collection(Record):
 def read_premises(src: Source, *, on_error: OnError = None) -> Iterator[Premises]:
     """Stream the premises in a Leeds ``dm_premises.csv``.
 
-    Postcodes are normalised (``LS5 3DH``); text that is not a postcode is kept
-    as written. Rows whose ID is not a number, or with the wrong number of
+    Postcodes are normalised (``LS5 3DH``); text that is not a postcode is kept,
+    upper-cased with its spaces collapsed. Rows whose ID is not a number, or with the wrong number of
     fields, are bad rows (see ``on_error``).
     """
     with open_table(src, fieldnames=PREMISES_FIELDS) as table:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -189,32 +188,31 @@ def send_due(dry_run):
 def scheduler_command():
     """Run the one scheduler process: plan, dispatch every minute, refresh data daily."""
     from civickit.reminders import make_scheduler
+    from civickit.stopping import StopSignals
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     app = current_app._get_current_object()
     jobs.use_app(app)
     config = app.config
-    scheduler = make_scheduler(config["DATABASE_URL"], timezone="Europe/London")
-    register_jobs(scheduler, config)
-    jobs.beat_job()
-    click.echo(
-        f"Scheduler running: reminders from {config['REMINDER_TIME']} the evening before, "
-        f"data refresh at {config['REFRESH_TIME']} (Europe/London). Ctrl-C stops it."
-    )
-    # a service manager's stop (SIGTERM) ends it as cleanly as Ctrl-C
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        # Ctrl-C reaches the whole process group and `make demo` then passes on a
-        # SIGTERM: ignore both while the job threads finish.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-        click.echo("Scheduler stopped.")
+    # Jobs run on the scheduler's threads; this (main) thread only waits for a
+    # stop. A service manager's SIGTERM ends it as cleanly as Ctrl-C, and a
+    # stop that lands while something is starting up is still seen.
+    with StopSignals() as stop:
+        scheduler = make_scheduler(config["DATABASE_URL"], timezone="Europe/London", blocking=False)
+        register_jobs(scheduler, config)
+        jobs.beat_job()
+        if not stop.requested:
+            scheduler.start()
+            click.echo(
+                f"Scheduler running: reminders from {config['REMINDER_TIME']} the evening "
+                f"before, data refresh at {config['REFRESH_TIME']} (Europe/London). "
+                "Ctrl-C stops it."
+            )
+            stop.wait()
+            click.echo("Stopping the scheduler: letting running jobs finish...")
+            scheduler.shutdown(wait=True)
+    click.echo("Scheduler stopped.")
 
 
 def register_jobs(scheduler, config) -> list:

@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from civickit.errors import CivicKitError
+from civickit.stopping import Stopped, StopSignals
 
 from . import importer
 
@@ -178,10 +179,17 @@ def crime_baseline(months: int) -> None:
     from . import crime, region
 
     client = crime.police(current_app._get_current_object())  # type: ignore[attr-defined]
-    try:
-        baseline = crime.fetch_baseline(client, months)
-    except CivicKitError as exc:
-        raise click.ClickException(str(exc)) from exc
+    # SIGTERM or Ctrl-C stops it between months; the counts are stored in one
+    # transaction at the end, so a stop leaves the stored baseline as it was.
+    with StopSignals() as stop:
+        try:
+            baseline = crime.fetch_baseline(client, months, check_stop=stop.check)
+        except Stopped as exc:
+            raise click.ClickException(
+                f"{exc} before every month was counted; the stored baseline is unchanged."
+            ) from exc
+        except CivicKitError as exc:
+            raise click.ClickException(str(exc)) from exc
     rows = crime.store_baseline(_engine(), baseline, region.outline_area_km2())
     total = sum(sum(c.values()) for c in baseline.values())
     click.echo(f"crime baseline: {total:,} crimes in {len(baseline)} months ({rows} rows)")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,15 +233,22 @@ def crime_near(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigu
 
 
 def fetch_baseline(
-    client: PoliceUK, months: int = MONTHS_SHOWN, outline=region.LEEDS_OUTLINE
+    client: PoliceUK,
+    months: int = MONTHS_SHOWN,
+    outline=region.LEEDS_OUTLINE,
+    *,
+    check_stop: Callable[[], None] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Count crimes per month and category across the whole outline, from police.uk.
 
     Leeds records about 10,000 crimes a month, so police.uk refuses the whole
-    area at once; the library splits it and merges the parts.
+    area at once; the library splits it and merges the parts. ``check_stop``
+    is called before each month and may raise to stop (the CLI's SIGTERM).
     """
     result: dict[str, dict[str, int]] = {}
     for month in client.available_months()[:months]:
+        if check_stop is not None:
+            check_stop()
         crimes = client.street_crimes_in(list(outline), month=month)
         inside = [
             c

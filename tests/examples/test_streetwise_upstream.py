@@ -453,6 +453,48 @@ def test_crime_baseline_counts_leeds_once_per_crime(app, mocked):
     assert sorted(rows) == [("2025-08", "burglary", 1), ("2025-09", "burglary", 1)]
 
 
+def test_a_sigterm_during_crime_baseline_stops_it_and_keeps_the_stored_baseline(app, mocked):
+    """The stop lands while a month is being fetched: that month finishes, no
+    further month is asked for, and the previous baseline stays as it was."""
+    import os
+    import signal
+
+    import sqlalchemy as sa
+
+    from examples.streetwise import crime as crime_module
+    from examples.streetwise.models import CrimeBaseline
+
+    engine = app.extensions["streetwise.engine"]
+    crime_module.store_baseline(engine, {"2025-01": {"burglary": 7}}, 552.0)
+    dates(mocked)
+    asked = []
+
+    def reply(request):
+        month = parse_qs(urlsplit(request.url).query).get("date") or parse_qs(
+            request.body or ""
+        ).get("date")
+        asked.append(month[0])
+        os.kill(os.getpid(), signal.SIGTERM)  # a service manager stops the command now
+        return 200, {}, json.dumps([crime(1, CENTRE, "burglary", month[0])])
+
+    for method in (responses.GET, responses.POST):
+        mocked.add_callback(
+            method, re.compile(f"{POLICE}/crimes-street/all-crime.*"), callback=reply
+        )
+
+    result = app.test_cli_runner().invoke(args=["sw", "crime-baseline", "--months", "3"])
+
+    assert result.exit_code == 1
+    assert "stopped by SIGTERM" in result.output
+    assert "the stored baseline is unchanged" in result.output
+    assert set(asked) == {"2025-09"}  # the newest month only: none after the stop
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(CrimeBaseline.month, CrimeBaseline.category, CrimeBaseline.count)
+        ).all()
+    assert rows == [("2025-01", "burglary", 7)]
+
+
 def test_the_page_cache_reuses_answers_until_the_data_changes(app, mocked):
     app.config["CRIME_MEMO_TTL"] = 0
     app.extensions["streetwise.page_cache"].ttl = 60

@@ -1,0 +1,70 @@
+"""The built wheel holds the library only and installs into a clean virtualenv."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("civickit-*.whl")
+    return built
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_civickit_package_only(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/", 1)[0] for name in names}
+    assert top == {"civickit", wheel.name.split("-py3")[0] + ".dist-info"}
+    assert "civickit/py.typed" in names
+    metadata = (
+        zipfile.ZipFile(wheel).read(wheel.name.split("-py3")[0] + ".dist-info/METADATA").decode()
+    )
+    assert "Project-URL" not in metadata  # nothing published to point at yet
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_into_a_clean_virtualenv_and_its_command_runs(wheel, tmp_path):
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    # from a folder outside the clone, so nothing is imported from the repository
+    done = subprocess.run(
+        [str(env_dir / "bin" / "civickit"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Usage: civickit" in done.stdout
+    where = subprocess.run(
+        [str(python), "-c", "import civickit, sys; print(civickit.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert str(env_dir) in where
+    missing = subprocess.run(
+        [str(python), "-c", "import examples"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert missing.returncode != 0  # the apps are not installed as a package
