@@ -72,7 +72,7 @@ def build_database() -> Path:
     start = time.perf_counter()
     report = importer.import_collisions(engine, stats19=[csv_path], max_skipped=ROWS)
     print(
-        f"  imported {report.rows:,} collisions ({len(report.skipped):,} skipped) "
+        f"  imported {report.rows:,} collisions ({report.skipped_count:,} skipped) "
         f"in {time.perf_counter() - start:.1f} s",
         flush=True,
     )
@@ -158,7 +158,7 @@ def gunicorn_app():
 
 
 def _targets() -> list[tuple[str, int]]:
-    from examples.streetwise.sample import CENTRAL_POSTCODES
+    from scripts.generate_streetwise_sample import CENTRAL_POSTCODES
 
     return [(pc, r) for pc, _, _ in CENTRAL_POSTCODES for r in (500, 1000, 2000)]
 
@@ -201,7 +201,9 @@ def _in_process(police: FakePolice, cache: Path, ttl: str, how: str) -> list[lis
         )  # fmt: skip
     for key in (*_env(police.url, cache), "STREETWISE_PAGE_CACHE_TTL"):
         os.environ.pop(key, None)
-    app.extensions["streetwise.engine"].dispose()
+    from examples.streetwise import state
+
+    state.get_engine(app).dispose()
     return rows
 
 

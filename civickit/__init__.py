@@ -36,12 +36,18 @@ _EXPORTS = {
     "HttpClient": "civickit.http",
     # portals
     "portal": "civickit.portals",
+    "detect_portal": "civickit.portals",
     "known_portals": "civickit.portals",
     "PortalInfo": "civickit.portals",
-    "UnknownPortal": "civickit.portals",
+    "Portal": "civickit.portals",
+    "UnknownPortal": "civickit.errors",
     "CKAN": "civickit.portals.ckan",
-    "Dataset": "civickit.portals.ckan",
-    "Resource": "civickit.portals.ckan",
+    "ArcGIS": "civickit.portals.arcgis",
+    "ArcGISHub": "civickit.portals.arcgis",
+    "OpenDataSoft": "civickit.portals.opendatasoft",
+    "Socrata": "civickit.portals.socrata",
+    "Dataset": "civickit.portals.models",
+    "Resource": "civickit.portals.models",
     # public APIs
     "normalise": "civickit.postcodes",
     "Postcodes": "civickit.postcodes",
@@ -104,8 +110,12 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
     from .http import HttpClient
     from .ical import Feed, subscribe_links
     from .police import Crime, Outcome, PoliceUK
-    from .portals import PortalInfo, UnknownPortal, known_portals, portal
-    from .portals.ckan import CKAN, Dataset, Resource
+    from .portals import Portal, PortalInfo, detect_portal, known_portals, portal
+    from .portals.arcgis import ArcGIS, ArcGISHub
+    from .portals.ckan import CKAN
+    from .portals.models import Dataset, Resource
+    from .portals.opendatasoft import OpenDataSoft
+    from .portals.socrata import Socrata
     from .postcodes import Place, Postcodes, normalise
     from .reminders import DispatchReport, Outbox, OutboxRow, Reminder, add_job, make_scheduler
     from .sms import (

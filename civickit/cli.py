@@ -20,7 +20,6 @@ from .errors import CivicKitError
 
 if TYPE_CHECKING:
     from .http import HttpClient
-    from .portals.ckan import CKAN
     from .postcodes import Place
 
 __all__ = ["main"]
@@ -89,20 +88,27 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-# -- portals (CKAN) -------------------------------------------------------------------
-# (commands: portals, search, show, records, download)
+# -- portals (CKAN, ArcGIS, ArcGIS Hub, OpenDataSoft, Socrata) -----------------------------
+# (commands: portals, detect, search, show, records, download, load)
 
 
-def _ckan(ctx: click.Context, name_or_url: str) -> CKAN:
-    """The CKAN client for a portal name or URL, sharing this invocation's HttpClient."""
+def _portal(ctx: click.Context, name_or_url: str, kind: str | None = None) -> Any:
+    """The client for a portal name or URL, sharing this invocation's HttpClient."""
     from .portals import portal
 
     try:
-        return portal(name_or_url, http=http_client(ctx))
+        return portal(name_or_url, kind=kind, http=http_client(ctx))
     except ValueError as exc:  # UnknownPortal is a CivicKitError too; a malformed URL is not
         if isinstance(exc, CivicKitError):
             raise
         raise click.ClickException(str(exc)) from exc
+
+
+_KIND = click.option(
+    "--kind",
+    type=click.Choice(["ckan", "arcgis", "arcgis-hub", "opendatasoft", "socrata"]),
+    help="The portal's platform, if you know it (default: ask the site).",
+)
 
 
 def _parse_filters(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -123,32 +129,53 @@ def _parse_filters(pairs: tuple[str, ...]) -> dict[str, Any]:
     return filters
 
 
-def _positive(limit: int | None) -> int | None:
+def _positive(limit: int | None, name: str = "--limit") -> int | None:
     if limit is not None and limit < 1:
-        raise click.ClickException(f"--limit must be 1 or more, not {limit}.")
+        raise click.ClickException(f"{name} must be 1 or more, not {limit}.")
     return limit
 
 
 @cli.command("portals")
 @click.option("--json", "as_json", is_flag=True, help="Print the registry as JSON.")
 def portals_command(as_json: bool) -> None:
-    """List the portals known by name (any CKAN site also works by its URL)."""
+    """List the UK portals known by name (any portal also works by its URL)."""
     from .portals import known_portals
 
-    infos = known_portals()
+    infos = list(known_portals().values())
     if as_json:
         echo_json(infos)
         return
     for info in infos:
-        click.echo(f"{info.name:<15} {info.url:<28} {info.description}")
+        click.echo(f"{info.name:<14} {info.kind:<13} {info.url:<48} {info.title}")
+
+
+@cli.command("detect")
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Print the kind and address as JSON.")
+@click.pass_context
+def detect_command(ctx: click.Context, url: str, as_json: bool) -> None:
+    """Say which platform runs the portal at URL (detect_portal)."""
+    from .portals.detect import detect
+
+    try:
+        kind, base = detect(url, http=http_client(ctx))
+    except ValueError as exc:
+        if isinstance(exc, CivicKitError):
+            raise
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        echo_json({"kind": kind, "url": base})
+    else:
+        click.echo(f"{kind}  {base}")
 
 
 @cli.command("search")
 @click.argument("portal_name", metavar="PORTAL")
-@click.argument("query", default="*:*", required=False)
-@click.option("--org", "organization", metavar="NAME", help="Only this organisation's datasets.")
-@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only datasets with this tag.")
+@click.argument("query", default="", required=False)
+@click.option("--org", "organization", metavar="NAME", help="Only this organisation's (CKAN).")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only with this tag (CKAN).")
 @click.option("--limit", type=int, default=20, show_default=True, help="Stop after N datasets.")
+@_KIND
 @click.option("--json", "as_json", is_flag=True, help="Print the datasets as a JSON list.")
 @click.pass_context
 def search_command(
@@ -158,19 +185,29 @@ def search_command(
     organization: str | None,
     tags: tuple[str, ...],
     limit: int,
+    kind: str | None,
     as_json: bool,
 ) -> None:
-    """Search a portal's datasets (CKAN.search). QUERY is Solr syntax; default: everything."""
-    datasets = _ckan(ctx, portal_name).search(
-        query, organization=organization, tags=list(tags) or None, limit=_positive(limit)
-    )
+    """Search a portal's datasets (Portal.search). Default QUERY: everything."""
+    client = _portal(ctx, portal_name, kind)
+    if client.kind == "ckan":
+        datasets = client.search(
+            query or "*:*",
+            organization=organization,
+            tags=list(tags) or None,
+            limit=_positive(limit),
+        )
+    elif organization or tags:
+        raise click.ClickException("--org and --tag work on CKAN portals only.")
+    else:
+        datasets = client.search(query, limit=_positive(limit))
     if as_json:
         echo_json(list(datasets))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("name", "title", "organisation", "modified")
+    table = Table("id", "title", "organisation", "modified")
     for ds in datasets:
         modified = ds.metadata_modified.date().isoformat() if ds.metadata_modified else ""
         table.add_row(ds.name, ds.title, ds.organization or "", modified)
@@ -180,11 +217,14 @@ def search_command(
 @cli.command("show")
 @click.argument("portal_name", metavar="PORTAL")
 @click.argument("dataset")
+@_KIND
 @click.option("--json", "as_json", is_flag=True, help="Print the dataset as JSON.")
 @click.pass_context
-def show_command(ctx: click.Context, portal_name: str, dataset: str, as_json: bool) -> None:
-    """Show one dataset and its resources (CKAN.dataset)."""
-    ds = _ckan(ctx, portal_name).dataset(dataset)
+def show_command(
+    ctx: click.Context, portal_name: str, dataset: str, kind: str | None, as_json: bool
+) -> None:
+    """Show one dataset and its resources (Portal.dataset)."""
+    ds = _portal(ctx, portal_name, kind).dataset(dataset)
     if as_json:
         echo_json(ds)
         return
@@ -201,7 +241,7 @@ def show_command(ctx: click.Context, portal_name: str, dataset: str, as_json: bo
     )
     if ds.notes:
         console.print(ds.notes if len(ds.notes) < 400 else ds.notes[:400] + "...", markup=False)
-    table = Table("resource id", "format", "datastore", "name")
+    table = Table("resource id", "format", "records", "name")
     for res in ds.resources:
         table.add_row(res.id, res.format, "yes" if res.datastore_active else "", res.name)
     console.print(table)
@@ -209,32 +249,44 @@ def show_command(ctx: click.Context, portal_name: str, dataset: str, as_json: bo
 
 @cli.command("records")
 @click.argument("portal_name", metavar="PORTAL")
-@click.argument("resource_id")
+@click.argument("resource_id", metavar="RESOURCE")
+@click.option("--where", metavar="EXPR", help="The platform's filter (SQL, SoQL or ODSQL).")
 @click.option(
     "--filter",
     "filter_pairs",
     multiple=True,
     metavar="FIELD=VALUE",
-    help="Only rows where FIELD equals VALUE (repeat for more; a field twice means either).",
+    help="CKAN: only rows where FIELD equals VALUE (repeat; a field twice means either).",
 )
-@click.option("-q", "--query", "q", metavar="TEXT", help="Full-text search within the table.")
+@click.option("-q", "--query", "q", metavar="TEXT", help="CKAN: full-text search in the table.")
 @click.option("--limit", type=int, default=None, help="Stop after N rows (default: all).")
+@_KIND
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines, one row per line.")
 @click.pass_context
 def records_command(
     ctx: click.Context,
     portal_name: str,
     resource_id: str,
+    where: str | None,
     filter_pairs: tuple[str, ...],
     q: str | None,
     limit: int | None,
+    kind: str | None,
     as_json: bool,
 ) -> None:
-    """Stream the rows of a datastore table (CKAN.records) as CSV or JSON lines."""
+    """Stream every row of a table (Portal.records) as CSV or JSON lines."""
     filters = _parse_filters(filter_pairs)
-    rows = _ckan(ctx, portal_name).records(
-        resource_id, filters=filters or None, q=q, limit=_positive(limit)
-    )
+    client = _portal(ctx, portal_name, kind)
+    if client.kind == "ckan":
+        if where:
+            raise click.ClickException("on a CKAN portal use --filter FIELD=VALUE or -q TEXT.")
+        rows = client.records(resource_id, filters=filters or None, q=q, limit=_positive(limit))
+    elif filters or q:
+        raise click.ClickException(
+            f"--filter and -q work on CKAN portals; use --where on {client.kind}."
+        )
+    else:
+        rows = client.records(resource_id, where=where, limit=_positive(limit))
     if as_json:
         echo_json_lines(rows)
         return
@@ -247,41 +299,118 @@ def records_command(
                 sys.stdout, fieldnames=list(row), extrasaction="ignore", lineterminator="\n"
             )
             writer.writeheader()
-        writer.writerow(row)
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()}
+        )
 
 
 @cli.command("download")
 @click.argument("portal_name", metavar="PORTAL")
-@click.argument("resource_id")
+@click.argument("resource_id", metavar="RESOURCE")
 @click.option(
     "-o",
     "--output",
     type=click.Path(path_type=str),
-    help="File or folder to write to (default: the file's own name, here).",
+    help="File or folder to write to (default: the resource's own name, here).",
 )
+@click.option(
+    "--format", "fmt", metavar="FMT", help="csv, geojson, json... where there is a choice."
+)
+@_KIND
 @click.option("--json", "as_json", is_flag=True, help="Print what was saved as JSON.")
 @click.pass_context
 def download_command(
-    ctx: click.Context, portal_name: str, resource_id: str, output: str | None, as_json: bool
+    ctx: click.Context,
+    portal_name: str,
+    resource_id: str,
+    output: str | None,
+    fmt: str | None,
+    kind: str | None,
+    as_json: bool,
 ) -> None:
-    """Download a resource's file atomically, with a progress bar (CKAN.download)."""
-    from pathlib import Path
-    from urllib.parse import urlsplit
-
-    client = _ckan(ctx, portal_name)
-    res = client.resource(resource_id)
-    name = Path(urlsplit(res.url).path).name or res.id
-    if not Path(name).suffix:  # /datastore/dump/<id> is CSV unless asked otherwise
-        name += f".{(res.format or 'csv').lower()}"
-    dest = Path(output) if output else Path(name)
-    if dest.is_dir():
-        dest = dest / name
-    path = client.download(res, dest, progress=not as_json)
+    """Download a resource's file atomically, with a progress bar (Portal.download)."""
+    client = _portal(ctx, portal_name, kind)
+    try:
+        path = client.download(resource_id, output or ".", format=fmt, progress=not as_json)
+    except ValueError as exc:
+        if isinstance(exc, CivicKitError):
+            raise
+        raise click.ClickException(str(exc)) from exc
     size = path.stat().st_size
     if as_json:
-        echo_json({"path": str(path), "bytes": size, "resource": res})
+        echo_json({"path": str(path), "bytes": size, "resource": resource_id})
     else:
         click.echo(f"Saved {path} ({size:,} bytes)")
+
+
+@cli.command("load")
+@click.argument("portal_name", metavar="PORTAL")
+@click.argument("dataset")
+@click.argument("resource_id", metavar="[RESOURCE]", required=False)
+@click.option(
+    "--db", "db_path", required=True, type=click.Path(dir_okay=False), help="SQLite file."
+)
+@click.option("--table", metavar="NAME", help="Table to (re)place (default: from the dataset).")
+@click.option("--where", metavar="EXPR", help="Only rows matching the platform's filter.")
+@click.option("--limit", type=int, default=None, help="Stop after N rows (default: all).")
+@_KIND
+@click.pass_context
+def load_command(
+    ctx: click.Context,
+    portal_name: str,
+    dataset: str,
+    resource_id: str | None,
+    db_path: str,
+    table: str | None,
+    where: str | None,
+    limit: int | None,
+    kind: str | None,
+) -> None:
+    """Load a table into SQLite (typed columns, swapped in atomically); browse it with Datasette.
+
+    RESOURCE defaults to the dataset's first table (a CKAN datastore resource,
+    an ArcGIS layer, the Socrata or OpenDataSoft dataset itself).
+    """
+    from .portals.loader import load, table_name
+
+    client = _portal(ctx, portal_name, kind)
+    if resource_id is None:
+        ds = client.dataset(dataset)
+        resource = ds.table()
+        if resource is None:
+            raise click.ClickException(
+                f"{dataset} has no table to load (no resource is readable row by row); "
+                "name a RESOURCE, or use civickit download."
+            )
+        table = table or table_name(ds.name if client.kind != "arcgis" else resource.name)
+    else:
+        resource = resource_id
+        table = table or table_name(dataset if client.kind not in ("arcgis",) else resource_id)
+    if where is not None and client.kind == "ckan":
+        raise click.ClickException("--where is not for CKAN portals; load the whole table.")
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("loading {task.description}: {task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(table, total=None)
+        result = load(
+            client,
+            resource,
+            db_path,
+            table=table,
+            where=where,
+            limit=_positive(limit),
+            on_row=lambda n: bar.update(task, completed=n),
+        )
+    click.echo(f"Loaded {result.rows:,} rows into {result.db} table {result.table}")
+    click.echo(f"Browse them: datasette {result.db}")
 
 
 # -- postcodes and police.uk -----------------------------------------------------------

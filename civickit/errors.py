@@ -8,7 +8,7 @@
      │    ├── RateLimited                       429: slow down (.retry_after seconds)
      │    ├── ServiceUnavailable                5xx, timeouts, refused connections
      │    └── NotAPortalResponse                an HTML page or empty body where JSON was due
-     ├── UnknownPortal            (ValueError)  a portal name not registered (civickit.portals)
+     ├── UnknownPortal            (ValueError)  a name not registered, or a URL no probe recognised
      ├── InvalidPostcode          (ValueError)  not shaped like a UK postcode; never sent anywhere
      ├── PostcodeNotFound                       well-formed but unknown (.terminated when retired)
      ├── InvalidPhoneNumber       (ValueError)  not a number we can text (.reason says why)
@@ -35,6 +35,7 @@ __all__ = [
     "RateLimited",
     "SMSError",
     "ServiceUnavailable",
+    "UnknownPortal",
     "ValidationError",
 ]
 
@@ -113,6 +114,40 @@ class NotAPortalResponse(APIError):
         "Expected JSON but got something else (often a proxy or login page); "
         "check the URL points at the API."
     )
+
+
+class UnknownPortal(CivicKitError, ValueError):
+    """A portal name that is not registered, or a URL that no platform probe recognised.
+
+    ``known`` lists the registered names (for a name); ``probes`` pairs each
+    probe URL with what it answered (for a URL given to ``detect_portal``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        known: tuple[str, ...] | list[str] = (),
+        probes: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (),
+    ) -> None:
+        self.name = name
+        self.known = tuple(known)
+        self.probes = tuple(probes)
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        if self.probes:
+            answers = "; ".join(f"{url} answered {what}" for url, what in self.probes)
+            return (
+                f"{self.name} does not look like an open-data portal civickit knows "
+                f"(CKAN, ArcGIS, ArcGIS Hub, OpenDataSoft, Socrata): {answers}. "
+                "Check the URL, or pass kind= if you know the platform."
+            )
+        known = ", ".join(sorted(self.known)) or "none"
+        return (
+            f"Unknown portal {self.name!r}. Use one of: {known}; "
+            "or give the portal's URL (https://...)."
+        )
 
 
 class InvalidPostcode(CivicKitError, ValueError):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+STREETWISE_DATA = Path(__file__).parent.parent / "examples" / "streetwise" / "data"
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -31,6 +32,13 @@ CHROMIUM_ARGS = [
 def fixtures() -> Path:
     """The folder of real, trimmed published files (each with a SOURCE.txt)."""
     return FIXTURES
+
+
+@pytest.fixture
+def streetwise_data() -> Path:
+    """streetwise's bundled data: its real excerpts (Leeds RTC 2015, NHS Hospital.csv) are
+    kept once, there, with their sources in its SOURCE.txt."""
+    return STREETWISE_DATA
 
 
 @pytest.fixture(scope="session")

@@ -12,16 +12,16 @@ def runner():
 
 
 @pytest.mark.parametrize(
-    ("kind", "path", "count"),
+    ("kind", "folder", "path", "count"),
     [
-        ("premises", "bins/dm_premises_sample.csv", 1),
-        ("jobs", "bins/dm_jobs_sample.csv", 18),
-        ("leeds-rtc", "streetwise/leeds_rtc_2015_sample.csv", 21),
-        ("hospitals", "streetwise/nhs_hospital_sample.csv", 41),
+        ("premises", "fixtures", "bins/dm_premises_sample.csv", 1),
+        ("jobs", "fixtures", "bins/dm_jobs_sample.csv", 18),
+        ("leeds-rtc", "streetwise_data", "leeds_rtc_2015_sample.csv", 21),
+        ("hospitals", "streetwise_data", "nhs_hospital_sample.csv", 41),
     ],
 )
-def test_read_real_samples(runner, fixtures, kind, path, count):
-    result = runner.invoke(cli, ["read", kind, str(fixtures / path)])
+def test_read_real_samples(runner, request, kind, folder, path, count):
+    result = runner.invoke(cli, ["read", kind, str(request.getfixturevalue(folder) / path)])
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == count

@@ -1,8 +1,8 @@
-"""PageCache: the per-process cache of rendered pages both example apps use."""
+"""MemoryCache: the per-process cache of pages and parsed answers both example apps use."""
 
 from __future__ import annotations
 
-from examples.common import PageCache
+from examples.common import MemoryCache
 
 
 class Clock:
@@ -24,7 +24,7 @@ def renderer(values):
 
 
 def test_a_hit_is_not_rendered_again():
-    cache = PageCache()
+    cache = MemoryCache()
     render, calls = renderer(["a", "b"])
     assert cache.get_or_render("k", render) == "a"
     assert cache.get_or_render("k", render) == "a"
@@ -33,7 +33,7 @@ def test_a_hit_is_not_rendered_again():
 
 def test_entries_expire_after_the_ttl():
     clock = Clock()
-    cache = PageCache(ttl=60, clock=clock)
+    cache = MemoryCache(ttl=60, clock=clock)
     render, calls = renderer(["old", "new"])
     cache.get_or_render("k", render)
     clock.now = 59.9
@@ -44,7 +44,7 @@ def test_entries_expire_after_the_ttl():
 
 
 def test_the_least_recently_used_entry_goes_first():
-    cache = PageCache(size=2)
+    cache = MemoryCache(size=2)
     cache.get_or_render("a", lambda: 1)
     cache.get_or_render("b", lambda: 2)
     cache.get_or_render("a", lambda: 0)  # a is now the most recent
@@ -55,7 +55,7 @@ def test_the_least_recently_used_entry_goes_first():
 
 
 def test_a_ttl_of_zero_turns_it_off():
-    cache = PageCache(ttl=0)
+    cache = MemoryCache(ttl=0)
     render, calls = renderer(["a", "b"])
     assert [cache.get_or_render("k", render) for _ in range(2)] == ["a", "b"]
     assert len(calls) == 2
@@ -64,12 +64,12 @@ def test_a_ttl_of_zero_turns_it_off():
 
 def test_get_and_put_follow_the_same_rules():
     clock = Clock()
-    cache = PageCache(ttl=10, clock=clock)
+    cache = MemoryCache(ttl=10, clock=clock)
     assert cache.get("k") is None and cache.get("k", "absent") == "absent"
     cache.put("k", ["crimes"])
     assert cache.get("k") == ["crimes"]
     clock.now = 10
     assert cache.get("k") is None
-    off = PageCache(ttl=0)
+    off = MemoryCache(ttl=0)
     off.put("k", 1)
     assert off.get("k") is None and len(off) == 0

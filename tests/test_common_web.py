@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+
 import pytest
 from flask import Blueprint, Flask, render_template_string, request
 
 from examples.common import ApiError, configure, init_app
+from examples.common.web import GOVUK_JS_ENABLED_SCRIPT
 
 
 @pytest.fixture
@@ -79,3 +84,20 @@ def test_security_headers(app):
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_every_inline_script_is_allowed_by_its_csp_hash(app):
+    """The CSP names the one inline script (GOV.UK's js-enabled line) by its hash, and no other."""
+    response = app.test_client().get("/")
+    html = response.get_data(as_text=True)
+    inline = [
+        body
+        for attrs, body in re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+        if "src=" not in attrs and "application/json" not in attrs
+    ]
+    assert [s for s in inline if "js-enabled" in s], "the GOV.UK template's inline script is gone"
+    hashes = {
+        "sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() for s in inline
+    }
+    assert hashes == {GOVUK_JS_ENABLED_SCRIPT}
+    assert f"'{GOVUK_JS_ENABLED_SCRIPT}'" in response.headers["Content-Security-Policy"]

@@ -10,8 +10,8 @@ from civickit.geo import osgb_to_wgs84
 # -- Leeds RTC: the real sample ---------------------------------------------------------
 
 
-def test_real_leeds_sample_folds_casualties(fixtures):
-    collisions = list(read_leeds_rtc(fixtures / "streetwise" / "leeds_rtc_2015_sample.csv"))
+def test_real_leeds_sample_folds_casualties(streetwise_data):
+    collisions = list(read_leeds_rtc(streetwise_data / "leeds_rtc_2015_sample.csv"))
     # 25 casualty rows, 21 collisions
     assert len(collisions) == 21
     assert sum(c.casualties for c in collisions) == 25
@@ -282,13 +282,13 @@ def test_stats19_grid_reference_that_is_not_numeric_is_a_bad_row():
     assert (found[1].latitude, found[1].longitude) == pytest.approx(osgb_to_wgs84(530000, 180000))
 
 
-def test_records_built_for_speed_are_what_the_constructor_builds(fixtures):
+def test_records_built_for_speed_are_what_the_constructor_builds(streetwise_data):
     # the readers make records without Collision.__init__ (see fast_constructor): each
     # must have exactly Collision's fields, so the real constructor rebuilds it equal
     rows = [stats19_row(HEADER_2024, index=str(i)) for i in range(5)]
     rows[2] = stats19_row(HEADER_2024, index="2", lon="", lat="", east="530000", north="180000")
     records = list(read_stats19(stats19_file(HEADER_2024, rows)))
-    records += read_leeds_rtc(fixtures / "streetwise" / "leeds_rtc_2015_sample.csv")
+    records += read_leeds_rtc(streetwise_data / "leeds_rtc_2015_sample.csv")
     assert len(records) == 5 + 21
     for record in records:
         assert Collision(**vars(record)) == record  # a missing or extra field: TypeError

@@ -6,8 +6,8 @@ from civickit.datasets.hospitals import FIELDS, Hospital, read_nhs
 from civickit.errors import DataFormatError
 
 
-def test_real_sample(fixtures):
-    hospitals = list(read_nhs(fixtures / "streetwise" / "nhs_hospital_sample.csv"))
+def test_real_sample(streetwise_data):
+    hospitals = list(read_nhs(streetwise_data / "nhs_hospital_sample.csv"))
     assert len(hospitals) == 41
     lgi = next(h for h in hospitals if h.code == "RR801")
     assert lgi == Hospital(

@@ -79,9 +79,11 @@ def _session_members(sid: int) -> list[int]:
     return members
 
 
-def _stop(proc: subprocess.Popen, timeout: float = 30, signum: int = signal.SIGTERM) -> str:
-    """Send ``signum`` to the demo; return its output. Fails if it or any child lingers."""
-    proc.send_signal(signum)
+def _stop(proc: subprocess.Popen, timeout: float = 30, signum: int | None = signal.SIGTERM) -> str:
+    """Send ``signum`` (None: it was sent already) to the demo; return its output.
+    Fails if it or any child lingers."""
+    if signum is not None:
+        proc.send_signal(signum)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -156,7 +158,7 @@ def test_a_stop_inside_a_finaliser_at_each_step_is_never_lost(step, signum):
     time.sleep(0.2)  # the handler runs while the finaliser is blocked reading stdin
     proc.stdin.write("\n")
     proc.stdin.flush()
-    out = "".join(seen) + _stop(proc, timeout=STOP_WITHIN_S, signum=signum)
+    out = "".join(seen) + _stop(proc, timeout=STOP_WITHIN_S, signum=None)
     assert proc.returncode == 0, out[-2000:]
     assert "Stopping the demo" in out
     assert "Exception ignored" not in out

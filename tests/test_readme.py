@@ -21,8 +21,8 @@ def _readme_python() -> str:
     return blocks[0]
 
 
-def test_the_readme_example_runs(fixtures, tmp_path, monkeypatch, capsys):
-    shutil.copy(fixtures / "streetwise" / "nhs_hospital_sample.csv", tmp_path / "Hospital.csv")
+def test_the_readme_example_runs(fixtures, streetwise_data, tmp_path, monkeypatch, capsys):
+    shutil.copy(streetwise_data / "nhs_hospital_sample.csv", tmp_path / "Hospital.csv")
     monkeypatch.chdir(tmp_path)
     place = load_json("postcodes_io", "lookup_BR87RE_200.json")
     place["result"].update(postcode="LS1 1UR", latitude=53.7997, longitude=-1.5492)

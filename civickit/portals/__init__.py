@@ -1,92 +1,102 @@
-"""Open-data portals by name: ``portal("datamillnorth")`` or any CKAN site by URL.
+"""Open-data portals of every kind UK public bodies run, behind one protocol.
 
-The registry is small on purpose: portals we know run CKAN and have checked.
-Others can be added with :func:`register` or used directly by URL.
+``civickit.portal("camden")`` opens a registered portal by name;
+``civickit.portal("https://opendata.bristol.gov.uk")`` opens any portal by
+URL, asking the site which platform it runs (:func:`detect_portal`). Every
+client (:class:`CKAN`, :class:`ArcGIS`, :class:`ArcGISHub`,
+:class:`OpenDataSoft`, :class:`Socrata`) implements :class:`Portal`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from ..errors import CivicKitError
-from .ckan import CKAN, Dataset, Resource
+from ..errors import UnknownPortal
+from ..http import HttpClient
+from .arcgis import ArcGIS, ArcGISHub
+from .ckan import CKAN
+from .detect import KINDS, clear_cache, detect_portal, normalise_url
+from .detect import detect as _detect
+from .models import Dataset, Portal, Resource
+from .opendatasoft import OpenDataSoft
+from .registry import PortalInfo, known_portals, register
+from .socrata import Socrata
 
 __all__ = [
     "CKAN",
+    "KINDS",
+    "ArcGIS",
+    "ArcGISHub",
     "Dataset",
+    "OpenDataSoft",
+    "Portal",
     "PortalInfo",
     "Resource",
+    "Socrata",
     "UnknownPortal",
+    "clear_cache",
+    "detect_portal",
     "known_portals",
     "portal",
     "register",
 ]
 
-
-@dataclass(frozen=True)
-class PortalInfo:
-    """A named portal: where it is and what it holds."""
-
-    name: str
-    url: str
-    description: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "url": self.url, "description": self.description}
-
-
-class UnknownPortal(CivicKitError, ValueError):
-    """A portal name that is not registered and not a URL."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        super().__init__(name)
-
-    def __str__(self) -> str:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        return (
-            f"Unknown portal {self.name!r}. Use one of: {known}; "
-            "or give the portal's URL (https://...)."
-        )
+_CLIENTS: dict[str, type[Any]] = {
+    "ckan": CKAN,
+    "arcgis": ArcGIS,
+    "arcgis-hub": ArcGISHub,
+    "opendatasoft": OpenDataSoft,
+    "socrata": Socrata,
+}
+# the keyword each kind takes for its credentials
+_OPTIONS = {
+    "ckan": ("api_token",),
+    "arcgis": ("token", "concurrency"),
+    "arcgis-hub": ("token", "concurrency"),
+    "opendatasoft": ("api_key", "concurrency"),
+    "socrata": ("app_token", "region", "concurrency"),
+}
 
 
-_REGISTRY: dict[str, PortalInfo] = {}
+def _looks_like_url(text: str) -> bool:
+    if text.startswith(("http://", "https://")):
+        return True
+    host = text.split("/", 1)[0]
+    return "." in host and " " not in text and all(part for part in host.split("."))
 
 
-def register(name: str, url: str, description: str) -> PortalInfo:
-    """Add (or replace) a named CKAN portal."""
-    info = PortalInfo(name.lower(), url.rstrip("/"), description)
-    _REGISTRY[info.name] = info
-    return info
+def portal(
+    name_or_url: str,
+    *,
+    kind: str | None = None,
+    http: HttpClient | None = None,
+    **options: Any,
+) -> Portal:
+    """The client for a registered portal name or any portal URL.
 
-
-register(
-    "datamillnorth",
-    "https://datamillnorth.org",
-    "Data Mill North: Leeds, Bradford and the North's open data (bins, roads, planning).",
-)
-register(
-    "datagovuk",
-    "https://data.gov.uk",
-    "data.gov.uk: the UK government's catalogue; resources link to publishers' files.",
-)
-
-
-def known_portals() -> list[PortalInfo]:
-    """Every registered portal, by name."""
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
-
-
-def portal(name_or_url: str, **kw: Any) -> CKAN:
-    """A :class:`CKAN` client for a registered name or a portal URL.
-
-    Keyword arguments (``api_token``, ``http``) go to :class:`CKAN`.
+    ``kind`` skips detection (``"ckan"``, ``"arcgis"``, ``"arcgis-hub"``,
+    ``"opendatasoft"``, ``"socrata"``). ``options`` go to the client:
+    ``api_token`` (CKAN), ``token`` (ArcGIS), ``api_key`` (OpenDataSoft),
+    ``app_token`` and ``region`` (Socrata), ``concurrency`` (all but CKAN).
     """
     text = name_or_url.strip()
-    info = _REGISTRY.get(text.lower())
+    info = known_portals().get(text.lower())
     if info is not None:
-        return CKAN(info.url, **kw)
-    if text.startswith(("http://", "https://")):
-        return CKAN(text, **kw)
-    raise UnknownPortal(text)
+        url = info.url
+        kind = kind or info.kind
+    elif _looks_like_url(text):
+        url = normalise_url(text)
+    else:
+        raise UnknownPortal(text, known=list(known_portals()))
+    if kind is None:
+        kind, url = _detect(url, http=http)
+    if kind not in _CLIENTS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    unknown = sorted(set(options) - set(_OPTIONS[kind]))
+    if unknown:
+        allowed = ", ".join(_OPTIONS[kind]) or "none"
+        raise ValueError(
+            f"a {kind} portal does not take {', '.join(unknown)} (it takes: {allowed})"
+        )
+    client: Portal = _CLIENTS[kind](url, http=http, **options)
+    return client

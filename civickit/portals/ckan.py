@@ -11,19 +11,21 @@ mapped to a typed :mod:`civickit.errors` exception in :func:`_raise_envelope`.
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from typing import IO, Any, cast
+from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 
+from .._convert import int_if_valid
 from ..errors import (
     APIError,
     NotAPortalResponse,
@@ -33,13 +35,16 @@ from ..errors import (
     ValidationError,
 )
 from ..http import HttpClient, error_for_status
+from ._common import download_path, safe_filename
+from .models import Dataset, FieldType, Resource, absolute_url
 
-__all__ = ["CKAN", "Dataset", "Resource"]
+__all__ = ["CKAN", "Dataset", "Resource", "absolute_url"]
 
 log = logging.getLogger(__name__)
 
 # package_search caps ``rows`` at 1000 unless the site raised ckan.search.rows_max.
 SEARCH_ROWS_MAX = 1000
+DATASTORE_PAGE = 1000
 ORGANIZATION_PAGE = 1000
 # Actions safe to send as GET (side_effect_free in CKAN), so caching and retries apply.
 _READ_SUFFIXES = ("_show", "_list", "_search", "_search_sql", "_autocomplete", "_info")
@@ -57,136 +62,6 @@ _ERROR_TYPES: dict[str, type[APIError]] = {
     "Search Connection Error": ServiceUnavailable,
     "Internal Server Error": ServiceUnavailable,
 }
-
-
-# -- models ----------------------------------------------------------------------------
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """CKAN timestamps are naive UTC ISO strings; make them timezone-aware."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _to_dict(obj: Any) -> dict[str, Any]:
-    return _plain(asdict(obj))
-
-
-def _plain(value: Any) -> Any:
-    """Make ``asdict`` output JSON-ready: ISO timestamps, lists for tuples."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def absolute_url(url: str | None, site: str) -> str:
-    """Resolve a resource URL against the portal ``site`` (which may carry a path prefix).
-
-    CKAN stores datastore resources as ``/datastore/dump/<id>``: a path on the
-    CKAN site, which sits under the prefix when the site has one
-    (``https://data.gov.au/data`` -> ``https://data.gov.au/data/datastore/dump/<id>``).
-    """
-    if not url:
-        return ""
-    url = url.strip()
-    if urlsplit(url).scheme:
-        return url
-    if url.startswith("//"):
-        return f"{urlsplit(site).scheme or 'https'}:{url}"
-    site = site.rstrip("/")
-    prefix = urlsplit(site).path
-    if url.startswith("/"):
-        if prefix and (url == prefix or url.startswith(prefix + "/")):
-            return urljoin(site + "/", url)
-        return site + url
-    return f"{site}/{url}"
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One file or API behind a dataset. ``url`` is always absolute."""
-
-    id: str
-    name: str
-    format: str
-    url: str
-    size: int | None
-    last_modified: datetime | None
-    datastore_active: bool
-    package_id: str | None
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any], site: str) -> Resource:
-        """Build from a ``resource_show`` result (or a dataset's resource) on portal ``site``."""
-        return cls(
-            id=str(data.get("id") or ""),
-            name=data.get("name") or "",
-            format=(data.get("format") or "").strip(),
-            url=absolute_url(data.get("url"), site),
-            size=_int_or_none(data.get("size")),
-            last_modified=_timestamp(data.get("last_modified") or data.get("metadata_modified")),
-            datastore_active=bool(data.get("datastore_active")),
-            package_id=data.get("package_id"),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A CKAN package: its metadata and resources. ``url`` is its page on the portal."""
-
-    id: str
-    name: str
-    title: str
-    notes: str | None
-    organization: str | None
-    license_id: str | None
-    tags: tuple[str, ...]
-    metadata_modified: datetime | None
-    resources: tuple[Resource, ...]
-    url: str
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any], site: str) -> Dataset:
-        """Build from a ``package_show`` / ``package_search`` result on portal ``site``."""
-        org = data.get("organization")
-        name = data.get("name") or ""
-        return cls(
-            id=str(data.get("id") or ""),
-            name=name,
-            title=data.get("title") or name,
-            notes=data.get("notes") or None,
-            organization=org.get("name") if isinstance(org, Mapping) else None,
-            license_id=data.get("license_id") or None,
-            tags=tuple(
-                t.get("name", "") if isinstance(t, Mapping) else str(t)
-                for t in data.get("tags") or ()
-            ),
-            metadata_modified=_timestamp(data.get("metadata_modified")),
-            resources=tuple(Resource.from_api(r, site) for r in data.get("resources") or ()),
-            url=f"{site.rstrip('/')}/dataset/{name or data.get('id')}",
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
 
 
 # -- errors ----------------------------------------------------------------------------
@@ -214,7 +89,7 @@ def _raise_envelope(response: requests.Response, action: str) -> Any:
     if body["success"] is True and status < 400:
         return body.get("result")
 
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    error: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
     kind = str(error.get("__type") or "")
     fields = {k: v for k, v in error.items() if k not in ("__type", "message")}
     message = error.get("message") or _describe_fields(fields) or kind or "request failed"
@@ -273,6 +148,72 @@ def _encode_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# -- the datastore dump, typed as datastore_search would type it ----------------------------
+
+
+def _text(value: str) -> Any:
+    return value
+
+
+def _integer(value: str) -> Any:
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def _numeric(value: str) -> Any:
+    if not value:
+        return None
+    try:
+        return int(value) if value.lstrip("-").isdigit() else float(value)
+    except ValueError:
+        return value
+
+
+def _boolean(value: str) -> Any:
+    if not value:
+        return None
+    low = value.lower()
+    return True if low in ("true", "t", "1") else False if low in ("false", "f", "0") else value
+
+
+def _json(value: str) -> Any:
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _nullable(value: str) -> Any:
+    return value or None
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    **dict.fromkeys(("int", "int2", "int4", "int8", "integer", "smallint", "bigint"), _integer),
+    **dict.fromkeys(
+        ("numeric", "float", "float4", "float8", "real", "double precision", "number"), _numeric
+    ),
+    **dict.fromkeys(("bool", "boolean"), _boolean),
+    **dict.fromkeys(("json", "jsonb"), _json),
+    **dict.fromkeys(("date", "timestamp", "time", "timestamptz"), _nullable),
+}
+_FIELD_TYPES: dict[str, FieldType] = {
+    **dict.fromkeys(("int", "int2", "int4", "int8", "integer", "smallint", "bigint"), "integer"),
+    **dict.fromkeys(
+        ("numeric", "float", "float4", "float8", "real", "double precision", "number"), "float"
+    ),
+    **dict.fromkeys(("bool", "boolean"), "boolean"),
+    **dict.fromkeys(("json", "jsonb"), "json"),
+    "date": "date",
+    **dict.fromkeys(("timestamp", "timestamptz"), "datetime"),
+}
+
+
 class CKAN:
     """One CKAN portal, e.g. ``CKAN("https://datamillnorth.org")``.
 
@@ -290,6 +231,7 @@ class CKAN:
     ) -> None:
         if not urlsplit(base_url).scheme or not urlsplit(base_url).netloc:
             raise ValueError(f"{base_url!r} is not a URL; give one like https://datamillnorth.org")
+        self.kind = "ckan"
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/3/action"
         self.api_token = api_token
@@ -396,27 +338,115 @@ class CKAN:
 
     def records(
         self,
-        resource_id: str,
+        resource: Resource | str,
         *,
+        where: Mapping[str, Any] | None = None,
         filters: Mapping[str, Any] | None = None,
         q: str | Mapping[str, Any] | None = None,
         fields: list[str] | tuple[str, ...] | str | None = None,
         sort: str = "_id",
-        page_size: int = 1000,
+        page_size: int | None = None,
         limit: int | None = None,
+        dump: bool = True,
     ) -> Iterator[dict[str, Any]]:
         """Yield the rows of a datastore table, one page in memory at a time.
 
-        Uses CKAN's ``next_page`` keyset paging when the server offers it,
-        otherwise offsets we compute ourselves; stops on a short page.
-        Nothing is requested until the first row is asked for.
+        ``where`` (or its CKAN name ``filters``) is a dict of datastore filters,
+        ``{"ward": "Headingley"}``. A whole table (no filter, query, field list
+        or limit, in ``_id`` order) is streamed from ``/datastore/dump/<id>`` in
+        one request, values typed as ``datastore_search`` would type them.
+        Otherwise pages come from ``datastore_search``: ``next_page`` keyset
+        paging where the server offers it, offsets we compute where it does
+        not; stops on a short page. ``dump=False`` always pages. Nothing is
+        requested until the first row is asked for.
         """
+        if page_size is None:
+            page_size = DATASTORE_PAGE
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        resource_id = resource.id if isinstance(resource, Resource) else resource
+        if where is not None:
+            if not isinstance(where, Mapping):
+                raise ValueError(
+                    "CKAN's where is a dict of datastore filters, e.g. {'ward': 'Headingley'}"
+                )
+            filters = {**(filters or {}), **where}
+        whole = not filters and q is None and not fields and limit is None
+        if dump and whole and sort.strip() in ("_id", "_id asc"):
+            return self._dump_records(resource_id, page_size)
         # chain the pages in C: no Python frame resumes per row, only per page
         return itertools.chain.from_iterable(
             self._record_pages(resource_id, filters, q, fields, sort, page_size, limit)
         )
+
+    def fields(self, resource: Resource | str) -> dict[str, FieldType]:
+        """The table's columns and their types (``integer``, ``float``, ``text``...)."""
+        resource_id = resource.id if isinstance(resource, Resource) else resource
+        info = self.action("datastore_search", resource_id=resource_id, limit=0)
+        return {
+            str(f["id"]): _FIELD_TYPES.get(str(f.get("type", "")).lower(), "text")
+            for f in info.get("fields") or ()
+            if isinstance(f, Mapping) and f.get("id")
+        }
+
+    def _dump_records(self, resource_id: str, page_size: int) -> Iterator[dict[str, Any]]:
+        """Stream ``/datastore/dump/<id>`` as CSV, typed by the table's fields.
+
+        A portal without the dump (404, or an HTML page) is paged instead.
+        """
+        info = self.action("datastore_search", resource_id=resource_id, limit=0)
+        kinds = {
+            str(f["id"]): str(f.get("type", "")).lower()
+            for f in info.get("fields") or ()
+            if isinstance(f, Mapping) and f.get("id")
+        }
+        total = None if info.get("total_was_estimated") else int_if_valid(info.get("total"))
+        url = f"{self.base_url}/datastore/dump/{resource_id}"
+        response = self.http.request(
+            "GET", url, params={"bom": "false"}, headers=self._headers, stream=True
+        )
+        content_type = response.headers.get("Content-Type", "")
+        if response.status_code in (404, 405) or "html" in content_type:
+            response.close()
+            log.info("no datastore dump at %s; paging datastore_search instead", url)
+            yield from itertools.chain.from_iterable(
+                self._record_pages(resource_id, None, None, None, "_id", page_size, None)
+            )
+            return
+        if response.status_code >= 400:
+            response.close()
+            raise error_for_status(response)
+        count = 0
+        with response:
+            try:
+                response.raw.decode_content = True  # gzip is undone before the text layer
+                response.raw.auto_close = False  # let the text layer see the end, not a closed file
+                raw = cast("IO[bytes]", response.raw)  # urllib3's HTTPResponse: a binary file
+                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+                reader = csv.reader(text)
+                header = next(reader, None)
+                if header is None:
+                    return
+                # only the typed columns are converted, in place: text stays as csv made it
+                typed = [
+                    (name, _CONVERTERS[kinds[name]])
+                    for name in header
+                    if kinds.get(name) in _CONVERTERS and _CONVERTERS[kinds[name]] is not _text
+                ]
+                for record in reader:
+                    row = dict(zip(header, record, strict=False))
+                    for name, conv in typed:
+                        row[name] = conv(row[name])
+                    yield row
+                    count += 1
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+                raise ServiceUnavailable(
+                    None, f"the datastore dump was cut off after {count:,} rows", url
+                ) from exc
+        if total is not None and count < total:
+            raise ServiceUnavailable(
+                None, f"the datastore dump ended after {count:,} of {total:,} rows", url
+            )
 
     def _record_pages(
         self,
@@ -461,7 +491,7 @@ class CKAN:
             yielded += count
             offset += count
             # the server clamps limit to its rows_max; a page that full is not short
-            served = min(want, _int_or_none(result.get("limit")) or want)
+            served = min(want, int_if_valid(result.get("limit")) or want)
             if count < served or not count:
                 return
             next_page = result.get("next_page") if keyset else None
@@ -471,7 +501,7 @@ class CKAN:
                 continue
             if next_filters is not None:
                 return  # keyset paging said there is nothing after this page
-            total = _int_or_none(result.get("total"))
+            total = int_if_valid(result.get("total"))
             if total is not None and not result.get("total_was_estimated") and offset >= total:
                 return
 
@@ -486,25 +516,41 @@ class CKAN:
 
     def download(
         self,
-        resource_or_url: Resource | str,
+        resource: Resource | str,
         dest: str | os.PathLike[str],
         *,
+        format: str | None = None,
         progress: bool = False,
     ) -> Path:
-        """Download a resource (a :class:`Resource`, a resource id or a URL) to ``dest``.
+        """Download a resource (a :class:`Resource`, a resource id or a URL) to ``dest``; return the path.
 
-        The file is written atomically and skipped when unchanged (ETag). The
-        API token is sent only when the file is on the portal's own host.
+        ``dest`` may be a folder (existing, or written with a trailing ``/``):
+        the file then takes the resource's own name (``<id>.csv`` for a
+        datastore dump). ``format`` picks a datastore dump's format (``csv``,
+        ``tsv``, ``json``, ``xml``). The file is written atomically and skipped
+        when unchanged (ETag). The API token is sent only to the portal's own host.
         """
-        if isinstance(resource_or_url, Resource):
-            url = resource_or_url.url
-        elif urlsplit(resource_or_url).scheme or resource_or_url.startswith("/"):
-            url = absolute_url(resource_or_url, self.base_url)
+        res: Resource | None
+        if isinstance(resource, Resource):
+            res, url = resource, resource.url
+        elif urlsplit(resource).scheme or resource.startswith("/"):
+            res, url = None, absolute_url(resource, self.base_url)
         else:
-            url = self.resource(resource_or_url).url
+            res = self.resource(resource)
+            url = res.url
         if not url:
             raise NotFound(None, "this resource has no URL to download", self.base_url)
+        name = Path(urlsplit(url).path).name
+        is_dump = "/datastore/dump/" in urlsplit(url).path
+        if is_dump:
+            fmt = (format or "csv").lower()
+            if fmt != "csv":
+                url = f"{url}{'&' if '?' in url else '?'}format={fmt}"
+            name = f"{safe_filename(name)}.{fmt}"
+        elif not Path(name).suffix and res is not None:
+            name = f"{safe_filename(name or res.id)}.{(res.format or 'bin').lower()}"
+        target = download_path(dest, safe_filename(name, res.id if res else "download"))
         # the token opens private resources on this portal; never hand it to another host
         same_host = urlsplit(url).netloc == urlsplit(self.base_url).netloc
         headers = self._headers if same_host else None
-        return self.http.stream(url, dest, progress=progress, headers=headers)
+        return self.http.stream(url, target, progress=progress, headers=headers)

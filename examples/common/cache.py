@@ -1,4 +1,4 @@
-"""A small per-process cache of rendered pages, for the routes every visitor hits."""
+"""A small per-process memory cache for values that are costly to rebuild."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 _MISSING = object()
 
 
-class PageCache:
+class MemoryCache:
     """Least-recently-used, at most ``size`` entries, each kept ``ttl`` seconds (None: until evicted).
 
-    Keys must carry whatever the page depends on (the data version, the date);
-    the TTL bounds how stale a page built from a live upstream may get. A
-    ``ttl`` of 0 turns the cache off (tests that change upstream answers).
+    Thread-safe, and local to one process. The apps keep rendered pages and
+    API answers in one (leeds_bins' premises pages and calendar feeds,
+    streetwise's area pages), and streetwise keeps parsed police.uk answers in
+    another. Keys must carry whatever the value depends on (the data version,
+    the date); the TTL bounds how stale a value built from a live upstream may
+    get. A ``ttl`` of 0 turns the cache off (tests that change upstream answers).
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class PageCache:
             return hit[1]
 
     def put(self, key: Hashable, value: object) -> None:
+        """Keep ``value`` for ``key``, evicting the least recently used beyond ``size``."""
         if self.ttl == 0:
             return
         with self._lock:
@@ -58,7 +62,7 @@ class PageCache:
         """Return the cached value for ``key``, rendering (outside the lock) on a miss."""
         hit = self.get(key, _MISSING)
         if hit is not _MISSING:
-            return hit  # type: ignore[return-value]
+            return cast(T, hit)  # what render() returned for this key
         value = render()
         self.put(key, value)
         return value

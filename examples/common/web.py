@@ -1,4 +1,10 @@
-"""Flask wiring shared by the example apps (see each app's ``create_app``)."""
+"""Flask wiring shared by the example apps (see each app's ``create_app``).
+
+:func:`configure` reads the settings; :func:`init_app` runs the named steps
+below, in order: trust the configured proxies, protect forms against CSRF,
+count attempts against rate limits, find templates, add security headers,
+and answer every error in the one shape.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,18 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from flask import Flask, Response, jsonify, render_template, request
-from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from civickit import reminders
+if TYPE_CHECKING:
+    from flask_limiter import Limiter
+    from flask_wtf.csrf import CSRFProtect
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +38,27 @@ _TITLES = {
     500: "Sorry, there is a problem with the service",
     503: "Sorry, the service is unavailable",
 }
+
+#: The one inline script the pages carry, allowed by its hash: GOV.UK Frontend's
+#: page template (``govuk_frontend_jinja/template.html``) opens ``<body>`` with
+#: ``document.body.className += ' js-enabled' + ('noModule' in
+#: HTMLScriptElement.prototype ? ' govuk-frontend-supported' : '');``.
+#: tests/test_common_web.py recomputes the hash from the installed template.
+GOVUK_JS_ENABLED_SCRIPT = "sha256-GUQ5ad8JK5KmEWmROf3LZd9ge94daqNvd8xy9YS1iDw="
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        # streetwise's map tiles
+        "img-src 'self' data: https://*.tile.openstreetmap.org",
+        f"script-src 'self' '{GOVUK_JS_ENABLED_SCRIPT}'",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
 
 
 class ApiError(Exception):
@@ -81,34 +110,65 @@ def _instance_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
-def make_engine(url: str) -> sa.Engine:
-    """The library's engine (SQLite: WAL, busy timeout), plus foreign keys on SQLite."""
-    if not url.startswith("sqlite"):
-        return reminders.make_engine(url, pool_pre_ping=True)
-    engine = reminders.make_engine(url)
+# -- init_app and its steps ------------------------------------------------------------
 
-    @sa.event.listens_for(engine, "connect")
-    def _foreign_keys(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+_WEB = "examples.common.web"  # this module's one key in app.extensions
 
-    return engine
+
+@dataclass(frozen=True)
+class _Web:
+    csrf: CSRFProtect
+    limiter: Limiter
 
 
 def init_app(app: Flask, *, service_name: str) -> None:
-    """Errors, security headers, proxies, CSRF, rate limits and the page frame."""
+    """Proxies, CSRF, rate limits, templates, security headers and error pages, in that order."""
+    trust_proxies(app)
+    app.extensions[_WEB] = _Web(csrf=protect_forms(app), limiter=count_attempts(app))
+    find_templates(app, service_name)
+    add_security_headers(app)
+    answer_errors(app)
+
+
+def get_limiter(app: Flask | None = None) -> Limiter:
+    """The app's rate limiter (views count their own attempts on its storage)."""
+    web: _Web = (app or current_app).extensions[_WEB]
+    return web.limiter
+
+
+def exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
+    """Let ``blueprint`` take POSTs without a CSRF token (it must check its callers itself)."""
+    web: _Web = app.extensions[_WEB]
+    web.csrf.exempt(blueprint)
+
+
+def trust_proxies(app: Flask) -> None:
+    """Believe ``PROXY_FIX_HOPS`` proxies' X-Forwarded-* headers (none by default)."""
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops
+        )
+
+
+def protect_forms(app: Flask) -> CSRFProtect:
+    """Every POST needs the session's CSRF token (Flask-WTF)."""
+    from flask_wtf.csrf import CSRFProtect
+
+    return CSRFProtect(app)
+
+
+def count_attempts(app: Flask) -> Limiter:
+    """A rate limiter for the views to count attempts on (Redis when ``REDIS_URL`` is set).
+
+    One limiter per app instance (tests build many apps; limits must not leak
+    between them). Views count what they limit themselves, per IP *and* per
+    phone number; no route has a declared limit, so the automatic per-request
+    check is skipped instead of costing every page.
+    """
     from flask_limiter import Limiter
     from flask_limiter.util import get_remote_address
-    from flask_wtf.csrf import CSRFError, CSRFProtect
 
-    if app.config["PROXY_FIX_HOPS"]:
-        hops = app.config["PROXY_FIX_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
-
-    CSRFProtect(app)
-    # One limiter per app instance (tests build many apps; limits must not leak between
-    # them). Views count what they limit themselves, per IP *and* per phone number, on
-    # its storage (Redis when configured); no route has a declared limit, so the
-    # automatic per-request check is skipped instead of costing every page.
     limiter = Limiter(
         get_remote_address,
         app=app,
@@ -116,32 +176,32 @@ def init_app(app: Flask, *, service_name: str) -> None:
         enabled=app.config["RATELIMIT_ENABLED"],
     )
     limiter.request_filter(lambda: True)
-    app.extensions["civickit.limiter"] = limiter
+    return limiter
 
-    app.jinja_loader = ChoiceLoader(
-        [
-            app.jinja_loader,
-            PackageLoader("examples.common", "templates"),
-            PrefixLoader(
-                {
-                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
-                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
-                }
-            ),
-        ]
-    )
+
+def find_templates(app: Flask, service_name: str) -> None:
+    """The app's templates, then ``common/`` (the page frame), then the GOV.UK macros."""
+    loaders: list[BaseLoader] = [] if app.jinja_loader is None else [app.jinja_loader]
+    loaders += [
+        PackageLoader("examples.common", "templates"),
+        PrefixLoader(
+            {
+                "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+            }
+        ),
+    ]
+    app.jinja_loader = ChoiceLoader(loaders)
     app.jinja_env.globals["service_name"] = service_name
+
+
+def add_security_headers(app: Flask) -> None:
+    """CSP, no framing, no sniffing, a strict referrer, no device APIs; HSTS over https."""
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: https://*.tile.openstreetmap.org; "
-            "script-src 'self' 'sha256-GUQ5ad8JK5KmEWmROf3LZd9ge94daqNvd8xy9YS1iDw='; "
-            "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-            "form-action 'self'",
-        )
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
@@ -150,31 +210,42 @@ def init_app(app: Flask, *, service_name: str) -> None:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
-    def wants_json() -> bool:
-        if request.path.startswith("/api/") or request.path in ("/healthz", "/readyz"):
-            return True
-        best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-        return best == "application/json"
 
-    def error_page(status: int, message: str) -> tuple[str, int]:
-        title = _TITLES.get(status, "There is a problem")
-        return render_template("common/error.html", title=title, message=message), status
+def wants_json() -> bool:
+    """True for the API, the health checks, and clients that prefer JSON to HTML."""
+    if request.path.startswith("/api/") or request.path in ("/healthz", "/readyz"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_answer(status: int, code: str, message: str) -> Response | tuple[str, int]:
+    """The JSON error shape, or the GOV.UK error page, whichever the client wants."""
+    if wants_json():
+        return json_error(status, code, message)
+    title = _TITLES.get(status, "There is a problem")
+    return render_template("common/error.html", title=title, message=message), status
+
+
+def answer_errors(app: Flask) -> None:
+    """API errors, CSRF failures, HTTP errors and anything unexpected: plain words, no traceback."""
+    from flask_wtf.csrf import CSRFError
 
     @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
-        if wants_json():
-            return json_error(exc.status, exc.code, exc.message)
-        return error_page(exc.status, exc.message)
+    def _api_error(exc: ApiError) -> Response | tuple[str, int]:
+        return error_answer(exc.status, exc.code, exc.message)
 
     @app.errorhandler(CSRFError)
-    def _csrf_error(exc: CSRFError):
-        message = "The form expired or was not sent from this site. Go back, reload the page and try again."
-        if wants_json():
-            return json_error(400, "csrf_failed", message)
-        return error_page(400, message)
+    def _csrf_error(exc: CSRFError) -> Response | tuple[str, int]:
+        return error_answer(
+            400,
+            "csrf_failed",
+            "The form expired or was not sent from this site. "
+            "Go back, reload the page and try again.",
+        )
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
+    def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
         status = exc.code or 500
         code = (exc.name or "error").lower().replace(" ", "_")
         message = {
@@ -182,14 +253,11 @@ def init_app(app: Flask, *, service_name: str) -> None:
             413: "The request was too large. Send less and try again.",
             429: "You have tried that too many times. Wait a few minutes and try again.",
         }.get(status, exc.description or _TITLES.get(status, "Something went wrong."))
-        if wants_json():
-            return json_error(status, code, message)
-        return error_page(status, message)
+        return error_answer(status, code, message)
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> Response | tuple[str, int]:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        message = "Something went wrong on our side. Try again later."
-        if wants_json():
-            return json_error(500, "internal_error", message)
-        return error_page(500, message)
+        return error_answer(
+            500, "internal_error", "Something went wrong on our side. Try again later."
+        )

@@ -8,14 +8,14 @@ get a text the evening before.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from examples.common import PageCache, configure, init_app, make_engine
+from examples.common import configure, init_app
+from examples.common.web import exempt_from_csrf
 
 SERVICE_NAME = "Leeds bin days"
 
@@ -56,59 +56,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.add_template_global(wtforms_errors)
 
-    from civickit.reminders import Outbox
-
-    from . import models, sending
-
-    engine = make_engine(app.config["DATABASE_URL"])
-    models.create_all(engine)
-    outbox = Outbox(engine)
-    outbox.create_all()
-    app.extensions["leeds_bins.engine"] = engine
-    app.extensions["leeds_bins.outbox"] = outbox
-    app.extensions["leeds_bins.page_cache"] = PageCache(app.config.get("PAGE_CACHE_SIZE", 2048))
-    app.extensions["leeds_bins.sender"] = sending.make_sender(app.config)
-
+    from . import cli, state
     from .views import api, health, pages, sms, twilio
 
+    state.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(twilio.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     # Twilio cannot send our CSRF token; its webhooks are signature-checked instead.
-    app.extensions["csrf"].exempt(twilio.bp)
+    exempt_from_csrf(app, twilio.bp)
 
     if app.config["BENCH"]:
         # the ceiling for `make bench`: the same app, middleware and headers, no work
         app.add_url_rule("/bench/hello", "bench_hello", lambda: "Hello, World!")
 
-    from . import cli
-
     cli.init_app(app)
-    _meta_cache(app)
     return app
-
-
-def _meta_cache(app: Flask) -> None:
-    """Tell every page whether the sample is in use (re-read at most every 30 s)."""
-    from . import importer
-
-    state: dict[str, Any] = {"at": 0.0, "meta": None}
-
-    def current() -> dict[str, Any] | None:
-        if time.monotonic() - state["at"] > 30:
-            state["meta"] = importer.current_meta(app.extensions["leeds_bins.engine"])
-            state["at"] = time.monotonic()
-        return state["meta"]
-
-    def forget() -> None:
-        state["at"] = 0.0
-
-    app.extensions["leeds_bins.meta"] = current
-    app.extensions["leeds_bins.meta_forget"] = forget
-
-    @app.context_processor
-    def _sample() -> dict[str, Any]:
-        meta = current()
-        return {"sample_data": bool(meta and meta["is_sample"]), "data_meta": meta}

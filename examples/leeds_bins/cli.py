@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 
 from civickit.sms import mask_phone
+from examples.common import ImportFailed, ImportReport
+from examples.common.console import ProgressBar, import_failed, print_json, print_report
 
-from . import importer, jobs, sample, sending
+from . import importer, jobs, sample_projection, sending, state
 from .models import utcnow
 from .words import LONDON, today
 
@@ -25,61 +28,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(bins)
 
 
-class _RichProgress:
-    """A rich progress bar per file (bytes read), shown on a terminal only."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.tasks: dict[str, int] = {}
-        self.progress = None
-        if enabled:
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self.progress = Progress(
-                TextColumn("{task.description:<12}"),
-                BarColumn(),
-                DownloadColumn(),
-                TimeElapsedColumn(),
-                transient=False,
-            )
-
-    def __enter__(self) -> _RichProgress:
-        if self.progress:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress:
-            self.progress.stop()
-
-    def __call__(self, label: str, done: int, total: int | None) -> None:
-        if not self.progress:
-            return
-        if label not in self.tasks:
-            self.tasks[label] = self.progress.add_task(label, total=total)
-        self.progress.update(self.tasks[label], completed=done if total else None, total=total)
-
-
-def _print_report(report: importer.ImportReport, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-        return
-    click.echo(f"{report.source}: {report.message}")
-    if report.status == "ok":
-        click.echo(
-            f"  premises: {report.premises:,}  collections: {report.collections:,}"
-            f"  dates: {report.first_date} to {report.last_date}  ({report.seconds:.1f} s)"
-        )
-    for line in report.skipped_lines():
-        click.echo(f"  skipped {line}")
-    if report.skipped_count > len(report.skipped):
-        click.echo(f"  ... and {report.skipped_count - len(report.skipped):,} more skipped rows")
+def _app() -> Flask:
+    """The app this command runs in: the object itself, for threads outside its context."""
+    app: Flask = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    return app
 
 
 @bins.command("import")
@@ -117,9 +69,10 @@ def import_command(premises, jobs_file, from_portal, force, allow_shrink, max_ba
         raise click.UsageError("Give either --from-portal or both PREMISES and JOBS files.")
     if not from_portal and not (premises and jobs_file):
         raise click.UsageError("Give both PREMISES and JOBS files.")
-    engine = current_app.extensions["leeds_bins.engine"]
+    engine = state.get_engine()
     kwargs = {"allow_shrink": allow_shrink, "max_bad_rows": max_bad_rows}
-    with _RichProgress(sys.stderr.isatty() and not as_json) as progress:
+    report: ImportReport
+    with ProgressBar(enabled=not as_json) as progress:
         try:
             if from_portal:
                 report = importer.import_from_portal(
@@ -134,12 +87,14 @@ def import_command(premises, jobs_file, from_portal, force, allow_shrink, max_ba
                 report = importer.import_files(
                     engine, premises, jobs_file, progress=progress, **kwargs
                 )
-        except importer.ImportFailed as exc:
-            _print_report(exc.report, as_json)
-            if not as_json:
-                click.echo("Import failed; the previous data is still serving.", err=True)
-            sys.exit(1)
-    _print_report(report, as_json)
+        except ImportFailed as exc:
+            report = exc.report
+    if as_json:
+        print_json(report)
+    else:
+        print_report(report)
+    if not report.ok:
+        raise import_failed()
 
 
 @bins.command("demo-data")
@@ -148,24 +103,29 @@ def import_command(premises, jobs_file, from_portal, force, allow_shrink, max_ba
 )
 def demo_data(if_needed):
     """Load the bundled sample, with its dates projected forward from today."""
-    engine = current_app.extensions["leeds_bins.engine"]
+    engine = state.get_engine()
     day = today()
-    if if_needed and not sample.needs_refresh(engine, day):
+    if if_needed and not sample_projection.needs_refresh(engine, day):
         click.echo("Data already loaded; nothing to do.")
         return
-    report = sample.load(engine, Path(current_app.config["SAMPLE_DIR"]), day)
-    _print_report(report, False)
+    try:
+        report = sample_projection.load(engine, Path(current_app.config["SAMPLE_DIR"]), day)
+    except ImportFailed as exc:
+        print_report(exc.report)
+        raise import_failed() from exc
+    state.forget_data_meta()
+    print_report(report)
 
 
 @bins.command("send-due")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent, send nothing.")
 def send_due(dry_run):
     """Plan tonight's reminders (in the evening window) and send what is due now."""
-    app = current_app._get_current_object()
+    app = _app()
     now = utcnow()
     if dry_run:
         day, rows = sending.reminders_due(app, now)
-        due = app.extensions["leeds_bins.outbox"].due(now)
+        due = state.get_outbox(app).due(now)
         if day is None and not due:
             click.echo(
                 f"Nothing due: reminders go out from {app.config['REMINDER_TIME']} "
@@ -175,9 +135,9 @@ def send_due(dry_run):
         already = {(r.subscription_id, r.due_date) for r in due}
         for r in due:
             click.echo(f"would send (planned) to {mask_phone(r.recipient)}: {r.body}")
-        for r in rows:
-            if (str(r.subscription_id), r.due_date) not in already:
-                click.echo(f"would send to {mask_phone(r.recipient)}: {r.body}")
+        for reminder in rows:
+            if (str(reminder.subscription_id), reminder.due_date) not in already:
+                click.echo(f"would send to {mask_phone(reminder.recipient)}: {reminder.body}")
         return
     planned = sending.plan(app, now)
     report = sending.dispatch(app, now)
@@ -192,7 +152,7 @@ def scheduler_command():
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    app = current_app._get_current_object()
+    app = _app()
     jobs.use_app(app)
     config = app.config
     # Jobs run on the scheduler's threads; this (main) thread only waits for a
@@ -215,7 +175,7 @@ def scheduler_command():
     click.echo("Scheduler stopped.")
 
 
-def register_jobs(scheduler, config) -> list:
+def register_jobs(scheduler: Any, config: Mapping[str, Any]) -> list[Any]:
     """Add the four jobs (by textual reference, fixed ids) to ``scheduler``."""
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger

@@ -7,18 +7,18 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import sample
+from . import sample_projection, state
 from .words import today
 
 
 def prepare(app: Flask) -> None:
     """Load the projected sample when there is no data or its dates are running out."""
-    engine = app.extensions["leeds_bins.engine"]
+    engine = state.get_engine(app)
     day = today()
-    if sample.needs_refresh(engine, day):
-        report = sample.load(engine, Path(app.config["SAMPLE_DIR"]), day)
+    if sample_projection.needs_refresh(engine, day):
+        report = sample_projection.load(engine, Path(app.config["SAMPLE_DIR"]), day)
         print(f"leeds_bins: {report.message} (sample data)", flush=True)
-        app.extensions["leeds_bins.meta_forget"]()
+        state.forget_data_meta(app)
 
 
 def background_commands() -> list[list[str]]:

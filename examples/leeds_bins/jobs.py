@@ -16,7 +16,7 @@ from flask import Flask
 
 from civickit.reminders import heartbeat
 
-from . import importer, sample, sending
+from . import importer, sample_projection, sending, state
 from .models import utcnow
 from .words import today
 
@@ -61,14 +61,14 @@ def dispatch_job(now: datetime | None = None) -> dict[str, int]:
 def refresh_job(now: datetime | None = None) -> str:
     """Daily data refresh: the portal for real data; a re-projection for the sample."""
     app = _current()
-    engine = app.extensions["leeds_bins.engine"]
+    engine = state.get_engine(app)
     meta = importer.current_meta(engine)
     day = today(now)
     try:
         if meta is None or meta["is_sample"]:
-            if not sample.needs_refresh(engine, day):
+            if not sample_projection.needs_refresh(engine, day):
                 return "sample still current"
-            report = sample.load(engine, Path(app.config["SAMPLE_DIR"]), day)
+            report = sample_projection.load(engine, Path(app.config["SAMPLE_DIR"]), day)
         else:
             report = importer.import_from_portal(
                 engine, app.config["DOWNLOAD_DIR"], http_cache=app.config["REDIS_URL"]
@@ -76,7 +76,7 @@ def refresh_job(now: datetime | None = None) -> str:
     except importer.ImportFailed as exc:
         log.error("data refresh failed, previous data still serving: %s", exc.report.message)
         return f"failed: {exc.report.message}"
-    app.extensions["leeds_bins.meta_forget"]()
+    state.forget_data_meta(app)
     log.info("data refresh: %s", report.message)
     return report.message
 

@@ -12,17 +12,13 @@ from flask import current_app
 from civickit.datasets.bins import format_address
 
 from . import models, words
+from .state import get_engine
 from .words import ORDER, natural_key
 
 
 def today() -> date:
     """Today in Leeds; ``TODAY`` in the config pins it (tests, screenshots)."""
     return current_app.config.get("TODAY") or words.today()
-
-
-def engine() -> sa.Engine:
-    """The app's engine (made once per app in ``create_app``)."""
-    return current_app.extensions["leeds_bins.engine"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +60,7 @@ def _premises(row: Any) -> Premises:
 def addresses(postcode: str) -> list[Premises]:
     """Every premises at ``postcode`` (normalised), in natural order."""
     p = models.premises
-    with engine().connect() as conn:
+    with get_engine().connect() as conn:
         rows = conn.execute(sa.select(p).where(p.c.postcode == postcode)).mappings().all()
     return sorted((_premises(r) for r in rows), key=Premises.sort_key)
 
@@ -76,7 +72,7 @@ def premises(premises_id: int) -> Premises | None:
     if not 0 <= premises_id <= MAX_ID:
         return None
     p = models.premises
-    with engine().connect() as conn:
+    with get_engine().connect() as conn:
         row = conn.execute(sa.select(p).where(p.c.id == premises_id)).mappings().first()
     return _premises(row) if row else None
 
@@ -87,7 +83,7 @@ def collections(premises_id: int, start: date, end: date) -> list[tuple[date, st
     query = sa.select(c.c.date, c.c.bin).where(
         c.c.premises_id == premises_id, c.c.date >= start, c.c.date <= end
     )
-    with engine().connect() as conn:
+    with get_engine().connect() as conn:
         rows = conn.execute(query).all()
     return sorted(((d, b) for d, b in rows), key=lambda r: (r[0], ORDER.get(r[1], 9)))
 
@@ -100,7 +96,7 @@ def next_per_bin(premises_id: int, today: date) -> list[tuple[str, date]]:
         .where(c.c.premises_id == premises_id, c.c.date >= today)
         .group_by(c.c.bin)
     )
-    with engine().connect() as conn:
+    with get_engine().connect() as conn:
         rows = conn.execute(query).all()
     out = [(b, d if isinstance(d, date) else date.fromisoformat(d)) for b, d in rows]
     return sorted(out, key=lambda r: (r[1], ORDER.get(r[0], 9)))

@@ -1,19 +1,21 @@
 """The app's tables (SQLAlchemy 2 Core).
 
 ``premises`` and ``collections`` are replaced wholesale by each import (see
-:mod:`.importer`): the importer builds them under staging names, indexes them,
-then swaps them in inside one transaction. Their indexes are therefore created
-by the importer, not declared here. Everything else is ordinary, long-lived
-application state.
+:mod:`.importer`): the importer loads copies under staging names, builds the
+indexes declared here on them after the load, then swaps them in inside one
+transaction. Everything else is ordinary, long-lived application state.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+# The council's premises ids: a BIGINT, but SQLite's INTEGER (the rowid, so the fastest key).
+PremisesId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 BINS = ("black", "green", "brown", "food")
 
@@ -25,7 +27,7 @@ def utcnow() -> datetime:
 premises = sa.Table(
     "premises",
     metadata,
-    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),  # the council's key
+    sa.Column("id", PremisesId, primary_key=True, autoincrement=False),  # the council's key
     sa.Column("saon", sa.String(200), nullable=False, default=""),  # flat / room
     sa.Column("paon", sa.String(200), nullable=False, default=""),  # house number / name
     sa.Column("street", sa.String(200), nullable=False, default=""),
@@ -34,14 +36,17 @@ premises = sa.Table(
     sa.Column("postcode", sa.String(8), nullable=False, default=""),  # "LS5 3DH"
     sa.Column("address", sa.String(600), nullable=False, default=""),
 )
+sa.Index("ix_premises_postcode", premises.c.postcode)
 
 collections = sa.Table(
     "collections",
     metadata,
-    sa.Column("premises_id", sa.BigInteger, nullable=False),
+    sa.Column("premises_id", PremisesId, nullable=False),
     sa.Column("bin", sa.String(5), nullable=False),
     sa.Column("date", sa.Date, nullable=False),
-    # UNIQUE(premises_id, date, bin) is created by the importer after loading.
+)
+sa.Index(
+    "ux_collections", collections.c.premises_id, collections.c.date, collections.c.bin, unique=True
 )
 
 subscriptions = sa.Table(
@@ -111,6 +116,10 @@ def create_all(engine: sa.Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes for UTC values; make them aware again."""
     if value is not None and value.tzinfo is None:

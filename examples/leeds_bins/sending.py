@@ -9,41 +9,23 @@ just before each send (a STOP may have arrived since planning).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 
 from civickit.errors import SMSError
 from civickit.reminders import DispatchReport, OutboxRow, Reminder
-from civickit.sms import ConsoleSender, TwilioSender, mask_phone
+from civickit.sms import mask_phone
 
 from . import models
+from .state import get_engine, get_outbox, get_sender
 from .words import LONDON, bins_in_words, long_date
 
 log = logging.getLogger(__name__)
 
 LATEST_SEND = time(21, 30)  # no reminder later than this on the evening before
-
-
-def make_sender(config: Mapping[str, Any]) -> Any:
-    """``SMS_SENDER`` if given (tests); Twilio when its keys are set; else the console."""
-    if config.get("SMS_SENDER") is not None:
-        return config["SMS_SENDER"]
-    sid, token = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
-    service, from_ = config.get("TWILIO_MESSAGING_SERVICE_SID"), config.get("TWILIO_FROM")
-    if sid and token and (service or from_):
-        base = config.get("PUBLIC_BASE_URL")
-        return TwilioSender(
-            sid,
-            token,
-            messaging_service_sid=service,
-            from_=None if service else from_,
-            status_callback=f"{base}/twilio/status" if base else None,
-        )
-    return ConsoleSender()
 
 
 def parse_time(text: str) -> time:
@@ -119,7 +101,7 @@ def reminders_due(app: Flask, now: datetime) -> tuple[date | None, list[Reminder
         .order_by(s.c.id)
     )
     grouped: dict[int, tuple[str, str, list[str]]] = {}
-    with app.extensions["leeds_bins.engine"].connect() as conn:
+    with get_engine(app).connect() as conn:
         for sub_id, phone, address, bin_ in conn.execute(query):
             grouped.setdefault(sub_id, (phone, address, []))[2].append(bin_)
     send_after = max(now, datetime.combine(local.date(), start, LONDON))
@@ -140,12 +122,12 @@ def plan(app: Flask, now: datetime) -> int:
     day, rows = reminders_due(app, now)
     if day is None:
         return 0
-    planned = app.extensions["leeds_bins.outbox"].plan(rows, now=now)
+    planned = get_outbox(app).plan(rows, now=now)
     log.info("planned %d new reminders for %s (%d subscribers)", planned, day, len(rows))
     return planned
 
 
-def _still_wanted(app: Flask, now: datetime):
+def _still_wanted(app: Flask, now: datetime) -> Callable[[OutboxRow], bool]:
     local = _london(now)
     s = models.subscriptions
 
@@ -153,7 +135,7 @@ def _still_wanted(app: Flask, now: datetime):
         # the evening before only: never a reminder at night or on the day itself
         if row.due_date != local.date() + timedelta(days=1) or local.time() > LATEST_SEND:
             return False
-        with app.extensions["leeds_bins.engine"].connect() as conn:
+        with get_engine(app).connect() as conn:
             status = conn.execute(
                 sa.select(s.c.status).where(s.c.id == int(row.subscription_id))
             ).scalar()
@@ -162,7 +144,7 @@ def _still_wanted(app: Flask, now: datetime):
     return consent
 
 
-def _opt_out(app: Flask, now: datetime):
+def _opt_out(app: Flask, now: datetime) -> Callable[[OutboxRow, SMSError], None]:
     def on_permanent_failure(row: OutboxRow, error: SMSError) -> None:
         reason = "provider" if str(error.code) == "21610" else "bad_number"
         stop_phone(app, row.recipient, reason=reason, now=now)
@@ -177,8 +159,8 @@ def _opt_out(app: Flask, now: datetime):
 
 def dispatch(app: Flask, now: datetime, *, batch: int = 100) -> DispatchReport:
     """Send every due reminder (consent re-checked per message)."""
-    outbox = app.extensions["leeds_bins.outbox"]
-    sender = app.extensions["leeds_bins.sender"]
+    outbox = get_outbox(app)
+    sender = get_sender(app)
     total = DispatchReport()
     while True:
         report = outbox.dispatch(
@@ -197,7 +179,7 @@ def dispatch(app: Flask, now: datetime, *, batch: int = 100) -> DispatchReport:
 def stop_phone(app: Flask, phone: str, *, reason: str, now: datetime) -> int:
     """Stop every subscription of ``phone``; return how many were stopped."""
     s = models.subscriptions
-    with app.extensions["leeds_bins.engine"].begin() as conn:
+    with get_engine(app).begin() as conn:
         return conn.execute(
             sa.update(s)
             .where(s.c.phone == phone, s.c.status != "stopped")
@@ -208,7 +190,7 @@ def stop_phone(app: Flask, phone: str, *, reason: str, now: datetime) -> int:
 def restart_phone(app: Flask, phone: str) -> int:
     """START: resume subscriptions that a STOP (or the provider's opt-out) stopped."""
     s = models.subscriptions
-    with app.extensions["leeds_bins.engine"].begin() as conn:
+    with get_engine(app).begin() as conn:
         return conn.execute(
             sa.update(s)
             .where(

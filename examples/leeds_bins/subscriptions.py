@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from . import models
+from .state import get_engine
 
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
@@ -26,10 +27,6 @@ CONSENT_TEXT = (
     "collection at this address. I can stop at any time by replying STOP or using the "
     "link in the confirmation text."
 )
-
-
-def _engine() -> sa.Engine:
-    return current_app.extensions["leeds_bins.engine"]
 
 
 def _hash(subscription_id: int, code: str) -> str:
@@ -59,13 +56,13 @@ def _columns() -> list:
 
 def get(subscription_id: int) -> Subscription | None:
     s = models.subscriptions
-    with _engine().connect() as conn:
+    with get_engine().connect() as conn:
         return _row(conn.execute(sa.select(*_columns()).where(s.c.id == subscription_id)).first())
 
 
 def by_token(token: str) -> Subscription | None:
     s = models.subscriptions
-    with _engine().connect() as conn:
+    with get_engine().connect() as conn:
         return _row(
             conn.execute(sa.select(*_columns()).where(s.c.unsubscribe_token == token)).first()
         )
@@ -79,7 +76,7 @@ def start(phone: str, premises_id: int, now: datetime) -> tuple[Subscription, st
     """
     s, v = models.subscriptions, models.verification_codes
     code = f"{secrets.randbelow(1_000_000):06d}"
-    with _engine().begin() as conn:
+    with get_engine().begin() as conn:
         row = conn.execute(
             sa.select(*_columns()).where(s.c.phone == phone, s.c.premises_id == premises_id)
         ).first()
@@ -137,7 +134,7 @@ def verify(subscription_id: int, code: str, now: datetime) -> Subscription:
     code = "".join(code.split())
     problem = None
     # the transaction commits a wrong try's count; the problem is raised afterwards
-    with _engine().begin() as conn:
+    with get_engine().begin() as conn:
         row = conn.execute(
             sa.select(v)
             .where(v.c.subscription_id == subscription_id, v.c.used_at.is_(None))
@@ -183,7 +180,7 @@ def unsubscribe(token: str, now: datetime) -> Subscription | None:
     sub = by_token(token)
     if sub is None:
         return None
-    with _engine().begin() as conn:
+    with get_engine().begin() as conn:
         conn.execute(
             sa.update(s)
             .where(s.c.id == sub.id, s.c.status != "stopped")

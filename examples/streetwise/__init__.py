@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from examples.common import PageCache, configure, init_app, make_engine
+from examples.common import configure, init_app
 
 SERVICE_NAME = "Streetwise"
 DATA_DIR = Path(__file__).parent / "data"
@@ -67,16 +67,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
     init_app(app, service_name=SERVICE_NAME)
 
-    from . import models
+    from . import cli, filters, state
+    from .views import api, health, pages
 
-    engine = make_engine(app.config["DATABASE_URL"])
-    models.create_all(engine)
-    app.extensions["streetwise.engine"] = engine
-    app.extensions["streetwise.page_cache"] = PageCache(ttl=app.config["PAGE_CACHE_TTL"])
-
-    from . import cli, views
-
-    app.register_blueprint(views.bp)
-    app.register_blueprint(views.api)
+    state.init_app(app)
+    filters.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
     cli.init_app(app)
     return app

@@ -19,7 +19,7 @@ import numpy as np
 from flask import Flask
 
 from . import crime as crime_mod
-from . import region, store
+from . import region, state, store
 from .upstream import Location, UpstreamFailed
 
 RADII = (500, 1000, 2000)
@@ -229,7 +229,7 @@ def crime(app: Flask, lat: float, lon: float, radius_m: float) -> dict[str, Any]
 
 def report(app: Flask, where: Location, radius_m: int) -> dict[str, Any]:
     """Every section for one postcode and radius (private ``_`` keys feed the map)."""
-    data = store.loaded(app)
+    data = state.get_data(app)
     lat, lon = where.latitude, where.longitude
     circle = region.circle_area_km2(radius_m)
     leeds_km2 = region.outline_area_km2()

@@ -9,50 +9,25 @@ Each kind of data is swapped in atomically: a failed import changes nothing.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from civickit.errors import CivicKitError
 from civickit.stopping import Stopped, StopSignals
+from examples.common import ImportFailed, ImportReport, Progress
+from examples.common.console import ProgressBar, import_failed, print_json, print_report
 
-from . import importer
+from . import importer, state
 
 sw = AppGroup("sw", help="Load streetwise's data (collisions, hospitals, postcodes).")
 
 
-def _engine():
-    return current_app.extensions["streetwise.engine"]
-
-
-def _progress(quiet: bool):
-    if quiet:
-        return None
-    last = {"n": -1}
-
-    def show(kind: str, rows: int) -> None:
-        if rows != last["n"]:
-            click.echo(f"  {kind}: {rows:,} rows read", err=True)
-            last["n"] = rows
-
-    return show
-
-
-def _print_report(report: importer.ImportReport, limit: int = 20) -> None:
-    click.echo(f"{report.kind}: {report.rows:,} rows loaded from {len(report.files)} file(s)")
-    if report.skipped:
-        click.echo(f"  {len(report.skipped):,} rows skipped:")
-        for err in report.skipped[:limit]:
-            where = f"{err.source}, line {err.line}" if err.line else err.source
-            click.echo(f"    {where}: {err.message}")
-        if len(report.skipped) > limit:
-            click.echo(f"    ... and {len(report.skipped) - limit:,} more")
-    for warning in report.warnings[:limit]:
-        click.echo(f"  warning: {warning}")
+def init_app(app: Flask) -> None:
+    app.cli.add_command(sw)
 
 
 @sw.command("import")
@@ -102,74 +77,110 @@ def _print_report(report: importer.ImportReport, limit: int = 20) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def import_command(
-    sample,
-    stats19,
-    leeds_rtc,
-    hospitals,
-    postcodes,
-    from_portal,
-    stats19_years,
-    max_skipped,
-    as_json,
-    quiet,
-):
+    sample: bool,
+    stats19: tuple[str, ...],
+    leeds_rtc: tuple[str, ...],
+    hospitals: str | None,
+    postcodes: str | None,
+    from_portal: bool,
+    stats19_years: tuple[int, ...],
+    max_skipped: int,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Load collisions, hospitals and postcodes into the app database."""
-    engine = _engine()
-    progress = _progress(quiet or as_json)
-    reports: list[importer.ImportReport] = []
-    try:
-        if sample:
-            reports += importer.import_sample(engine, progress=progress)
-        stats19, leeds_rtc = list(stats19), list(leeds_rtc)
-        if from_portal or stats19_years:
-            from . import fetch
-
-            folder = Path(current_app.config["DOWNLOAD_DIR"])
-            http = _http()
-            if from_portal:
-                leeds_rtc += fetch.leeds_rtc_files(http, folder, progress=not quiet)
-                hospitals = hospitals or fetch.nhs_hospitals(http, folder, progress=not quiet)
-            for year in stats19_years:
-                stats19.append(fetch.stats19_file(http, folder, year, progress=not quiet))
-        if stats19 or leeds_rtc:
-            reports.append(
-                importer.import_collisions(
-                    engine,
-                    stats19=stats19,
-                    leeds_rtc=leeds_rtc,
-                    max_skipped=max_skipped,
-                    progress=progress,
-                )
-            )
-        if hospitals:
-            reports.append(
-                importer.import_hospitals(
-                    engine, Path(hospitals), max_skipped=max_skipped, progress=progress
-                )
-            )
-        if postcodes:
-            reports.append(
-                importer.import_postcodes(
-                    engine, Path(postcodes), max_skipped=max_skipped, progress=progress
-                )
-            )
-    except (importer.ImportFailed, CivicKitError, OSError) as exc:
-        for report in reports:
-            _print_report(report)
-        raise click.ClickException(str(exc)) from exc
-    if not reports:
+    if not (
+        sample or stats19 or leeds_rtc or hospitals or postcodes or from_portal or stats19_years
+    ):
         raise click.UsageError("Nothing to import: give --sample, files, or --from-portal.")
+    engine = state.get_engine()
+    reports: list[ImportReport] = []
+    with ProgressBar(enabled=not (quiet or as_json)) as progress:
+        try:
+            if sample:
+                reports += importer.import_sample(engine, progress=progress)
+            files = _files(stats19, leeds_rtc, hospitals, postcodes)
+            if from_portal or stats19_years:
+                _download(files, from_portal, stats19_years, progress=not quiet)
+            _import_files(reports, engine, files, max_skipped, progress)
+        except ImportFailed as exc:
+            reports.append(exc.report)
+        except (CivicKitError, OSError) as exc:  # a failed download: nothing more was imported
+            _show(reports, as_json)
+            raise click.ClickException(str(exc)) from exc
+    _show(reports, as_json)
+    if not all(r.ok for r in reports):
+        raise import_failed()
+
+
+def _files(
+    stats19: tuple[str, ...],
+    leeds_rtc: tuple[str, ...],
+    hospitals: str | None,
+    postcodes: str | None,
+) -> dict[str, list[Path]]:
+    return {
+        "stats19": [Path(p) for p in stats19],
+        "leeds_rtc": [Path(p) for p in leeds_rtc],
+        "hospitals": [Path(hospitals)] if hospitals else [],
+        "postcodes": [Path(postcodes)] if postcodes else [],
+    }
+
+
+def _download(
+    files: dict[str, list[Path]],
+    from_portal: bool,
+    stats19_years: tuple[int, ...],
+    *,
+    progress: bool,
+) -> None:
+    """Add the published files to ``files``, downloaded when they changed."""
+    from . import fetch
+
+    folder = Path(current_app.config["DOWNLOAD_DIR"])
+    http = state.get_http()
+    if from_portal:
+        files["leeds_rtc"] += fetch.leeds_rtc_files(http, folder, progress=progress)
+        if not files["hospitals"]:
+            files["hospitals"] = [fetch.nhs_hospitals(http, folder, progress=progress)]
+    for year in stats19_years:
+        files["stats19"].append(fetch.stats19_file(http, folder, year, progress=progress))
+
+
+def _import_files(
+    reports: list[ImportReport],
+    engine: sa.Engine,
+    files: dict[str, list[Path]],
+    max_skipped: int,
+    progress: Progress,
+) -> None:
+    """Import each kind given, in turn, adding each report as it is done."""
+    if files["stats19"] or files["leeds_rtc"]:
+        reports.append(
+            importer.import_collisions(
+                engine,
+                stats19=files["stats19"],
+                leeds_rtc=files["leeds_rtc"],
+                max_skipped=max_skipped,
+                progress=progress,
+            )
+        )
+    for path in files["hospitals"]:
+        reports.append(
+            importer.import_hospitals(engine, path, max_skipped=max_skipped, progress=progress)
+        )
+    for path in files["postcodes"]:
+        reports.append(
+            importer.import_postcodes(engine, path, max_skipped=max_skipped, progress=progress)
+        )
+
+
+def _show(reports: list[ImportReport], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in reports], indent=2, default=str))
+        print_json(reports)
     else:
         for report in reports:
-            _print_report(report)
-
-
-def _http():
-    from .upstream import http_client
-
-    return http_client(current_app._get_current_object())  # type: ignore[attr-defined]
+            print_report(report)
 
 
 @sw.command("crime-baseline")
@@ -178,7 +189,7 @@ def crime_baseline(months: int) -> None:
     """Count crimes across Leeds from police.uk, for the comparison on each page."""
     from . import crime, region
 
-    client = crime.police(current_app._get_current_object())  # type: ignore[attr-defined]
+    client = state.get_police()
     # SIGTERM or Ctrl-C stops it between months; the counts are stored in one
     # transaction at the end, so a stop leaves the stored baseline as it was.
     with StopSignals() as stop:
@@ -190,14 +201,6 @@ def crime_baseline(months: int) -> None:
             ) from exc
         except CivicKitError as exc:
             raise click.ClickException(str(exc)) from exc
-    rows = crime.store_baseline(_engine(), baseline, region.outline_area_km2())
+    rows = crime.store_baseline(state.get_engine(), baseline, region.outline_area_km2())
     total = sum(sum(c.values()) for c in baseline.values())
     click.echo(f"crime baseline: {total:,} crimes in {len(baseline)} months ({rows} rows)")
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(sw)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("run: flask --app examples.streetwise sw --help")

@@ -19,9 +19,8 @@ snapshot's baseline when the snapshot is used.
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +32,11 @@ from flask import Flask
 from civickit.errors import APIError
 from civickit.geo import PointIndex, distance_m
 from civickit.police import Crime, PoliceUK
-from examples.common import PageCache
+from examples.common import MemoryCache
 
-from . import region
+from . import region, state
 from .models import CrimeBaseline, DataMeta
-from .upstream import UpstreamFailed, explain, http_client
+from .upstream import UpstreamFailed, explain
 
 MONTHS_SHOWN = 12
 POLICE = "police.uk (the police's crime data service)"
@@ -78,8 +77,6 @@ class CrimeFigures:
 
 # -- the snapshot ----------------------------------------------------------------------
 
-_snapshot_lock = threading.Lock()
-
 
 @dataclass
 class Snapshot:
@@ -107,19 +104,9 @@ def load_snapshot(path: Path) -> Snapshot:
     )
 
 
-def snapshot(app: Flask) -> Snapshot:
-    snap = app.extensions.get("streetwise.snapshot")
-    if snap is None:
-        with _snapshot_lock:
-            snap = app.extensions.get("streetwise.snapshot")
-            if snap is None:
-                snap = load_snapshot(app.config["CRIME_SNAPSHOT"])
-                app.extensions["streetwise.snapshot"] = snap
-    return snap
-
-
 def from_snapshot(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigures:
-    snap = snapshot(app)
+    """Crime within ``radius_m`` of a point in the bundled snapshot's newest twelve months."""
+    snap = state.get_snapshot(app)
     months = snap.months[:MONTHS_SHOWN]
     wanted = set(months)
     crimes = [(c, d) for c, d in snap.index.within(lat, lon, radius_m) if c.month in wanted]
@@ -135,49 +122,26 @@ def from_snapshot(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeF
 # -- live ---------------------------------------------------------------------------
 
 
-def police(app: Flask) -> PoliceUK:
-    # A client per lookup: its month checks then always go through the shared HTTP
-    # cache (and the memo above), never a list held in one worker's client.
-    return PoliceUK(base_url=app.config["POLICE_BASE_URL"], http=http_client(app))
-
-
-def _memo(app: Flask) -> PageCache:
-    """Parsed police.uk answers, kept ``CRIME_MEMO_TTL`` seconds (0: not kept).
-
-    The HTTP cache already saves the network; this saves re-reading, decoding
-    and parsing thirteen cached answers (and a thread pool) on every page.
-    """
-    memo = app.extensions.get("streetwise.crime_memo")
-    if memo is None:
-        memo = app.extensions.setdefault(
-            "streetwise.crime_memo", PageCache(4096, ttl=app.config.get("CRIME_MEMO_TTL", 600))
-        )
-    return memo
-
-
 def live(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigures:
-    client = police(app)
-    memo = _memo(app)
+    """Crime within ``radius_m`` of a point from police.uk, for its newest twelve months.
+
+    Parsed answers are kept in :func:`.state.get_answers` (``CRIME_MEMO_TTL``),
+    in front of the HTTP cache: a repeat lookup neither asks the network nor
+    re-parses thirteen cached answers.
+    """
+    client = state.get_police(app)
+    answers = state.get_answers(app)
     base = app.config["POLICE_BASE_URL"]
     polygon = region.circle_polygon(lat, lon, radius_m)
     try:
-        months = memo.get((base, "months"))
-        if months is None:
-            months = client.available_months()[:MONTHS_SHOWN]
-            memo.put((base, "months"), months)
+        months: list[str] = answers.get_or_render(
+            (base, "months"), lambda: client.available_months()[:MONTHS_SHOWN]
+        )
         if not months:
             raise UpstreamFailed(
                 "upstream_no_months", f"{POLICE} lists no months of crime data just now."
             )
-        key = (base, tuple(polygon))
-        per_month = {m: memo.get((key, m)) for m in months}
-        missing = [m for m, found in per_month.items() if found is None]
-        if missing:
-            with ThreadPoolExecutor(max_workers=min(4, len(missing))) as pool:
-                fetched = pool.map(lambda m: client.street_crimes_in(polygon, month=m), missing)
-                for month, crimes_ in zip(missing, fetched, strict=True):
-                    per_month[month] = crimes_
-                    memo.put((key, month), crimes_)
+        per_month = _month_crimes(client, answers, (base, tuple(polygon)), polygon, months)
     except UpstreamFailed:
         raise
     except (APIError, KeyError, TypeError, ValueError) as exc:
@@ -191,8 +155,31 @@ def live(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigures:
             if d <= radius_m:
                 crimes.append((crime, d))
     crimes.sort(key=lambda pair: pair[1])
-    baseline, area = stored_baseline(app.extensions["streetwise.engine"], months)
+    baseline, area = stored_baseline(state.get_engine(app), months)
     return CrimeFigures("live", months, crimes, baseline, area)
+
+
+def _month_crimes(
+    client: PoliceUK,
+    answers: MemoryCache,
+    key: Hashable,
+    polygon: list[tuple[float, float]],
+    months: list[str],
+) -> dict[str, list[Crime]]:
+    """Each month's crimes in ``polygon``: kept answers, the rest asked four at a time."""
+    per_month: dict[str, list[Crime]] = {}
+    for month in months:
+        found = answers.get((key, month))
+        if isinstance(found, list):
+            per_month[month] = found
+    missing = [m for m in months if m not in per_month]
+    if missing:
+        with ThreadPoolExecutor(max_workers=min(4, len(missing))) as pool:
+            fetched = pool.map(lambda m: client.street_crimes_in(polygon, month=m), missing)
+            for month, crimes in zip(missing, fetched, strict=True):
+                per_month[month] = crimes
+                answers.put((key, month), crimes)
+    return {m: per_month[m] for m in months}
 
 
 def stored_baseline(
@@ -235,7 +222,7 @@ def crime_near(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigu
 def fetch_baseline(
     client: PoliceUK,
     months: int = MONTHS_SHOWN,
-    outline=region.LEEDS_OUTLINE,
+    outline: Sequence[region.Point] = region.LEEDS_OUTLINE,
     *,
     check_stop: Callable[[], None] | None = None,
 ) -> dict[str, dict[str, int]]:
@@ -253,7 +240,9 @@ def fetch_baseline(
         inside = [
             c
             for c in crimes
-            if c.latitude is not None and region.point_inside(c.latitude, c.longitude, outline)
+            if c.latitude is not None
+            and c.longitude is not None
+            and region.point_inside(c.latitude, c.longitude, outline)
         ]
         result[month] = dict(Counter(c.category for c in inside))
     return result

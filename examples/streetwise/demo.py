@@ -7,7 +7,7 @@ import os
 import sqlalchemy as sa
 from flask import Flask
 
-from . import importer
+from . import importer, state
 from .models import DataMeta
 
 
@@ -20,12 +20,12 @@ def prepare(app: Flask) -> None:
         app.config["UPSTREAM_TIMEOUT"] = (2, 4)
     if "STREETWISE_UPSTREAM_RETRIES" not in os.environ:
         app.config["UPSTREAM_RETRIES"] = 0
-    engine = app.extensions["streetwise.engine"]
+    engine = state.get_engine(app)
     with engine.connect() as conn:
         loaded = conn.execute(sa.select(sa.func.count()).select_from(DataMeta)).scalar()
     if not loaded:
         for report in importer.import_sample(engine):
-            print(f"streetwise: loaded {report.rows:,} {report.kind} (bundled sample)")
+            print(f"streetwise: loaded {report.rows:,} {report.source} (bundled sample)")
 
 
 def background_commands() -> list[list[str]]:

@@ -1,10 +1,11 @@
 """Load collisions, hospitals and postcodes into the app database, atomically.
 
-Each import reads its files through the civickit readers into a staging table
-(``sw_<kind>_staging``). Only when every file has been read, and no more rows
-were skipped than allowed, are the live rows replaced, in one transaction:
-delete, insert from staging, record provenance. Anything that goes wrong
-before that commit leaves the old data serving.
+Each import reads its files through the civickit readers into a staging copy
+of its table (:class:`examples.common.Staging`). Only when every file has been
+read, and no more rows were skipped than allowed, is the copy swapped in over
+the live table, in one transaction with the provenance row in
+``sw_data_meta``. Anything that goes wrong before that commit raises
+:class:`~examples.common.ImportFailed` and leaves the old data serving.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,120 +23,113 @@ import sqlalchemy as sa
 
 from civickit.errors import DataFormatError, InvalidPostcode
 from civickit.postcodes import normalise
+from examples.common import ImportFailed, ImportReport, Progress, Refused, Staging, attempt
+from examples.common.importing import plural
 
 from .models import TABLES, DataMeta, create_all
 
 SAMPLE_DIR = Path(__file__).parent / "data"
-BATCH = 5000
-Progress = Callable[[str, int], None]
+PROGRESS_EVERY = 5000  # rows between progress reports
+
+__all__ = [
+    "ImportFailed",
+    "TableReport",
+    "import_collisions",
+    "import_hospitals",
+    "import_postcodes",
+    "import_sample",
+]
 
 
-class ImportFailed(Exception):
-    """The import stopped before the swap; the old data is untouched."""
+@dataclass(kw_only=True)
+class TableReport(ImportReport):
+    """An import of one kind of data (``source``: collisions, hospitals or postcodes)."""
 
+    rows: int = 0  # rows loaded
 
-@dataclass
-class ImportReport:
-    """What an import loaded and which rows it skipped (with file and line)."""
-
-    kind: str
-    rows: int = 0
-    files: list[str] = field(default_factory=list)
-    skipped: list[DataFormatError] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "rows": self.rows,
-            "files": self.files,
-            "skipped": [
-                {"source": e.source, "line": e.line, "message": e.message} for e in self.skipped
-            ],
-            "warnings": self.warnings,
-        }
-
-
-def _staging(kind: str) -> sa.Table:
-    table = TABLES[kind]
-    return table.to_metadata(sa.MetaData(), name=f"{table.name}_staging")
+    def figures(self) -> dict[str, Any]:
+        return {"rows": self.rows}
 
 
 def _load(
     engine: sa.Engine,
-    kind: str,
     rows: Iterable[dict[str, Any]],
-    report: ImportReport,
+    report: TableReport,
     *,
-    is_sample: bool,
     max_skipped: int,
     progress: Progress | None,
     dedupe_key: str | None = None,
-) -> ImportReport:
-    """Fill the staging table from ``rows``, then swap it in (or leave everything alone)."""
-    create_all(engine)
+) -> TableReport:
+    """Fill a staging copy of the table from ``rows``, then swap it in (or change nothing)."""
+    kind = report.source
     live = TABLES[kind]
-    staging = _staging(kind)
-    staging.drop(engine, checkfirst=True)
-    staging.create(engine)
-    seen: set[Any] = set()
-    try:
-        with engine.begin() as conn:
-            batch: list[dict[str, Any]] = []
-            for row in rows:
-                if dedupe_key is not None:
-                    key = row[dedupe_key]
-                    if key in seen:
-                        report.warnings.append(f"{kind}: duplicate {dedupe_key} {key} kept once")
-                        continue
-                    seen.add(key)
-                batch.append(row)
-                if len(batch) >= BATCH:
-                    conn.execute(staging.insert(), batch)
-                    report.rows += len(batch)
-                    batch.clear()
-                    if progress:
-                        progress(kind, report.rows)
-                if len(report.skipped) > max_skipped:
-                    raise ImportFailed(
-                        f"{kind}: more than {max_skipped} bad rows (first: {report.skipped[0]}); "
-                        "is this the right file? Nothing was changed."
-                    )
-            if batch:
-                conn.execute(staging.insert(), batch)
-                report.rows += len(batch)
-            if progress:
-                progress(kind, report.rows)
-        if len(report.skipped) > max_skipped:
-            raise ImportFailed(
-                f"{kind}: more than {max_skipped} bad rows (first: {report.skipped[0]}); "
-                "is this the right file? Nothing was changed."
+    # the collisions' surrogate id is numbered by the database
+    columns = [c.name for c in live.columns if c.name != "id"]
+    with attempt(report):
+        create_all(engine)
+        with Staging(engine, [live]) as staging:
+            checked = _checked(rows, report, max_skipped, progress, dedupe_key)
+            report.rows = staging.load(
+                live, (tuple(r[c] for c in columns) for r in checked), columns
             )
-        if report.rows == 0:
-            raise ImportFailed(f"{kind}: the files held no usable rows. Nothing was changed.")
-        # the collisions' surrogate id is left to the live table
-        columns = [c.name for c in live.columns if c.name != "id"]
-        cols = ", ".join(columns)
-        with engine.begin() as conn:  # the swap: one transaction
-            conn.execute(live.delete())
-            conn.execute(
-                sa.text(f"INSERT INTO {live.name} ({cols}) SELECT {cols} FROM {staging.name}")
+            if report.skipped_count > max_skipped:
+                raise _too_many_skipped(report, max_skipped)
+            if report.rows == 0:
+                raise Refused("the files held no usable rows")
+            report.status = "ok"
+            report.message = (
+                f"{plural(report.rows, 'row')} loaded from {plural(len(report.files), 'file')}"
             )
-            conn.execute(sa.delete(DataMeta).where(DataMeta.source == kind))
-            conn.execute(
-                sa.insert(DataMeta).values(
-                    source=kind,
-                    imported_at=datetime.now(UTC),
-                    is_sample=is_sample,
-                    rows=report.rows,
-                    detail=json.dumps({"files": report.files, "skipped": len(report.skipped)}),
-                )
-            )
-    except DataFormatError as exc:
-        raise ImportFailed(f"{exc}. Nothing was changed.") from exc
-    finally:
-        staging.drop(engine, checkfirst=True)
+            if report.skipped_count:
+                report.message += f"; {plural(report.skipped_count, 'row')} skipped"
+            staging.swap(lambda conn: _record(conn, report))
     return report
+
+
+def _checked(
+    rows: Iterable[dict[str, Any]],
+    report: TableReport,
+    max_skipped: int,
+    progress: Progress | None,
+    dedupe_key: str | None,
+) -> Iterator[dict[str, Any]]:
+    """``rows`` with duplicates dropped (and warned of), stopping once too many were bad."""
+    seen: set[Any] = set()
+    count = 0
+    for row in rows:
+        if report.skipped_count > max_skipped:
+            raise _too_many_skipped(report, max_skipped)
+        if dedupe_key is not None:
+            key = row[dedupe_key]
+            if key in seen:
+                report.warnings.append(f"duplicate {dedupe_key} {key} kept once")
+                continue
+            seen.add(key)
+        count += 1
+        if progress and count % PROGRESS_EVERY == 0:
+            progress(report.source, count, None)
+        yield row
+    if progress:
+        progress(report.source, count, None)
+
+
+def _too_many_skipped(report: TableReport, max_skipped: int) -> Refused:
+    first = report.skipped[0] if report.skipped else "none listed"
+    return Refused(f"more than {max_skipped:,} bad rows (first: {first}); is this the right file?")
+
+
+def _record(conn: sa.Connection, report: TableReport) -> None:
+    """Where this kind of data now comes from, written inside the swap's transaction."""
+    conn.execute(sa.delete(DataMeta).where(DataMeta.source == report.source))
+    conn.execute(
+        sa.insert(DataMeta).values(
+            source=report.source,
+            imported_at=datetime.now(UTC),
+            is_sample=report.is_sample,
+            rows=report.rows,
+            detail=json.dumps({"files": report.files, "skipped": report.skipped_count}),
+        )
+    )
 
 
 # -- collisions ---------------------------------------------------------------------
@@ -167,14 +161,15 @@ def import_collisions(
     is_sample: bool = False,
     max_skipped: int = 1000,
     progress: Progress | None = None,
-) -> ImportReport:
+) -> TableReport:
     """Replace all collisions with those in the given STATS19 and Leeds RTC files."""
     from civickit.datasets.collisions import read_leeds_rtc, read_stats19
 
-    report = ImportReport("collisions")
+    report = TableReport(source="collisions", is_sample=is_sample)
     stats19, leeds_rtc = [Path(p) for p in stats19], [Path(p) for p in leeds_rtc]
     if not stats19 and not leeds_rtc:
-        raise ImportFailed("collisions: give at least one STATS19 or Leeds RTC file")
+        report.message = "give at least one STATS19 or Leeds RTC file"
+        raise ImportFailed(report)
     years: dict[str, set[int]] = {"stats19": set(), "leeds_rtc": set()}
 
     def rows() -> Iterator[dict[str, Any]]:
@@ -184,7 +179,7 @@ def import_collisions(
         ):
             for path in paths:
                 report.files.append(str(path))
-                for c in reader(str(path), on_error=report.skipped.append):
+                for c in reader(str(path), on_error=report.skip):
                     missing = (
                         "coordinates"
                         if c.latitude is None or c.longitude is None
@@ -193,7 +188,7 @@ def import_collisions(
                         else None
                     )
                     if missing:
-                        report.skipped.append(
+                        report.skip(
                             DataFormatError(str(path), None, f"{c.reference}: no {missing}")
                         )
                         continue
@@ -201,19 +196,11 @@ def import_collisions(
                         years[source].add(c.date.year)
                     yield _collision_row(c, source)
 
-    _load(
-        engine,
-        "collisions",
-        rows(),
-        report,
-        is_sample=is_sample,
-        max_skipped=max_skipped,
-        progress=progress,
-    )
+    _load(engine, rows(), report, max_skipped=max_skipped, progress=progress)
     both = sorted(years["stats19"] & years["leeds_rtc"])
     if both:
         report.warnings.append(
-            "collisions: years "
+            "years "
             + ", ".join(map(str, both))
             + " came from both STATS19 and Leeds RTC files, so Leeds collisions in them "
             "are probably counted twice; load each year from one source"
@@ -231,16 +218,16 @@ def import_hospitals(
     is_sample: bool = False,
     max_skipped: int = 1000,
     progress: Progress | None = None,
-) -> ImportReport:
+) -> TableReport:
     """Replace all hospitals with the sites in an NHS ``Hospital.csv``."""
     from civickit.datasets.hospitals import read_nhs
 
-    report = ImportReport("hospitals", files=[str(path)])
+    report = TableReport(source="hospitals", files=[str(path)], is_sample=is_sample)
 
     def rows() -> Iterator[dict[str, Any]]:
-        for h in read_nhs(str(path), on_error=report.skipped.append):
+        for h in read_nhs(str(path), on_error=report.skip):
             if h.latitude is None or h.longitude is None:
-                report.skipped.append(DataFormatError(str(path), None, f"{h.code}: no coordinates"))
+                report.skip(DataFormatError(str(path), None, f"{h.code}: no coordinates"))
                 continue
             yield {
                 "code": h.code,
@@ -256,14 +243,7 @@ def import_hospitals(
             }
 
     return _load(
-        engine,
-        "hospitals",
-        rows(),
-        report,
-        is_sample=is_sample,
-        max_skipped=max_skipped,
-        progress=progress,
-        dedupe_key="code",
+        engine, rows(), report, max_skipped=max_skipped, progress=progress, dedupe_key="code"
     )
 
 
@@ -328,15 +308,13 @@ def import_postcodes(
     is_sample: bool = False,
     max_skipped: int = 1000,
     progress: Progress | None = None,
-) -> ImportReport:
+) -> TableReport:
     """Replace the local postcode table with the rows of a postcode CSV."""
-    report = ImportReport("postcodes", files=[str(path)])
+    report = TableReport(source="postcodes", files=[str(path)], is_sample=is_sample)
     return _load(
         engine,
-        "postcodes",
-        read_postcode_table(Path(path), report.skipped.append),
+        read_postcode_table(Path(path), report.skip),
         report,
-        is_sample=is_sample,
         max_skipped=max_skipped,
         progress=progress,
         dedupe_key="postcode",
@@ -356,7 +334,7 @@ def sample_files() -> dict[str, list[Path]]:
     }
 
 
-def import_sample(engine: sa.Engine, progress: Progress | None = None) -> list[ImportReport]:
+def import_sample(engine: sa.Engine, progress: Progress | None = None) -> list[TableReport]:
     """Load the whole bundled sample (each kind swapped in atomically)."""
     files = sample_files()
     return [

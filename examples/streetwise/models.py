@@ -84,11 +84,14 @@ class DataMeta(Base):
     detail: Mapped[str | None] = mapped_column(sa.Text)
 
 
-TABLES = {
-    "collisions": Collision.__table__,
-    "hospitals": Hospital.__table__,
-    "postcodes": Postcode.__table__,
-    "crime_baseline": CrimeBaseline.__table__,
+TABLES: dict[str, sa.Table] = {
+    kind: Base.metadata.tables[model.__tablename__]
+    for kind, model in (
+        ("collisions", Collision),
+        ("hospitals", Hospital),
+        ("postcodes", Postcode),
+        ("crime_baseline", CrimeBaseline),
+    )
 }
 
 

@@ -56,7 +56,9 @@ def circle_area_km2(radius_m: float) -> float:
     return math.pi * (radius_m / 1000) ** 2
 
 
-def inside(lats: np.ndarray, lons: np.ndarray, outline: Sequence[Point] = LEEDS_OUTLINE):
+def inside(
+    lats: np.ndarray, lons: np.ndarray, outline: Sequence[Point] = LEEDS_OUTLINE
+) -> np.ndarray:
     """Boolean mask: which points fall inside ``outline`` (even-odd ray casting)."""
     lats = np.asarray(lats, dtype=float)
     lons = np.asarray(lons, dtype=float)

@@ -1,20 +1,20 @@
 """The loaded data: collisions and hospitals in spatial indexes, plus the Leeds-wide totals.
 
-Built once per data load and kept on the app. Every request asks the database
-one cheap question (the ``sw_data_meta`` rows); when an import has changed
-them, even from another process such as ``flask sw import``, the indexes are
-rebuilt before the request is answered.
+Built once per data load and kept on the app (:class:`LoadedData`). Every
+request asks the database one cheap question (the ``sw_data_meta`` rows);
+when an import has changed them, even from another process such as
+``flask sw import``, the indexes are rebuilt before the request is answered.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from flask import Flask
 
 from civickit.geo import PointIndex
 
@@ -29,7 +29,7 @@ _SEVERITY_CODE = {name: i for i, name in enumerate(SEVERITIES)}
 class Loaded:
     """Everything an area lookup reads, built from one data load."""
 
-    version: tuple
+    version: tuple[Any, ...]
     collisions: PointIndex[int]
     ids: np.ndarray  # database ids, by row
     lats: np.ndarray
@@ -49,15 +49,12 @@ class Loaded:
         return any(m["is_sample"] for m in self.meta.values())
 
 
-_lock = threading.Lock()
-
-
-def distinct_places(hospitals) -> set[tuple[float, float]]:
+def distinct_places(hospitals: Iterable[dict[str, Any]]) -> set[tuple[float, float]]:
     """Sites, not rows: Hospital.csv lists some sites twice under different codes."""
     return {(round(h["latitude"], 5), round(h["longitude"], 5)) for h in hospitals}
 
 
-def data_version(engine: sa.Engine) -> tuple:
+def data_version(engine: sa.Engine) -> tuple[Any, ...]:
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(DataMeta.source, DataMeta.imported_at, DataMeta.rows).order_by(
@@ -67,22 +64,27 @@ def data_version(engine: sa.Engine) -> tuple:
     return tuple(tuple(r) for r in rows)
 
 
-def loaded(app: Flask) -> Loaded:
-    """The current :class:`Loaded`, rebuilt if the data changed since it was built."""
-    engine = app.extensions["streetwise.engine"]
-    version = data_version(engine)
-    current: Loaded | None = app.extensions.get("streetwise.loaded")
-    if current is not None and current.version == version:
-        return current
-    with _lock:
-        current = app.extensions.get("streetwise.loaded")
-        if current is None or current.version != version:
-            current = build(engine, version)
-            app.extensions["streetwise.loaded"] = current
-    return current
+class LoadedData:
+    """One app's current :class:`Loaded`, rebuilt when an import has changed the data.
+
+    A rebuild takes seconds on a million collisions: requests that arrive
+    meanwhile wait for it (the lock) rather than each building their own.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._current: Loaded | None = None
+
+    def get(self) -> Loaded:
+        version = data_version(self._engine)
+        with self._lock:
+            if self._current is None or self._current.version != version:
+                self._current = build(self._engine, version)
+            return self._current
 
 
-def build(engine: sa.Engine, version: tuple | None = None) -> Loaded:
+def build(engine: sa.Engine, version: tuple[Any, ...] | None = None) -> Loaded:
     """Read collisions and hospitals from the database and index them."""
     version = data_version(engine) if version is None else version
     with engine.connect() as conn:

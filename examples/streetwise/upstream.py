@@ -1,20 +1,18 @@
-"""Talking to postcodes.io and police.uk: one HttpClient per app, plain-words failures.
+"""Talking to postcodes.io and police.uk: plain-words failures, and where a postcode is.
 
-Both services are reached through one :class:`civickit.http.HttpClient` with
-a cache (``REDIS_URL`` when set, else an SQLite file under ``instance/``), so a
-repeated lookup costs nothing and a cached answer is served stale when the
-service is down. Timeouts are short and retries few: a page waits seconds,
-not minutes, and then says which service let it down.
+Both services are reached through the app's one :class:`civickit.http.HttpClient`
+(:func:`.state.get_http`) with a cache (``REDIS_URL`` when set, else an SQLite
+file under ``instance/``), so a repeated lookup costs nothing and a cached
+answer is served stale when the service is down. Timeouts are short and
+retries few: a page waits seconds, not minutes, and then says which service
+let it down.
 """
 
 from __future__ import annotations
 
 import calendar
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask
@@ -26,14 +24,10 @@ from civickit.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from civickit.http import HttpClient
-from civickit.postcodes import Postcodes, normalise
+from civickit.postcodes import normalise
 
+from . import state
 from .models import Postcode
-
-_lock = threading.Lock()
-#: police.uk's published limit (requests a second, burst), applied to cache misses only
-POLICE_RATE = (15.0, 30.0)
 
 
 class UpstreamFailed(Exception):
@@ -72,39 +66,6 @@ def explain(service: str, exc: BaseException) -> UpstreamFailed:
     return UpstreamFailed("upstream_error", f"Something went wrong asking {service}.")
 
 
-def http_client(app: Flask) -> HttpClient:
-    """The app's one HttpClient (built on first use)."""
-    client = app.extensions.get("streetwise.http")
-    if client is None:
-        with _lock:
-            client = app.extensions.get("streetwise.http")
-            if client is None:
-                cache = app.config["HTTP_CACHE"]
-                if cache and not cache.startswith(("redis://", "rediss://", "unix://")):
-                    Path(cache).parent.mkdir(parents=True, exist_ok=True)
-                client = HttpClient(
-                    timeout=tuple(app.config["UPSTREAM_TIMEOUT"]),
-                    retries=app.config["UPSTREAM_RETRIES"],
-                    backoff=0.3,
-                    cache=cache or None,
-                    cache_ttl=app.config["HTTP_CACHE_TTL"],
-                )
-                _limit_misses_only(
-                    client,
-                    app.config["POLICE_BASE_URL"],
-                    app.config.get("POLICE_RATE", POLICE_RATE),
-                )
-                app.extensions["streetwise.http"] = client
-    return client
-
-
-def _limit_misses_only(client: HttpClient, base_url: str, rate: tuple[float, float]) -> None:
-    """police.uk's limit; HttpClient takes tokens beneath its cache, so hits are free."""
-    host = urlsplit(base_url).hostname or ""
-    if host and not client.has_rate_limit(host):
-        client.set_rate_limit(host, rate[0], burst=rate[1])
-
-
 @dataclass(frozen=True)
 class Location:
     postcode: str
@@ -120,8 +81,7 @@ def resolve(app: Flask, text: str) -> Location:
     (``.terminated`` when retired) or :class:`UpstreamFailed`.
     """
     postcode = normalise(text)
-    engine: sa.Engine = app.extensions["streetwise.engine"]
-    with engine.connect() as conn:
+    with state.get_engine(app).connect() as conn:
         row = conn.execute(
             sa.select(Postcode.latitude, Postcode.longitude).where(Postcode.postcode == postcode)
         ).first()
@@ -129,9 +89,8 @@ def resolve(app: Flask, text: str) -> Location:
         return Location(postcode, row.latitude, row.longitude, "local")
     if not app.config["POSTCODES_ONLINE"]:
         raise PostcodeNotFound(postcode)
-    client = Postcodes(base_url=app.config["POSTCODES_BASE_URL"], http=http_client(app))
     try:
-        place = client.lookup(postcode)
+        place = state.get_postcodes(app).lookup(postcode)
     except PostcodeNotFound:
         raise
     except (APIError, KeyError, TypeError, ValueError) as exc:

@@ -1,13 +1,16 @@
-"""Fixtures for the example apps' tests (each app's fixtures are prefixed with its name)."""
+"""Fixtures for the example apps' tests (each app's fixtures are prefixed with its name).
+
+The factories behind them are in ``helpers.py``.
+"""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from datetime import date
-from pathlib import Path
 
 import pytest
+
+from tests.examples.helpers import leeds_engine, load_leeds_sample, make_leeds_app
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -34,10 +37,6 @@ def database_url(request, tmp_path) -> Iterator[str]:
 
 # -- leeds_bins ------------------------------------------------------------------------
 
-# A Thursday: "tomorrow" is Friday 4 December 2026, and Christmas Day (a Friday
-# bank holiday) falls within the next 8 weeks.
-LEEDS_TODAY = date(2026, 12, 3)
-
 
 @pytest.fixture
 def leeds_sender():
@@ -47,41 +46,13 @@ def leeds_sender():
     return MemorySender()
 
 
-def make_leeds_app(database_url: str, tmp_path: Path, sender, **config):
-    from examples.leeds_bins import create_app
-
-    settings = {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "DATABASE_URL": database_url,
-        "SMS_SENDER": sender,
-        "TODAY": LEEDS_TODAY,
-        "SAMPLE_DIR": str(tmp_path / "sample"),
-        "DOWNLOAD_DIR": str(tmp_path / "downloads"),
-        "TWILIO_AUTH_TOKEN": "test-auth-token",
-        "PUBLIC_BASE_URL": None,
-        "REDIS_URL": None,
-        **config,
-    }
-    app = create_app(settings)
-    return app
-
-
-def load_leeds_sample(app, today: date = LEEDS_TODAY):
-    from examples.leeds_bins import sample
-
-    report = sample.load(app.extensions["leeds_bins.engine"], Path(app.config["SAMPLE_DIR"]), today)
-    app.extensions["leeds_bins.meta_forget"]()
-    return report
-
-
 @pytest.fixture
 def leeds_app(tmp_path, leeds_sender):
     """leeds_bins on SQLite with the bundled sample projected to LEEDS_TODAY."""
     app = make_leeds_app(f"sqlite:///{tmp_path / 'leeds_bins.sqlite3'}", tmp_path, leeds_sender)
     load_leeds_sample(app)
     yield app
-    app.extensions["leeds_bins.engine"].dispose()
+    leeds_engine(app).dispose()
 
 
 @pytest.fixture
@@ -90,7 +61,7 @@ def leeds_any_app(database_url, tmp_path, leeds_sender):
     app = make_leeds_app(database_url, tmp_path, leeds_sender)
     load_leeds_sample(app)
     yield app
-    app.extensions["leeds_bins.engine"].dispose()
+    leeds_engine(app).dispose()
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-
-def csrf_token(html: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+from tests.examples.helpers import csrf_token
 
 
 def test_addresses_api_shape_and_natural_order(leeds_client):
@@ -97,7 +95,7 @@ def test_readyz_needs_data_and_a_scheduler_heartbeat(leeds_app):
 
 
 def test_readyz_without_data(tmp_path, leeds_sender):
-    from tests.examples.conftest import make_leeds_app
+    from tests.examples.helpers import make_leeds_app
 
     app = make_leeds_app(f"sqlite:///{tmp_path / 'empty.sqlite3'}", tmp_path, leeds_sender)
     response = app.test_client().get("/readyz")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.examples.conftest import load_leeds_sample, make_leeds_app
+from tests.examples.helpers import leeds_engine, load_leeds_sample, make_leeds_app
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,7 @@ def site(tmp_path, leeds_sender, serve):
     load_leeds_sample(app)
     server = serve(app)
     yield server.url
-    app.extensions["leeds_bins.engine"].dispose()
+    leeds_engine(app).dispose()
 
 
 @pytest.fixture

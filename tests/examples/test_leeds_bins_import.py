@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from civickit.http import HttpClient
 from civickit.portals.ckan import CKAN
 from examples.leeds_bins import importer, models
+from tests.examples.helpers import assert_cli_failed, leeds_engine
 
 NUL = "\x00"
 PORTAL = "https://datamillnorth.org"
@@ -120,7 +121,7 @@ def test_too_many_bad_rows_keep_the_old_data_serving(db, tmp_path, old_data, lee
     assert importer.last_attempt(db)["status"] == "failed"
     with db.connect() as conn:  # no staging tables left behind
         names = sa.inspect(conn).get_table_names()
-    assert "premises_stage" not in names and "collections_stage" not in names
+    assert "premises_staging" not in names and "collections_staging" not in names
 
 
 def test_a_jobs_file_cut_off_mid_line(db, tmp_path, old_data):
@@ -186,9 +187,7 @@ def test_cli_import_prints_counts_and_failures(leeds_app, tmp_path):
     assert "39 premises and 78 collections imported" in result.output
     bad = write(tmp_path, "bad.csv", OLD_JOBS + b"x,y,z\r\n" * 5)
     result = runner.invoke(args=["bins", "import", str(p), str(bad)])
-    assert result.exit_code == 1
-    assert "skipped bad.csv, line 79" in result.output
-    assert "previous data is still serving" in result.output
+    assert_cli_failed(result, "skipped bad.csv, line 79", "previous data is still serving")
     result = runner.invoke(args=["bins", "import", str(p), str(j), "--json"])
     assert json.loads(result.output)["premises"] == 39
     result = runner.invoke(args=["bins", "import"])
@@ -200,7 +199,7 @@ def test_old_data_keeps_serving_pages_during_a_failed_import(leeds_app, tmp_path
     before = client.get("/api/premises/666057/collections").get_json()
     with pytest.raises(importer.ImportFailed):
         importer.import_files(
-            leeds_app.extensions["leeds_bins.engine"],
+            leeds_engine(leeds_app),
             write(tmp_path, "p.csv", b"garbage\r\n" * 20),
             write(tmp_path, "j.csv", b"garbage\r\n"),
         )

@@ -7,6 +7,8 @@ import re
 import icalendar
 import pytest
 
+from examples.leeds_bins import state
+
 PAGES = ["/", "/addresses?postcode=LS5+3DH", "/premises/666057"]
 
 
@@ -99,7 +101,7 @@ def test_premises_page_has_calendar_links_and_sms_form(leeds_client):
 
 
 def test_calendar_links_use_public_base_url(tmp_path, leeds_sender):
-    from tests.examples.conftest import load_leeds_sample, make_leeds_app
+    from tests.examples.helpers import load_leeds_sample, make_leeds_app
 
     app = make_leeds_app(
         f"sqlite:///{tmp_path / 'db.sqlite3'}",
@@ -169,5 +171,5 @@ def test_calendar_dtstamp_is_the_import_time_not_now(leeds_app):
     cal = icalendar.Calendar.from_ical(client.get("/premises/666057/calendar.ics").data)
     stamps = {e.decoded("DTSTAMP") for e in cal.walk("VEVENT")}
     assert len(stamps) == 1
-    meta = leeds_app.extensions["leeds_bins.meta"]()
+    meta = state.get_data_meta(leeds_app)
     assert stamps.pop().replace(microsecond=0) == meta["imported_at"].replace(microsecond=0)

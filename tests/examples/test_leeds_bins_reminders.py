@@ -14,8 +14,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from civickit.errors import SMSError
-from tests.examples.conftest import load_leeds_sample, make_leeds_app
-from tests.examples.test_leeds_bins_sms import subscribed, twilio_post
+from tests.examples.helpers import (
+    leeds_engine,
+    load_leeds_sample,
+    make_leeds_app,
+    status_of,
+    subscribed,
+    twilio_post,
+)
 
 LONDON = ZoneInfo("Europe/London")
 ABBEY = "+447700900123"  # 1 Abbey Avenue (666057): black bin Friday 4 December
@@ -80,7 +86,7 @@ def world(database_url, tmp_path, leeds_sender):
     leeds_sender.sent.clear()
     yield app, start
     for a in apps:
-        a.extensions["leeds_bins.engine"].dispose()
+        leeds_engine(a).dispose()
 
 
 def reminders(sender, number):
@@ -110,7 +116,6 @@ def test_one_text_per_subscriber_per_evening_none_after_stop_none_twice_after_re
         clock.stop()
 
     # the provider's 21610 opted that subscriber out for good
-    from tests.examples.test_leeds_bins_sms import status_of
 
     assert status_of(app, GONE) == ["stopped"]
 

@@ -7,50 +7,21 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from twilio.request_validator import RequestValidator
 
 from civickit.errors import SMSError
+from tests.examples.helpers import (
+    PHONE,
+    confirm,
+    csrf_token,
+    leeds_engine,
+    sign_up,
+    status_of,
+    subscribed,
+    twilio_post,
+)
 
 LONDON = ZoneInfo("Europe/London")
-PHONE = "+447700900123"
 OTHER = "+447700900456"
-
-
-def csrf_token(html: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-
-
-def sign_up(client, sender, phone="07700 900123", premises=666057):
-    page = client.get(f"/premises/{premises}").get_data(as_text=True)
-    response = client.post(
-        f"/premises/{premises}/sms",
-        data={"csrf_token": csrf_token(page), "phone": phone, "consent": "y"},
-    )
-    return response
-
-
-def confirm(client, sender, phone=PHONE, code=None):
-    page = client.get("/sms/verify").get_data(as_text=True)
-    code = code or sender.last_code_for(phone)
-    return client.post("/sms/verify", data={"csrf_token": csrf_token(page), "code": code})
-
-
-def subscribed(client, sender, phone="07700 900123", premises=666057):
-    assert sign_up(client, sender, phone, premises).status_code == 303
-    e164 = "+44" + phone.replace(" ", "")[1:]
-    response = confirm(client, sender, e164)
-    assert "Text reminders confirmed" in response.get_data(as_text=True)
-    return response
-
-
-def status_of(app, phone=PHONE):
-    import sqlalchemy as sa
-
-    from examples.leeds_bins import models
-
-    s = models.subscriptions
-    with app.extensions["leeds_bins.engine"].connect() as conn:
-        return [r[0] for r in conn.execute(sa.select(s.c.status).where(s.c.phone == phone))]
 
 
 # -- sign-up ---------------------------------------------------------------------------
@@ -67,7 +38,7 @@ def test_sign_up_texts_a_code_stored_only_as_a_hash(leeds_app, leeds_client, lee
     [message] = leeds_sender.messages_to(PHONE)
     code = leeds_sender.last_code_for(PHONE)
     assert "expires in 10 minutes" in message.body
-    with leeds_app.extensions["leeds_bins.engine"].connect() as conn:
+    with leeds_engine(leeds_app).connect() as conn:
         row = conn.execute(sa.select(models.verification_codes)).one()
         sub = conn.execute(sa.select(models.subscriptions)).one()
     assert code not in row.code_hash
@@ -241,16 +212,6 @@ def test_unknown_unsubscribe_token_is_404(leeds_client):
 
 
 # -- Twilio webhooks ---------------------------------------------------------------------
-
-
-def twilio_post(client, path, params, token="test-auth-token", signature=None):
-    url = f"http://localhost{path}"
-    sig = (
-        signature
-        if signature is not None
-        else RequestValidator(token).compute_signature(url, params)
-    )
-    return client.post(path, data=params, headers={"X-Twilio-Signature": sig})
 
 
 @pytest.mark.parametrize(

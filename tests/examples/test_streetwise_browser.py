@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from examples.streetwise import importer
-from examples.streetwise.testing import make_test_app
+from tests.examples.helpers import make_streetwise_app, streetwise_engine
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,10 +23,10 @@ STATIC = ROOT / "examples" / "streetwise" / "static" / "vendor"
 def server(tmp_path, serve):
     if not (STATIC / "leaflet" / "leaflet.js").exists():
         pytest.skip("front-end assets missing: run `make assets` first")
-    app = make_test_app(f"sqlite:///{tmp_path / 'sw.sqlite3'}")
-    importer.import_sample(app.extensions["streetwise.engine"])
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.sqlite3'}")
+    importer.import_sample(streetwise_engine(app))
     yield serve(app)
-    app.extensions["streetwise.engine"].dispose()
+    streetwise_engine(app).dispose()
 
 
 def _offline(context):

@@ -19,31 +19,22 @@ import pytest
 import sqlalchemy as sa
 
 from examples.streetwise.models import Collision, DataMeta, Hospital, Postcode
-from examples.streetwise.sample import police_crime
-from examples.streetwise.testing import make_test_app
+from scripts.generate_streetwise_sample import police_crime
+from tests.examples.helpers import make_streetwise_app, north, streetwise_engine
 
-R = 6_371_008.8
 CENTRE = (53.8, -1.55)
 POSTCODE = "LS1 1UR"
 LEEDS_KM2 = 545.006  # the app's Leeds outline (examples/streetwise/region.py)
 
 
-def north(metres: float) -> tuple[float, float]:
-    return CENTRE[0] + math.degrees(metres / R), CENTRE[1]
-
-
-def south(metres: float) -> tuple[float, float]:
-    return CENTRE[0] - math.degrees(metres / R), CENTRE[1]
-
-
 # reference, where, year, severity, casualties
 COLLISIONS = [
-    ("A", north(999), 2020, "fatal", 2),  # inside 1 km
-    ("B", north(1001), 2020, "slight", 1),  # just outside 1 km, inside 2 km
-    ("C", south(499), 2021, "serious", 1),  # inside 500 m
-    ("D", south(501), 2021, "slight", 3),  # just outside 500 m
-    ("E", north(1999), 2022, "slight", 1),  # inside 2 km
-    ("F", south(2001), 2022, "serious", 1),  # just outside 2 km
+    ("A", north(CENTRE, 999), 2020, "fatal", 2),  # inside 1 km
+    ("B", north(CENTRE, 1001), 2020, "slight", 1),  # just outside 1 km, inside 2 km
+    ("C", north(CENTRE, -499), 2021, "serious", 1),  # inside 500 m
+    ("D", north(CENTRE, -501), 2021, "slight", 3),  # just outside 500 m
+    ("E", north(CENTRE, 1999), 2022, "slight", 1),  # inside 2 km
+    ("F", north(CENTRE, -2001), 2022, "serious", 1),  # just outside 2 km
     ("G", (53.85, -1.45), 2021, "slight", 1),  # elsewhere in Leeds
     ("H", (53.75, -1.60), 2022, "serious", 2),  # elsewhere in Leeds
     ("L", (51.5072, -0.1276), 2020, "slight", 1),  # London: not in Leeds
@@ -74,12 +65,14 @@ def _snapshot(path):
         "crimes-street-dates": [{"date": m, "stop-and-search": []} for m in reversed(months)],
         "crimes-street": {
             "2025-01": [
-                crime(1, "2025-01", north(999), "burglary"),
-                crime(2, "2025-01", north(1001), "burglary"),
-                crime(3, "2025-01", south(10), "anti-social-behaviour"),
+                crime(1, "2025-01", north(CENTRE, 999), "burglary"),
+                crime(2, "2025-01", north(CENTRE, 1001), "burglary"),
+                crime(3, "2025-01", north(CENTRE, -10), "anti-social-behaviour"),
             ],
-            "2024-03": [crime(4, "2024-03", north(5), "robbery")],
-            "2024-01": [crime(5, "2024-01", north(5), "robbery")],  # the 13th month: too old
+            "2024-03": [crime(4, "2024-03", north(CENTRE, 5), "robbery")],
+            "2024-01": [
+                crime(5, "2024-01", north(CENTRE, 5), "robbery")
+            ],  # the 13th month: too old
         },
         "leeds_baseline": {
             "area_km2": LEEDS_KM2,
@@ -92,8 +85,8 @@ def _snapshot(path):
 
 @pytest.fixture
 def known_app(database_url, tmp_path):
-    app = make_test_app(database_url, CRIME_SNAPSHOT=str(_snapshot(tmp_path / "snap.json")))
-    engine = app.extensions["streetwise.engine"]
+    app = make_streetwise_app(database_url, CRIME_SNAPSHOT=str(_snapshot(tmp_path / "snap.json")))
+    engine = streetwise_engine(app)
     now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(

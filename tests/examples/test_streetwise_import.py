@@ -9,42 +9,43 @@ import responses
 import sqlalchemy as sa
 
 from civickit.portals import known_portals
+from examples.common import ImportFailed
 from examples.streetwise import importer
 from examples.streetwise.models import Collision, DataMeta, Hospital, Postcode
-from examples.streetwise.testing import make_test_app
+from tests.examples.helpers import assert_cli_failed, make_streetwise_app, streetwise_engine
 
 DATA = importer.SAMPLE_DIR
 
 
 @pytest.fixture
 def app(database_url, tmp_path):
-    app = make_test_app(database_url, DOWNLOAD_DIR=str(tmp_path / "downloads"))
+    app = make_streetwise_app(database_url, DOWNLOAD_DIR=str(tmp_path / "downloads"))
     yield app
-    app.extensions["streetwise.engine"].dispose()
+    streetwise_engine(app).dispose()
 
 
 def count(app, model) -> int:
-    with app.extensions["streetwise.engine"].connect() as conn:
+    with streetwise_engine(app).connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(model)).scalar()
 
 
 def test_sample_import_loads_every_kind_and_marks_it_sample(app):
     result = app.test_cli_runner().invoke(args=["sw", "import", "--sample", "--quiet"])
     assert result.exit_code == 0, result.output
-    assert "collisions: 3,021 rows loaded from 6 file(s)" in result.output
+    assert "collisions: 3,021 rows loaded from 6 files" in result.output
     # 2015 real: 25 casualty rows, 21 collisions; 5 generated years of 600
     assert count(app, Collision) == 21 + 5 * 600
     assert count(app, Hospital) == 41
     assert count(app, Postcode) == 78
-    with app.extensions["streetwise.engine"].connect() as conn:
+    with streetwise_engine(app).connect() as conn:
         assert all(r.is_sample for r in conn.execute(sa.select(DataMeta)))
     html = app.test_client().get("/area/LS1%201UR").get_data(as_text=True)
     assert 'id="sample-data-notice"' in html
 
 
 def test_every_postcode_in_the_samples_is_in_the_bundled_table(app):
-    importer.import_sample(app.extensions["streetwise.engine"])
-    with app.extensions["streetwise.engine"].connect() as conn:
+    importer.import_sample(streetwise_engine(app))
+    with streetwise_engine(app).connect() as conn:
         table = set(conn.execute(sa.select(Postcode.postcode)).scalars())
         hospital_postcodes = set(
             conn.execute(
@@ -72,8 +73,8 @@ def test_bad_rows_are_skipped_and_reported_with_line_numbers(app, tmp_path):
         args=["sw", "import", "--leeds-rtc", str(path), "--quiet"]
     )
     assert result.exit_code == 0, result.output
-    assert "1 rows skipped" in result.output
-    assert f"{path}, line 4:" in result.output
+    assert "1 row skipped" in result.output
+    assert f"skipped {path.name}, line 4:" in result.output
     assert count(app, Collision) == 20  # 21 references, one lost with its only row
 
 
@@ -87,7 +88,7 @@ def test_postcode_table_bad_rows_carry_line_numbers(app, tmp_path):
         "LS1 1AA,53.79,-1.54,200503\n"  # retired: skipped quietly
         "ls29jt,53.8076,-1.5527,\n"
     )
-    report = importer.import_postcodes(app.extensions["streetwise.engine"], path)
+    report = importer.import_postcodes(streetwise_engine(app), path)
     assert report.rows == 2
     assert [
         (e.line, "postcode" in e.message or "coordinates" in e.message) for e in report.skipped
@@ -98,7 +99,7 @@ def test_postcode_table_bad_rows_carry_line_numbers(app, tmp_path):
 
 
 def test_a_failed_import_leaves_the_old_data_serving(app, tmp_path):
-    engine = app.extensions["streetwise.engine"]
+    engine = streetwise_engine(app)
     importer.import_sample(engine)
     before = (count(app, Collision), count(app, Hospital))
     client = app.test_client()
@@ -106,19 +107,18 @@ def test_a_failed_import_leaves_the_old_data_serving(app, tmp_path):
     runner = app.test_cli_runner()
     # not a Hospital.csv at all: the reader refuses its header
     wrong = runner.invoke(args=["sw", "import", "--hospitals", str(DATA / "postcodes.csv")])
-    assert wrong.exit_code != 0
-    assert "Nothing was changed" in wrong.output
+    assert_cli_failed(wrong, "Nothing was changed")
     # too many bad rows for --max-skipped
     bad = runner.invoke(
         args=["sw", "import", "--leeds-rtc", str(_bad_leeds_rtc(tmp_path)), "--max-skipped", "0"]
     )
-    assert bad.exit_code != 0 and "Nothing was changed" in bad.output
+    assert_cli_failed(bad, "more than 0 bad rows", "Nothing was changed")
     assert (count(app, Collision), count(app, Hospital)) == before
     assert client.get("/api/area/LS1%201UR").get_json() == first
 
 
 def test_a_failure_during_the_swap_rolls_back(app, monkeypatch):
-    engine = app.extensions["streetwise.engine"]
+    engine = streetwise_engine(app)
     importer.import_sample(engine)
     before = count(app, Hospital)
     real_insert = sa.insert
@@ -129,7 +129,7 @@ def test_a_failure_during_the_swap_rolls_back(app, monkeypatch):
         return real_insert(table, *a, **kw)
 
     monkeypatch.setattr(importer.sa, "insert", exploding_insert)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ImportFailed, match="disk full"):
         importer.import_hospitals(engine, DATA / "nhs_hospital_sample.csv")
     monkeypatch.undo()
     assert count(app, Hospital) == before
@@ -139,7 +139,7 @@ def test_a_failure_during_the_swap_rolls_back(app, monkeypatch):
 
 
 def test_the_running_app_sees_a_new_import_without_restarting(app, tmp_path):
-    engine = app.extensions["streetwise.engine"]
+    engine = streetwise_engine(app)
     importer.import_sample(engine)
     client = app.test_client()
     before = client.get("/api/area/LS1%201UR?radius_m=2000").get_json()["collisions"]["total"]
@@ -156,12 +156,12 @@ def test_import_json_report(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["sw", "import", "--leeds-rtc", str(path), "--json"])
     assert result.exit_code == 0, result.output
     (report,) = json.loads(result.output)
-    assert report["kind"] == "collisions" and report["rows"] == 20
+    assert report["source"] == "collisions" and report["rows"] == 20
     assert report["skipped"][0]["line"] == 4
 
 
 def test_import_from_the_portals(app, tmp_path):
-    site = next(p.url for p in known_portals() if p.name == "datamillnorth")
+    site = known_portals()["datamillnorth"].url
     rtc = (DATA / "leeds_rtc_2015_sample.csv").read_bytes()
     hospitals = (DATA / "nhs_hospital_sample.csv").read_bytes()
     package = {

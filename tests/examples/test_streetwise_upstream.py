@@ -1,6 +1,6 @@
 """streetwise degrades, never breaks: every way police.uk and postcodes.io can fail.
 
-police.uk and postcodes.io are mocked with ``responses``; any request the
+police.uk and postcodes.io are rsps with ``responses``; any request the
 test did not expect fails loudly. Each failure must leave the page at 200
 with a plain-words notice in the failed section, and the rest of the page
 (hospitals, collisions) intact; the API carries ``{"error": {...}}`` in the
@@ -10,7 +10,6 @@ failed section.
 from __future__ import annotations
 
 import json
-import math
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,19 +17,14 @@ import pytest
 import requests
 import responses
 
-from examples.streetwise import importer, region
-from examples.streetwise.sample import police_crime
-from examples.streetwise.testing import make_test_app
+from examples.streetwise import importer, region, state
+from scripts.generate_streetwise_sample import police_crime
+from tests.examples.helpers import make_streetwise_app, north, streetwise_engine
 
 POLICE = "https://data.police.uk/api"
 POSTCODES = "https://api.postcodes.io"
 CENTRE = (53.8017, -1.5496)  # LS1 1UR in the bundled postcode table
 MONTHS = [f"2025-{m:02d}" for m in range(9, 0, -1)] + ["2024-12", "2024-11", "2024-10", "2024-09"]
-R = 6_371_008.8
-
-
-def north(metres: float) -> tuple[float, float]:
-    return CENTRE[0] + math.degrees(metres / R), CENTRE[1]
 
 
 def crime(i: int, where: tuple[float, float], category: str = "burglary", month="2025-09"):
@@ -41,25 +35,19 @@ def crime(i: int, where: tuple[float, float], category: str = "burglary", month=
 
 # within 1 km: ids 1, 2, 3 (on a quadrant boundary: the centre's own latitude); 4 is outside
 CRIMES = [
-    crime(1, north(200)),
-    crime(2, north(-900), "violent-crime"),
+    crime(1, north(CENTRE, 200)),
+    crime(2, north(CENTRE, -900), "violent-crime"),
     crime(3, CENTRE, "shoplifting"),
-    crime(4, north(1100)),
+    crime(4, north(CENTRE, 1100)),
 ]
 
 
 @pytest.fixture
 def app(tmp_path):
-    app = make_test_app(f"sqlite:///{tmp_path / 'sw.sqlite3'}", CRIME_SOURCE="live")
-    importer.import_sample(app.extensions["streetwise.engine"])
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.sqlite3'}", CRIME_SOURCE="live")
+    importer.import_sample(streetwise_engine(app))
     yield app
-    app.extensions["streetwise.engine"].dispose()
-
-
-@pytest.fixture
-def mocked():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+    streetwise_engine(app).dispose()
 
 
 def dates(rsps, months=MONTHS):
@@ -117,8 +105,8 @@ def assert_rest_of_page_intact(html: str) -> None:
 # -- police.uk ----------------------------------------------------------------------
 
 
-def test_live_crime_uses_the_newest_12_months_and_the_exact_radius(app, mocked):
-    dates(mocked)
+def test_live_crime_uses_the_newest_12_months_and_the_exact_radius(app, rsps):
+    dates(rsps)
     asked: list[str] = []
 
     def reply(request):
@@ -127,7 +115,7 @@ def test_live_crime_uses_the_newest_12_months_and_the_exact_radius(app, mocked):
         body = crimes_inside(request) if month == "2025-09" else []
         return 200, {}, json.dumps(body)
 
-    mocked.add_callback(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), reply)
+    rsps.add_callback(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), reply)
     status, body = api(app)
     assert status == 200
     assert sorted(asked) == sorted(MONTHS[:12])  # 2024-09 is the 13th: not asked
@@ -165,9 +153,9 @@ FAILURES = {
 
 
 @pytest.mark.parametrize("failure", FAILURES, ids=list(FAILURES))
-def test_police_failure_on_the_month_list_leaves_the_page_at_200(app, mocked, failure):
+def test_police_failure_on_the_month_list_leaves_the_page_at_200(app, rsps, failure):
     kwargs, words = FAILURES[failure]
-    mocked.add(responses.GET, f"{POLICE}/crimes-street-dates", **kwargs)
+    rsps.add(responses.GET, f"{POLICE}/crimes-street-dates", **kwargs)
     status, html = page(app)
     assert status == 200
     assert 'id="crime-unavailable"' in html
@@ -209,10 +197,10 @@ CRIME_FAILURES = {
 
 
 @pytest.mark.parametrize("failure", CRIME_FAILURES, ids=list(CRIME_FAILURES))
-def test_police_failure_on_the_crimes_leaves_the_page_at_200(app, mocked, failure):
+def test_police_failure_on_the_crimes_leaves_the_page_at_200(app, rsps, failure):
     kwargs, words = CRIME_FAILURES[failure]
-    dates(mocked)
-    mocked.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), **kwargs)
+    dates(rsps)
+    rsps.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), **kwargs)
     status, html = page(app)
     assert status == 200
     assert 'id="crime-unavailable"' in html and words in html
@@ -220,8 +208,8 @@ def test_police_failure_on_the_crimes_leaves_the_page_at_200(app, mocked, failur
     assert api(app)[1]["crime"]["error"]["code"].startswith("upstream_")
 
 
-def test_over_10000_crimes_splits_the_area_and_counts_each_crime_once(app, mocked):
-    dates(mocked)
+def test_over_10000_crimes_splits_the_area_and_counts_each_crime_once(app, rsps):
+    dates(rsps)
     calls = {"whole": 0, "parts": 0}
 
     def reply(request):
@@ -233,7 +221,7 @@ def test_over_10000_crimes_splits_the_area_and_counts_each_crime_once(app, mocke
         month = parse_qs(urlsplit(request.url).query)["date"][0]
         return 200, {}, json.dumps(crimes_inside(request) if month == "2025-09" else [])
 
-    mocked.add_callback(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), reply)
+    rsps.add_callback(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), reply)
     status, body = api(app)
     assert status == 200, body
     assert calls["whole"] == 12 and calls["parts"] >= 12 * 2
@@ -244,9 +232,9 @@ def test_over_10000_crimes_splits_the_area_and_counts_each_crime_once(app, mocke
     assert status == 200 and 'id="crime-by-category"' in html
 
 
-def test_auto_falls_back_to_the_snapshot_with_a_visible_note(app, mocked):
+def test_auto_falls_back_to_the_snapshot_with_a_visible_note(app, rsps):
     app.config["CRIME_SOURCE"] = "auto"
-    mocked.add(responses.GET, f"{POLICE}/crimes-street-dates", status=503)
+    rsps.add(responses.GET, f"{POLICE}/crimes-street-dates", status=503)
     status, html = page(app)
     assert status == 200
     assert 'id="crime-note"' in html
@@ -278,19 +266,19 @@ def lookup_body(postcode=ELSEWHERE, lat=53.8195, lon=-1.5763):
     }
 
 
-def test_postcodes_missing_locally_are_looked_up_on_postcodes_io(app, mocked):
-    mocked.get(f"{POSTCODES}/postcodes/LS6%203HN", json=lookup_body())
-    dates(mocked, [])
+def test_postcodes_missing_locally_are_looked_up_on_postcodes_io(app, rsps):
+    rsps.get(f"{POSTCODES}/postcodes/LS6%203HN", json=lookup_body())
+    dates(rsps, [])
     status, body = api(app, ELSEWHERE)
     assert status == 200
     assert body["location_source"] == "postcodes.io"
     assert body["latitude"] == 53.8195
 
 
-def test_local_postcodes_never_touch_the_network(app, mocked):
+def test_local_postcodes_never_touch_the_network(app, rsps):
     app.config["CRIME_SOURCE"] = "snapshot"
     status, _html = page(app, "LS1 1UR")
-    assert status == 200 and len(mocked.calls) == 0
+    assert status == 200 and len(rsps.calls) == 0
 
 
 POSTCODE_FAILURES = {
@@ -303,9 +291,9 @@ POSTCODE_FAILURES = {
 
 
 @pytest.mark.parametrize("failure", POSTCODE_FAILURES, ids=list(POSTCODE_FAILURES))
-def test_postcode_lookup_failure_says_so_at_200(app, mocked, failure):
+def test_postcode_lookup_failure_says_so_at_200(app, rsps, failure):
     kwargs, words = POSTCODE_FAILURES[failure]
-    mocked.add(responses.GET, f"{POSTCODES}/postcodes/LS6%203HN", **kwargs)
+    rsps.add(responses.GET, f"{POSTCODES}/postcodes/LS6%203HN", **kwargs)
     status, html = page(app, ELSEWHERE)
     assert status == 200
     assert "We cannot find where this postcode is right now" in html
@@ -315,8 +303,8 @@ def test_postcode_lookup_failure_says_so_at_200(app, mocked, failure):
     assert set(body) == {"error"} and words in body["error"]["message"]
 
 
-def test_a_retired_postcode_says_when_it_was_retired(app, mocked):
-    mocked.get(
+def test_a_retired_postcode_says_when_it_was_retired(app, rsps):
+    rsps.get(
         f"{POSTCODES}/postcodes/LS1%201AA",
         status=404,
         json={
@@ -340,13 +328,13 @@ def test_a_retired_postcode_says_when_it_was_retired(app, mocked):
     assert "March 2005" in body["error"]["message"]
 
 
-def test_an_unknown_postcode_is_a_404_with_plain_words(app, mocked):
-    mocked.get(
+def test_an_unknown_postcode_is_a_404_with_plain_words(app, rsps):
+    rsps.get(
         f"{POSTCODES}/postcodes/LS1%209ZZ",
         status=404,
         json={"status": 404, "error": "Postcode not found"},
     )
-    mocked.get(
+    rsps.get(
         f"{POSTCODES}/terminated_postcodes/LS1%209ZZ",
         status=404,
         json={"status": 404, "error": "Terminated postcode not found"},
@@ -358,7 +346,7 @@ def test_an_unknown_postcode_is_a_404_with_plain_words(app, mocked):
 
 
 @pytest.mark.parametrize("text", ["LS1", "hello", "LS1 1U", "12345", "LS1 1UR!"])
-def test_invalid_postcodes_get_an_inline_error_and_no_request(app, mocked, text):
+def test_invalid_postcodes_get_an_inline_error_and_no_request(app, rsps, text):
     response = app.test_client().get("/", query_string={"postcode": text})
     assert response.status_code == 400
     html = response.get_data(as_text=True)
@@ -366,60 +354,59 @@ def test_invalid_postcodes_get_an_inline_error_and_no_request(app, mocked, text)
     assert "<title>Error:" in html
     status, body = api(app, text.replace(" ", "%20").replace("!", "%21"))
     assert status == 400 and body["error"]["code"] == "invalid_postcode"
-    assert len(mocked.calls) == 0
+    assert len(rsps.calls) == 0
 
 
-def test_cached_police_answers_cost_no_rate_limit_tokens(tmp_path, mocked):
+def test_cached_police_answers_cost_no_rate_limit_tokens(tmp_path, rsps):
     """A repeat page is served from the HTTP cache without waiting for police.uk's 15/s."""
     from civickit.http import TokenBucket
-    from examples.streetwise.upstream import http_client
 
-    app = make_test_app(
+    app = make_streetwise_app(
         f"sqlite:///{tmp_path / 'sw.sqlite3'}",
         CRIME_SOURCE="live",
         HTTP_CACHE=str(tmp_path / "cache.sqlite"),
     )
-    importer.import_sample(app.extensions["streetwise.engine"])
-    dates(mocked)
-    mocked.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=[])
+    importer.import_sample(streetwise_engine(app))
+    dates(rsps)
+    rsps.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=[])
     assert api(app)[0] == 200
-    sent = len(mocked.calls)
+    sent = len(rsps.calls)
     assert sent == 13  # the month list and twelve months
 
     def no_waiting(seconds):
         raise AssertionError(f"a cached answer waited {seconds:.1f} s for a token")
 
-    client = http_client(app)
+    client = state.get_http(app)
     host = POLICE.split("/")[2]
     assert client.has_rate_limit(host)  # police.uk's limit, taken beneath the cache
     client._buckets[host] = TokenBucket(1, 0, sleep=no_waiting)  # no tokens left at all
     status, body = api(app)
     assert status == 200 and body["crime"]["source"] == "live"
-    assert len(mocked.calls) == sent  # nothing went out
-    app.extensions["streetwise.engine"].dispose()
+    assert len(rsps.calls) == sent  # nothing went out
+    streetwise_engine(app).dispose()
 
 
-def test_parsed_crime_is_kept_in_memory_between_pages(app, mocked):
+def test_parsed_crime_is_kept_in_memory_between_pages(app, rsps):
     app.config["CRIME_MEMO_TTL"] = 600
-    dates(mocked)
-    mocked.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=CRIMES[:1])
+    dates(rsps)
+    rsps.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=CRIMES[:1])
     first = api(app)[1]["crime"]
-    sent = len(mocked.calls)
+    sent = len(rsps.calls)
     assert sent == 13
     second = api(app)[1]["crime"]
-    assert len(mocked.calls) == sent and second == first
+    assert len(rsps.calls) == sent and second == first
     api(app, radius=2000)  # another circle: its twelve months are asked for, and
     # PoliceUK checks them against the month list once (an HTTP cache hit in real use)
-    assert len(mocked.calls) == sent + 13
+    assert len(rsps.calls) == sent + 13
 
 
-def test_crime_baseline_counts_leeds_once_per_crime(app, mocked):
+def test_crime_baseline_counts_leeds_once_per_crime(app, rsps):
     """`sw crime-baseline`: the whole of Leeds is too many crimes, so it is split and merged."""
     import sqlalchemy as sa
 
     from examples.streetwise.models import CrimeBaseline
 
-    dates(mocked)
+    dates(rsps)
     whole = []
 
     def reply(request):
@@ -437,23 +424,21 @@ def test_crime_baseline_counts_leeds_once_per_crime(app, mocked):
         return 200, {}, json.dumps([inside, outside])
 
     for method in (responses.GET, responses.POST):
-        mocked.add_callback(
-            method, re.compile(f"{POLICE}/crimes-street/all-crime.*"), callback=reply
-        )
+        rsps.add_callback(method, re.compile(f"{POLICE}/crimes-street/all-crime.*"), callback=reply)
 
     result = app.test_cli_runner().invoke(args=["sw", "crime-baseline", "--months", "2"])
 
     assert result.exit_code == 0, result.output
     assert "2 crimes in 2 months" in result.output
     assert len(whole) == 2  # one refused whole-area request per month, then its parts
-    with app.extensions["streetwise.engine"].connect() as conn:
+    with streetwise_engine(app).connect() as conn:
         rows = conn.execute(
             sa.select(CrimeBaseline.month, CrimeBaseline.category, CrimeBaseline.count)
         ).all()
     assert sorted(rows) == [("2025-08", "burglary", 1), ("2025-09", "burglary", 1)]
 
 
-def test_a_sigterm_during_crime_baseline_stops_it_and_keeps_the_stored_baseline(app, mocked):
+def test_a_sigterm_during_crime_baseline_stops_it_and_keeps_the_stored_baseline(app, rsps):
     """The stop lands while a month is being fetched: that month finishes, no
     further month is asked for, and the previous baseline stays as it was."""
     import os
@@ -464,9 +449,9 @@ def test_a_sigterm_during_crime_baseline_stops_it_and_keeps_the_stored_baseline(
     from examples.streetwise import crime as crime_module
     from examples.streetwise.models import CrimeBaseline
 
-    engine = app.extensions["streetwise.engine"]
+    engine = streetwise_engine(app)
     crime_module.store_baseline(engine, {"2025-01": {"burglary": 7}}, 552.0)
-    dates(mocked)
+    dates(rsps)
     asked = []
 
     def reply(request):
@@ -478,9 +463,7 @@ def test_a_sigterm_during_crime_baseline_stops_it_and_keeps_the_stored_baseline(
         return 200, {}, json.dumps([crime(1, CENTRE, "burglary", month[0])])
 
     for method in (responses.GET, responses.POST):
-        mocked.add_callback(
-            method, re.compile(f"{POLICE}/crimes-street/all-crime.*"), callback=reply
-        )
+        rsps.add_callback(method, re.compile(f"{POLICE}/crimes-street/all-crime.*"), callback=reply)
 
     result = app.test_cli_runner().invoke(args=["sw", "crime-baseline", "--months", "3"])
 
@@ -495,20 +478,20 @@ def test_a_sigterm_during_crime_baseline_stops_it_and_keeps_the_stored_baseline(
     assert rows == [("2025-01", "burglary", 7)]
 
 
-def test_the_page_cache_reuses_answers_until_the_data_changes(app, mocked):
+def test_the_page_cache_reuses_answers_until_the_data_changes(app, rsps):
     app.config["CRIME_MEMO_TTL"] = 0
-    app.extensions["streetwise.page_cache"].ttl = 60
-    dates(mocked)
-    mocked.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=CRIMES[:1])
+    state.get_cache(app).ttl = 60
+    dates(rsps)
+    rsps.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=CRIMES[:1])
     first = api(app)
-    sent = len(mocked.calls)
+    sent = len(rsps.calls)
     assert first[0] == 200 and sent == 13
 
     assert api(app) == first
-    assert len(mocked.calls) == sent  # answered from the page cache
+    assert len(rsps.calls) == sent  # answered from the page cache
     page = app.test_client().get("/area/LS1%201UR?radius_m=1000")
-    assert page.status_code == 200 and len(mocked.calls) == sent + 13  # pages are separate
+    assert page.status_code == 200 and len(rsps.calls) == sent + 13  # pages are separate
 
-    importer.import_sample(app.extensions["streetwise.engine"])  # new data, new version
+    importer.import_sample(streetwise_engine(app))  # new data, new version
     assert api(app)[0] == 200
-    assert len(mocked.calls) == sent + 26
+    assert len(rsps.calls) == sent + 26

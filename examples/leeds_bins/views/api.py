@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from civickit.errors import InvalidPostcode
 from civickit.postcodes import normalise
 from examples.common import ApiError
 
 from .. import lookup
+from ..state import data_version, get_cache
 from ..words import bin_label
-from . import pages
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_DAYS = 366
@@ -28,8 +28,8 @@ def addresses():
         postcode = normalise(text[:40])
     except InvalidPostcode as exc:
         raise ApiError(400, "invalid_postcode", str(exc)) from None
-    body = pages._cached(
-        ("api-addresses", postcode, pages._data_version()),
+    body = get_cache().get_or_render(
+        ("api-addresses", postcode, data_version()),
         lambda: json.dumps(
             {"postcode": postcode, "addresses": [p.to_dict() for p in lookup.addresses(postcode)]}
         ),
@@ -48,7 +48,7 @@ def _date(name: str, default: date) -> date:
 
 
 @bp.get("/premises/<int:premises_id>/collections")
-def collections(premises_id: int):
+def collections(premises_id: int) -> Response:
     place = lookup.premises(premises_id)
     if place is None:
         raise ApiError(404, "premises_not_found", f"No premises with id {premises_id}.")

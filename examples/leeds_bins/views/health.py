@@ -11,6 +11,7 @@ from civickit.reminders import read_heartbeat
 
 from .. import importer
 from ..models import utcnow
+from ..state import get_engine
 
 bp = Blueprint("health", __name__)
 
@@ -25,7 +26,7 @@ def healthz():
 def readyz():
     """Ready to serve: the database answers, the data is fresh, the scheduler is alive."""
     config = current_app.config
-    engine = current_app.extensions["leeds_bins.engine"]
+    engine = get_engine()
     now = utcnow()
     checks: dict[str, dict] = {}
     try:

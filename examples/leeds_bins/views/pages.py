@@ -6,12 +6,14 @@ import hashlib
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 
 from civickit.ical import Feed, subscribe_links
 
 from .. import lookup
 from ..forms import PostcodeForm, SignupForm
+from ..state import data_version, get_cache, get_data_meta
 from ..words import LONDON, bank_holiday, bin_label, long_date, when
 
 bp = Blueprint("main", __name__)
@@ -78,23 +80,18 @@ def _premises_or_404(premises_id: int) -> lookup.Premises:
 CSRF_MARK = "__leeds_bins_csrf__"
 
 
-def _data_version() -> str:
-    meta = current_app.extensions["leeds_bins.meta"]()
-    return f"{meta['id']}:{meta['imported_at'].isoformat()}" if meta else "none"
-
-
-def _cached(key: tuple, render):
-    """The page only changes with the data and the date (both in ``key``)."""
-    return current_app.extensions["leeds_bins.page_cache"].get_or_render(key, render)
-
-
 @bp.get("/premises/<int:premises_id>")
-def premises(premises_id: int, signup_form: SignupForm | None = None, status: int = 200):
+def premises(
+    premises_id: int, signup_form: SignupForm | None = None, status: int = 200
+) -> tuple[str, int]:
     if signup_form is None:
         # The page is the same for everyone but the form's CSRF token: cache it with
         # a marker where the token goes, and put this visitor's token in.
-        key = ("premises", premises_id, lookup.today(), _data_version(), feed_url(premises_id))
-        html = _cached(key, lambda: _render_premises(premises_id, None, mark=True))
+        # The page only changes with the data and the date (both in the key).
+        key = ("premises", premises_id, lookup.today(), data_version(), feed_url(premises_id))
+        html = get_cache().get_or_render(
+            key, lambda: _render_premises(premises_id, None, mark=True)
+        )
         return html.replace(CSRF_MARK, generate_csrf()), 200
     return _render_premises(premises_id, signup_form), status
 
@@ -131,12 +128,12 @@ def _render_premises(
 
 
 @bp.get("/premises/<int:premises_id>/calendar.ics")
-def calendar(premises_id: int):
+def calendar(premises_id: int) -> ResponseReturnValue:
     day = lookup.today()
     # The feed is a function of the data, the date and its URL (so of the host it is
     # served under): answer a matching If-None-Match without building it.
     base = current_app.config.get("PUBLIC_BASE_URL") or f"{request.scheme}://{request.host}"
-    etag = hashlib.sha256(f"{premises_id}|{day}|{_data_version()}|{base}".encode()).hexdigest()[:32]
+    etag = hashlib.sha256(f"{premises_id}|{day}|{data_version()}|{base}".encode()).hexdigest()[:32]
     if etag in request.if_none_match:
         response = current_app.response_class(status=304)
         response.set_etag(etag)
@@ -145,7 +142,7 @@ def calendar(premises_id: int):
     # (a matching ETag was issued for this premises under this very data version)
     place = _premises_or_404(premises_id)
     url = feed_url(premises_id)
-    body = _cached(("feed", etag), lambda: _feed(place, day, url))
+    body = get_cache().get_or_render(("feed", etag), lambda: _feed(place, day, url))
     response = current_app.response_class(body, mimetype="text/calendar")
     response.set_etag(etag)
     response.headers["Cache-Control"] = "public, max-age=3600"
@@ -155,7 +152,7 @@ def calendar(premises_id: int):
 
 def _feed(place: lookup.Premises, day: date, url: str) -> bytes:
     premises_id = place.id
-    meta = current_app.extensions["leeds_bins.meta"]()
+    meta = get_data_meta()
     updated = meta["imported_at"] if meta else datetime(2020, 1, 1, tzinfo=LONDON)
     feed = Feed(
         f"Bin days: {place.address}",

@@ -14,14 +14,17 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 
 from civickit.errors import SMSError
 from civickit.sms import mask_phone
+from examples.common.web import get_limiter
 
 from .. import lookup, sending, subscriptions
 from ..forms import ConfirmForm, SignupForm, VerifyForm
 from ..models import utcnow
+from ..state import get_sender
 from . import pages
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,7 @@ bp = Blueprint("sms", __name__)
 
 def _too_many(kind: str, *keys: str) -> bool:
     """Count one attempt against each ``(limit, key)``; True if any limit is spent."""
-    limiter = current_app.extensions["civickit.limiter"]
+    limiter = get_limiter()
     if not limiter.enabled:
         return False
     from limits import parse_many
@@ -59,7 +62,7 @@ def _limited():
 
 
 @bp.post("/premises/<int:premises_id>/sms")
-def signup(premises_id: int):
+def signup(premises_id: int) -> ResponseReturnValue:
     place = lookup.premises(premises_id)
     if place is None:
         abort(404)
@@ -76,7 +79,7 @@ def signup(premises_id: int):
             "leeds_bins/sms_already.html", place=place, title="You are already signed up"
         )
     try:
-        current_app.extensions["leeds_bins.sender"].send(phone, sending.code_message(code))
+        get_sender().send(phone, sending.code_message(code))
     except SMSError as exc:
         log.warning("could not text a code to %s: %s", mask_phone(phone), exc.code)
         form.phone.errors = [
@@ -115,7 +118,7 @@ def verify():
                 unsubscribe_url = _unsubscribe_url(sub.unsubscribe_token)
                 reminder_time = current_app.config["REMINDER_TIME"]
                 try:
-                    current_app.extensions["leeds_bins.sender"].send(
+                    get_sender().send(
                         sub.phone,
                         sending.confirmed_message(place.address, reminder_time, unsubscribe_url),
                     )
@@ -148,7 +151,7 @@ def _unsubscribe_url(token: str) -> str:
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
-def unsubscribe(token: str):
+def unsubscribe(token: str) -> str:
     # GET only asks: link scanners and prefetchers must not unsubscribe anyone.
     sub = subscriptions.by_token(token) if len(token) < 100 else None
     if sub is None:

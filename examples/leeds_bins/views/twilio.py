@@ -37,13 +37,12 @@ def inbound():
     except InvalidPhoneNumber:
         return _twiml()
     word = keyword(request.form.get("Body"))
-    app = current_app._get_current_object()
     if word == "stop":
-        stopped = sending.stop_phone(app, phone, reason="sms_stop", now=utcnow())
+        stopped = sending.stop_phone(current_app, phone, reason="sms_stop", now=utcnow())
         log.info("STOP from %s: %d subscriptions stopped", mask_phone(phone), stopped)
         return _twiml()  # Twilio sends its own opt-out confirmation
     if word == "start":
-        started = sending.restart_phone(app, phone)
+        started = sending.restart_phone(current_app, phone)
         log.info("START from %s: %d subscriptions resumed", mask_phone(phone), started)
         return _twiml()
     if word == "help":
@@ -64,7 +63,5 @@ def status():
         except InvalidPhoneNumber:
             phone = None
         if phone:
-            sending.stop_phone(
-                current_app._get_current_object(), phone, reason="provider", now=utcnow()
-            )
+            sending.stop_phone(current_app, phone, reason="provider", now=utcnow())
     return Response(status=204)

@@ -1,9 +1,22 @@
-"""Generate the labelled sample data bundled in ``examples/streetwise/data/``.
+"""Generate streetwise's demo data: the GENERATED files in ``examples/streetwise/data/``.
 
-``python -m examples.streetwise.sample`` rewrites the generated files from a
-fixed seed, so the bundle is reproducible. Everything written here is
-*generated* and is labelled so in ``data/SOURCE.txt`` and in the pages
-("sample data"); the real published excerpts sit beside it unchanged.
+It writes, from a fixed seed (so the bundle is reproducible byte for byte):
+
+* ``leeds_rtc_2020_generated.csv``, ``leeds_rtc_2021_generated.csv``: 600
+  collisions a year in the Leeds City Council yearly RTC layout;
+* ``stats19_collision_2022_generated.csv`` ... ``_2024_``: 600 collisions a
+  year in the DfT STATS19 collision layout of each year;
+* ``crime_snapshot.json``: a twelve-month "recorded" police.uk snapshot
+  around central Leeds, with generated Leeds-wide baseline counts;
+* ``postcodes.csv``: every postcode in the samples, plus central Leeds
+  postcodes at approximate coordinates.
+
+None of it is real: each file's name or its entry in ``data/SOURCE.txt`` says
+GENERATED, and the app labels every page built on the bundle "Sample data".
+The real published excerpts beside them are never touched (the postcode
+table reads the real ``nhs_hospital_sample.csv``).
+
+    python -m scripts.generate_streetwise_sample
 
 The generated rows follow the real published layouts exactly (the Leeds RTC
 yearly files, the DfT STATS19 collision files of 2021-23 and 2024, the
@@ -21,9 +34,9 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
-from .region import LEEDS_OUTLINE, outline_area_km2, point_inside
+from examples.streetwise.region import LEEDS_OUTLINE, outline_area_km2, point_inside
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "examples" / "streetwise" / "data"
 SEED = 20250601
 CENTRE = (53.7997, -1.5492)  # Leeds city centre, near City Square
 CENTRE_EN = (430050, 433550)  # the same place in British National Grid
@@ -365,6 +378,40 @@ def write_stats19(rng: random.Random, points: _Points, year: int, collisions: in
     return path
 
 
+def police_crime(
+    crime_id: int,
+    where: tuple[float, float],
+    category: str,
+    month: str,
+    *,
+    street_id: int,
+    street: str,
+    outcome: dict | None = None,
+    persistent_id: str = "",
+    decimals: int = 6,
+) -> dict:
+    """One element of a police.uk ``crimes-street`` reply, in its real shape and key order.
+
+    Coordinates are strings, as police.uk sends them; anti-social behaviour
+    has no ``persistent_id`` and no outcome.
+    """
+    return {
+        "category": category,
+        "location_type": "Force",
+        "location": {
+            "latitude": f"{where[0]:.{decimals}f}",
+            "street": {"id": street_id, "name": street},
+            "longitude": f"{where[1]:.{decimals}f}",
+        },
+        "context": "",
+        "outcome_status": outcome,
+        "persistent_id": persistent_id,
+        "id": crime_id,
+        "location_subtype": "",
+        "month": month,
+    }
+
+
 def write_crime_snapshot(rng: random.Random, points: _Points) -> Path:
     """Twelve months of police.uk ``crimes-street`` elements around central Leeds."""
     path = DATA / "crime_snapshot.json"
@@ -485,37 +532,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def police_crime(
-    crime_id: int,
-    where: tuple[float, float],
-    category: str,
-    month: str,
-    *,
-    street_id: int,
-    street: str,
-    outcome: dict | None = None,
-    persistent_id: str = "",
-    decimals: int = 6,
-) -> dict:
-    """One element of a police.uk ``crimes-street`` reply, in its real shape and key order.
-
-    Coordinates are strings, as police.uk sends them; anti-social behaviour
-    has no ``persistent_id`` and no outcome.
-    """
-    return {
-        "category": category,
-        "location_type": "Force",
-        "location": {
-            "latitude": f"{where[0]:.{decimals}f}",
-            "street": {"id": street_id, "name": street},
-            "longitude": f"{where[1]:.{decimals}f}",
-        },
-        "context": "",
-        "outcome_status": outcome,
-        "persistent_id": persistent_id,
-        "id": crime_id,
-        "location_subtype": "",
-        "month": month,
-    }

@@ -1,66 +1,36 @@
-"""Pages (``main``) and the JSON API (``api``)."""
+"""The pages residents use: the postcode form and the area page (hospitals, collisions, crime)."""
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from civickit.errors import InvalidPostcode, PostcodeNotFound
 from civickit.postcodes import normalise
-from examples.common import ApiError
 
-from . import area, store
-from .upstream import UpstreamFailed, resolve, terminated_words
+from .. import area, state
+from ..upstream import UpstreamFailed, resolve, terminated_words
+from .shared import RADIUS_LABELS, cached, radius_arg
 
 bp = Blueprint("main", __name__)
-api = Blueprint("api", __name__, url_prefix="/api")
-
-RADIUS_LABELS = {500: "500 metres", 1000: "1 kilometre", 2000: "2 kilometres"}
-
-
-@bp.app_template_filter("month_name")
-def month_name(month: str) -> str:
-    """'2025-03' -> 'March 2025'."""
-    year, m = month.split("-")
-    return f"{calendar.month_name[int(m)]} {year}"
-
-
-@bp.app_template_filter("thousands")
-def thousands(value: Any, places: int = 0) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.{places}f}"
-
-
-def _radius() -> int:
-    text = request.args.get("radius_m", "1000").strip()
-    try:
-        radius = int(text)
-    except ValueError:
-        radius = -1
-    if radius not in area.RADII:
-        raise ApiError(
-            400,
-            "invalid_radius",
-            "Choose a distance of 500 metres, 1 kilometre or 2 kilometres "
-            "(radius_m=500, 1000 or 2000).",
-        )
-    return radius
 
 
 def _sample_flag() -> bool:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        data = store.loaded(app)
+        data = state.get_data()
     except sa.exc.SQLAlchemyError:
         return False
-    return data.is_sample or app.config["CRIME_SOURCE"] == "snapshot"
+    return data.is_sample or current_app.config["CRIME_SOURCE"] == "snapshot"
 
 
-def _index(error: str | None = None, value: str = "", status: int = 200, radius: int = 1000):
+def _index(
+    error: str | None = None, value: str = "", status: int = 200, radius: int = 1000
+) -> tuple[str, int]:
     return (
         render_template(
             "streetwise/index.html",
@@ -75,11 +45,11 @@ def _index(error: str | None = None, value: str = "", status: int = 200, radius:
 
 
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     text = request.args.get("postcode")
     if text is None:
         return _index()
-    radius = _radius()
+    radius = radius_arg()
     try:
         postcode = normalise(text)
     except InvalidPostcode:
@@ -93,17 +63,16 @@ def index():
 
 
 @bp.get("/area/<postcode>")
-def area_page(postcode: str):
-    radius = _radius()
+def area_page(postcode: str) -> ResponseReturnValue:
+    radius = radius_arg()
     try:
         canonical = normalise(postcode)
     except InvalidPostcode:
         return _index("Enter a postcode in England, Scotland or Wales, like LS1 1UR", postcode, 400)
     if canonical != postcode:
         return redirect(url_for("main.area_page", postcode=canonical, radius_m=radius), 301)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        where = resolve(app, canonical)
+        where = resolve(current_app, canonical)
     except PostcodeNotFound as exc:
         return _index(terminated_words(exc), canonical, 404, radius)
     except UpstreamFailed as failure:
@@ -116,7 +85,7 @@ def area_page(postcode: str):
         )
 
     def render() -> str:
-        report = area.report(app, where, radius)
+        report = area.report(current_app, where, radius)
         return render_template(
             "streetwise/area.html",
             r=report,
@@ -125,25 +94,18 @@ def area_page(postcode: str):
             chart=_charts(report),
             title=f"{canonical}: hospitals, road collisions and crime",
             sample_data=report["sample_data"],
-            meta=store.loaded(app).meta,
+            meta=state.get_data().meta,
         )
 
-    return _cached("page", where, radius, render)
+    return cached("page", where, radius, render)
 
 
-def _cached(kind: str, where: Any, radius: int, render: Any) -> Any:
-    """Pages and answers are a function of the place, the radius and the loaded data.
-
-    Crime can come live from police.uk, so entries also expire after
-    ``PAGE_CACHE_TTL`` seconds (0 turns the cache off).
-    """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    version = store.loaded(app).version
-    key = (kind, where.postcode, where.latitude, where.longitude, radius, version)
-    return app.extensions["streetwise.page_cache"].get_or_render(key, render)
-
-
-def _chart_rows(items, label, leeds_factor: float, sublabel=None) -> list[dict[str, Any]]:
+def _chart_rows(
+    items: list[dict[str, Any]],
+    label: Callable[[dict[str, Any]], str],
+    leeds_factor: float,
+    sublabel: Callable[[dict[str, Any]], str] | None = None,
+) -> list[dict[str, Any]]:
     """Rows for the SVG charts: the count, and the count expected at the Leeds rate."""
     return [
         {
@@ -194,35 +156,3 @@ def _map_data(report: dict[str, Any]) -> dict[str, Any]:
         "collisions": [list(p) for p in report["collisions"]["_points"]],
         "crimes": [[p["latitude"], p["longitude"], p["name"]] for p in crime.get("_points", [])],
     }
-
-
-@bp.get("/healthz")
-def healthz():
-    engine = current_app.extensions["streetwise.engine"]
-    with engine.connect() as conn:
-        conn.execute(sa.text("SELECT 1"))
-    return jsonify({"status": "ok"})
-
-
-@api.get("/area/<postcode>")
-def area_json(postcode: str):
-    radius = _radius()
-    try:
-        canonical = normalise(postcode)
-    except InvalidPostcode as exc:
-        raise ApiError(400, "invalid_postcode", str(exc)) from exc
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        where = resolve(app, canonical)
-    except PostcodeNotFound as exc:
-        code = "postcode_terminated" if exc.terminated else "postcode_not_found"
-        raise ApiError(404, code, terminated_words(exc)) from exc
-    except UpstreamFailed as failure:
-        raise ApiError(503, failure.code, failure.message) from failure
-    body = _cached(
-        "api",
-        where,
-        radius,
-        lambda: jsonify(area.public(area.report(app, where, radius))).get_data(),
-    )
-    return current_app.response_class(body, mimetype="application/json")

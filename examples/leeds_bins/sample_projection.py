@@ -1,4 +1,4 @@
-"""The bundled sample, projected so that its dates are always upcoming.
+"""Move the bundled sample's collection dates forward, so that a demo always has upcoming ones.
 
 ``data/dm_jobs.csv`` holds real (and some generated, see ``data/SOURCE.txt``)
 collection dates from July-August 2025. For a demo those would all be past,
@@ -76,7 +76,7 @@ def needs_refresh(engine: sa.Engine, today: date) -> bool:
     return last is None or last < today + timedelta(weeks=9) or imported < today
 
 
-def load(engine: sa.Engine, workdir: Path, today: date, **kwargs: Any) -> importer.ImportReport:
+def load(engine: sa.Engine, workdir: Path, today: date, **kwargs: Any) -> importer.BinsReport:
     """Project the sample to ``today`` and import it (marked as sample data)."""
     project(today, workdir)
     return importer.import_files(

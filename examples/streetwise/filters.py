@@ -1,0 +1,26 @@
+"""Template filters: month names and thousands separators."""
+
+from __future__ import annotations
+
+import calendar
+from typing import Any
+
+from flask import Flask
+
+
+def month_name(month: str) -> str:
+    """'2025-03' -> 'March 2025'."""
+    year, m = month.split("-")
+    return f"{calendar.month_name[int(m)]} {year}"
+
+
+def thousands(value: Any, places: int = 0) -> str:
+    """``12345.6`` -> ``'12,346'``; a missing figure is a dash."""
+    if value is None:
+        return "–"
+    return f"{value:,.{places}f}"
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(month_name, "month_name")
+    app.add_template_filter(thousands, "thousands")

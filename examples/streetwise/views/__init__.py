@@ -1,0 +1,1 @@
+"""The app's blueprints: pages, JSON API, health. What pages and API share is in ``shared``."""

@@ -1,0 +1,38 @@
+"""The JSON API: ``/api/area/<postcode>``, the figures of the area page. One error shape."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from civickit.errors import InvalidPostcode, PostcodeNotFound
+from civickit.postcodes import normalise
+from examples.common import ApiError
+
+from .. import area
+from ..upstream import UpstreamFailed, resolve, terminated_words
+from .shared import cached, radius_arg
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/area/<postcode>")
+def area_json(postcode: str) -> Response:
+    radius = radius_arg()
+    try:
+        canonical = normalise(postcode)
+    except InvalidPostcode as exc:
+        raise ApiError(400, "invalid_postcode", str(exc)) from exc
+    try:
+        where = resolve(current_app, canonical)
+    except PostcodeNotFound as exc:
+        code = "postcode_terminated" if exc.terminated else "postcode_not_found"
+        raise ApiError(404, code, terminated_words(exc)) from exc
+    except UpstreamFailed as failure:
+        raise ApiError(503, failure.code, failure.message) from failure
+    body = cached(
+        "api",
+        where,
+        radius,
+        lambda: jsonify(area.public(area.report(current_app, where, radius))).get_data(),
+    )
+    return current_app.response_class(body, mimetype="application/json")

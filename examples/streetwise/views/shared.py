@@ -1,0 +1,45 @@
+"""What the pages and the JSON API both need: the radius argument and the cache of answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import current_app, request
+
+from examples.common import ApiError
+
+from .. import area, state
+from ..upstream import Location
+
+T = TypeVar("T")
+
+RADIUS_LABELS = {500: "500 metres", 1000: "1 kilometre", 2000: "2 kilometres"}
+
+
+def radius_arg() -> int:
+    """``?radius_m=``: 500, 1000 (the default) or 2000; anything else is a 400."""
+    text = request.args.get("radius_m", "1000").strip()
+    try:
+        radius = int(text)
+    except ValueError:
+        radius = -1
+    if radius not in area.RADII:
+        raise ApiError(
+            400,
+            "invalid_radius",
+            "Choose a distance of 500 metres, 1 kilometre or 2 kilometres "
+            "(radius_m=500, 1000 or 2000).",
+        )
+    return radius
+
+
+def cached(kind: str, where: Location, radius: int, render: Callable[[], T]) -> T:
+    """``render()`` once per place, radius and data version, reused from the page cache.
+
+    Crime can come live from police.uk, so entries also expire after
+    ``PAGE_CACHE_TTL`` seconds (0 turns the cache off).
+    """
+    version = state.get_data(current_app).version
+    key = (kind, where.postcode, where.latitude, where.longitude, radius, version)
+    return state.get_cache(current_app).get_or_render(key, render)

@@ -1,0 +1,187 @@
+"""Helpers for the example apps' tests: app factories, sample loading, page scraping, CLI errors.
+
+Fixtures built on these live in ``conftest.py``; tests import the rest from
+here (``from tests.examples.helpers import ...``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from twilio.request_validator import RequestValidator
+
+# A Thursday: "tomorrow" is Friday 4 December 2026, and Christmas Day (a Friday
+# bank holiday) falls within the next 8 weeks.
+LEEDS_TODAY = date(2026, 12, 3)
+
+#: The mean Earth radius the apps' distances use: along a meridian, ``R × Δlatitude``.
+R = 6_371_008.8
+
+
+# -- leeds_bins ------------------------------------------------------------------------
+
+
+def make_leeds_app(database_url: str, tmp_path: Path, sender: Any, **config: Any) -> Flask:
+    """leeds_bins on ``database_url``, texting through ``sender``, with today pinned."""
+    from examples.leeds_bins import create_app
+
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        "SMS_SENDER": sender,
+        "TODAY": LEEDS_TODAY,
+        "SAMPLE_DIR": str(tmp_path / "sample"),
+        "DOWNLOAD_DIR": str(tmp_path / "downloads"),
+        "TWILIO_AUTH_TOKEN": "test-auth-token",
+        "PUBLIC_BASE_URL": None,
+        "REDIS_URL": None,
+        **config,
+    }
+    return create_app(settings)
+
+
+def load_leeds_sample(app: Flask, today: date = LEEDS_TODAY) -> Any:
+    """Import the bundled sample, its dates moved forward to ``today``."""
+    from examples.leeds_bins import sample_projection, state
+
+    report = sample_projection.load(state.get_engine(app), Path(app.config["SAMPLE_DIR"]), today)
+    state.forget_data_meta(app)
+    return report
+
+
+def leeds_engine(app: Flask) -> Any:
+    from examples.leeds_bins import state
+
+    return state.get_engine(app)
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token in a page's form."""
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+#: The test phone number (an Ofcom drama number) in E.164.
+PHONE = "+447700900123"
+
+
+def sign_up(client: Any, sender: Any, phone: str = "07700 900123", premises: int = 666057) -> Any:
+    """Ask for texts about ``premises``: the sign-up form, posted."""
+    page = client.get(f"/premises/{premises}").get_data(as_text=True)
+    response = client.post(
+        f"/premises/{premises}/sms",
+        data={"csrf_token": csrf_token(page), "phone": phone, "consent": "y"},
+    )
+    return response
+
+
+def confirm(client: Any, sender: Any, phone: str = PHONE, code: str | None = None) -> Any:
+    """Type in the code texted to ``phone`` (or ``code``)."""
+    page = client.get("/sms/verify").get_data(as_text=True)
+    code = code or sender.last_code_for(phone)
+    return client.post("/sms/verify", data={"csrf_token": csrf_token(page), "code": code})
+
+
+def subscribed(
+    client: Any, sender: Any, phone: str = "07700 900123", premises: int = 666057
+) -> Any:
+    """Sign up and confirm, checking each step worked."""
+    assert sign_up(client, sender, phone, premises).status_code == 303
+    e164 = "+44" + phone.replace(" ", "")[1:]
+    response = confirm(client, sender, e164)
+    assert "Text reminders confirmed" in response.get_data(as_text=True)
+    return response
+
+
+def status_of(app: Flask, phone: str = PHONE) -> list[str]:
+    """The status of each subscription of ``phone``."""
+    from examples.leeds_bins import models
+
+    s = models.subscriptions
+    with leeds_engine(app).connect() as conn:
+        return [r[0] for r in conn.execute(sa.select(s.c.status).where(s.c.phone == phone))]
+
+
+def twilio_post(
+    client: Any,
+    path: str,
+    params: dict[str, str],
+    token: str = "test-auth-token",
+    signature: str | None = None,
+) -> Any:
+    """POST a webhook as Twilio would, signed with ``token`` (or carrying ``signature``)."""
+    url = f"http://localhost{path}"
+    sig = (
+        signature
+        if signature is not None
+        else RequestValidator(token).compute_signature(url, params)
+    )
+    return client.post(path, data=params, headers={"X-Twilio-Signature": sig})
+
+
+# -- streetwise ------------------------------------------------------------------------
+
+#: Hosts the streetwise test app may reach (through ``responses`` only).
+STREETWISE_HOSTS = ("data.police.uk", "api.postcodes.io")
+
+
+def make_streetwise_app(database_url: str, **config: Any) -> Flask:
+    """streetwise with no HTTP cache, no retries, short timeouts and no client rate limits.
+
+    Crime comes from the snapshot unless ``CRIME_SOURCE`` says otherwise;
+    tests that want police.uk mock it (``responses``) and pass ``"live"``.
+    """
+    from examples.streetwise import create_app, state
+
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": None,
+        "RATELIMIT_ENABLED": False,
+        "CRIME_SOURCE": "snapshot",
+        "HTTP_CACHE": "",
+        "UPSTREAM_RETRIES": 0,
+        "UPSTREAM_TIMEOUT": (1, 2),
+        "CRIME_MEMO_TTL": 0,  # every request reaches the (mocked) network or HTTP cache
+        "PAGE_CACHE_TTL": 0,  # ... and is rendered afresh
+        # police.uk's own 15/s limit would only slow the mocked tests down
+        "POLICE_RATE": (10_000.0, 10_000.0),
+        **config,
+    }
+    app = create_app(settings)
+    http = state.get_http(app)
+    for host in STREETWISE_HOSTS:
+        http.set_rate_limit(host, 10_000, burst=10_000)
+    return app
+
+
+def streetwise_engine(app: Flask) -> Any:
+    from examples.streetwise import state
+
+    return state.get_engine(app)
+
+
+def north(centre: tuple[float, float], metres: float) -> tuple[float, float]:
+    """The point ``metres`` due north of ``centre`` (south when negative): exact along a meridian."""
+    return centre[0] + math.degrees(metres / R), centre[1]
+
+
+# -- both ------------------------------------------------------------------------------
+
+
+def assert_cli_failed(result: Any, *needles: str) -> None:
+    """A command failed as users should see it: status 1, plain words, no traceback."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    for needle in needles:
+        assert needle in result.output, (needle, result.output)
