@@ -46,7 +46,13 @@ class _Group(click.Group):
     metavar="PATH|redis://",
     help="Cache HTTP responses here (an SQLite file or a redis:// URL).",
 )
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Read timeout, s.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Read timeout, s (more than 0).",
+)
 @click.pass_context
 def cli(ctx: click.Context, cache: str | None, timeout: float) -> None:
     """Open data plumbing for UK civic-tech prototypes."""
@@ -472,9 +478,13 @@ def crime_command(
     """Street-level crime within a mile of a postcode (PoliceUK.street_crimes)."""
     from collections import Counter
 
-    from .police import PoliceUK
-    from .postcodes import Postcodes
+    from .police import PoliceUK, check_category, normalise_month
+    from .postcodes import Postcodes, normalise
 
+    # refuse junk before any request
+    normalise(pc)
+    month = normalise_month(month) if month is not None else None
+    check_category(category)
     http = http_client(ctx)
     place = Postcodes(http=http).lookup(pc)
     if place.latitude is None or place.longitude is None:

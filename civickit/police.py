@@ -34,7 +34,15 @@ from .errors import (
 )
 from .http import MAX_RETRY_AFTER_S, HttpClient
 
-__all__ = ["MAX_GET_URL", "MIN_SPLIT_DEG", "Crime", "Outcome", "PoliceUK"]
+__all__ = [
+    "MAX_GET_URL",
+    "MIN_SPLIT_DEG",
+    "Crime",
+    "Outcome",
+    "PoliceUK",
+    "check_category",
+    "normalise_month",
+]
 
 #: police.uk's published limit: 15 requests a second, bursts of 30.
 RATE_PER_S = 15
@@ -160,7 +168,7 @@ class PoliceUK:
         Raises :class:`ValidationError`, listing the available range, for a
         month police.uk does not have.
         """
-        wanted = _month_text(month) if month is not None else None
+        wanted = normalise_month(month) if month is not None else None
         months = self.available_months()
         if not months:
             raise ServiceUnavailable(
@@ -208,7 +216,7 @@ class PoliceUK:
         category: str = "all-crime",
     ) -> list[Crime]:
         """Street-level crimes within a mile of a point in one month (default: the newest)."""
-        category = _category(category)
+        category = check_category(category)
         params = {"lat": lat, "lng": lon, "date": self.resolve_month(month)}
         return self._crimes(self._get(f"crimes-street/{category}", params))
 
@@ -228,7 +236,7 @@ class PoliceUK:
         :class:`ServiceUnavailable`.
         """
         points = _polygon(polygon)
-        category = _category(category)
+        category = check_category(category)
         merged: dict[int, Crime] = {}
         self._crimes_in(points, self.resolve_month(month), category, merged)
         return list(merged.values())
@@ -308,7 +316,8 @@ class PoliceUK:
         return f"{self.base_url}/{path}"
 
 
-def _month_text(month: str | date) -> str:
+def normalise_month(month: str | date) -> str:
+    """``"2024-05"`` or a date -> ``"YYYY-MM"``; :class:`ValidationError` otherwise, with no request."""
     if isinstance(month, date):
         return f"{month.year:04d}-{month.month:02d}"
     text = str(month).strip()
@@ -321,7 +330,8 @@ def _month_text(month: str | date) -> str:
     return text
 
 
-def _category(category: str) -> str:
+def check_category(category: str) -> str:
+    """``category`` if it is shaped like a police.uk category id; :class:`ValidationError` otherwise."""
     if not _CATEGORY.fullmatch(category or ""):
         raise ValidationError(
             None,

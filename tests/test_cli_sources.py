@@ -157,3 +157,30 @@ def test_crime_unknown_postcode(rsps, run):
         json=load_json("postcodes_io", "terminated_not_found_404.json"),
     )
     assert_one_line_error(run("crime", "LS99 9ZZ"), "LS99 9ZZ is not a postcode in use")
+
+
+# -- arguments checked before any request ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["crime", "LS1 1UR", "--month", "junk"], "month must look like YYYY-MM"),
+        (["crime", "LS1 1UR", "--month", "2024-13"], "month must look like YYYY-MM"),
+        (["crime", "LS1 1UR", "--category", "Bad Category!"], "category must be a police.uk"),
+        (["crime", "not a postcode"], "not a postcode"),
+    ],
+)
+def test_crime_checks_its_arguments_before_any_request(rsps, run, args, fragment):
+    result = run(*args)
+    assert_one_line_error(result, fragment)
+    assert len(rsps.calls) == 0  # refused before the network was touched
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "soon"])
+def test_a_timeout_that_cannot_work_is_a_usage_error(rsps, run, timeout):
+    result = run("--timeout", timeout, "postcode", "LS1 1UR")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "Invalid value for '--timeout'" in result.output
+    assert len(rsps.calls) == 0
