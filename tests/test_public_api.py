@@ -71,11 +71,11 @@ def test_reminders_names_import_from_where_they_always_did():
     assert reminders.heartbeat is heartbeat  # what stored "civickit.reminders:heartbeat" jobs name
 
 
-def test_dispatch_report_to_dict_and_its_deprecated_alias():
+def test_dispatch_report_to_dict_like_every_record():
     from civickit.reminders import DispatchReport
 
     report = DispatchReport(claimed=3, sent=2, retried=1)
     expected = {"claimed": 3, "sent": 2, "failed": 0, "retried": 1, "unknown": 0,
                 "skipped": 0, "recovered": 0}  # fmt: skip
     assert report.to_dict() == expected
-    assert report.as_dict() == expected
+    assert not hasattr(report, "as_dict")  # one convention: to_dict

@@ -73,7 +73,7 @@ def drain(outbox: Outbox, sender: object, now: datetime = NOW, **kw: object) -> 
     total = DispatchReport()
     while True:
         report = outbox.dispatch(sender, now=now, **kw)
-        for name, value in report.as_dict().items():
+        for name, value in report.to_dict().items():
             setattr(total, name, getattr(total, name) + value)
         if not report.claimed:
             return total

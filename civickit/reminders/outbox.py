@@ -102,10 +102,6 @@ class DispatchReport(Record):
     skipped: int = 0
     recovered: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
-        """Deprecated: the same as :meth:`to_dict`, kept for code written before 0.2."""
-        return self.to_dict()
-
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)

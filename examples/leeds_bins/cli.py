@@ -141,7 +141,7 @@ def send_due(dry_run):
         return
     planned = sending.plan(app, now)
     report = sending.dispatch(app, now)
-    click.echo(json.dumps({"planned": planned, **report.as_dict()}))
+    click.echo(json.dumps({"planned": planned, **report.to_dict()}))
 
 
 @bins.command("scheduler")

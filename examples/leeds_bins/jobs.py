@@ -54,8 +54,8 @@ def dispatch_job(now: datetime | None = None) -> dict[str, int]:
     sending.plan(app, now)
     report = sending.dispatch(app, now)
     if report.claimed:
-        log.info("dispatch: %s", report.as_dict())
-    return report.as_dict()
+        log.info("dispatch: %s", report.to_dict())
+    return report.to_dict()
 
 
 def refresh_job(now: datetime | None = None) -> str:

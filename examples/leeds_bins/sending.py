@@ -170,7 +170,7 @@ def dispatch(app: Flask, now: datetime, *, batch: int = 100) -> DispatchReport:
             consent=_still_wanted(app, now),
             on_permanent_failure=_opt_out(app, now),
         )
-        for key, value in report.as_dict().items():
+        for key, value in report.to_dict().items():
             setattr(total, key, getattr(total, key) + value)
         if report.claimed < batch:
             return total
