@@ -101,6 +101,8 @@ class DispatchReport(Record):
     unknown: int = 0
     skipped: int = 0
     recovered: int = 0
+    #: claimed but given back unsent, because ``should_stop`` said so
+    released: int = 0
 
 
 def _utcnow() -> datetime:
@@ -236,6 +238,7 @@ class Outbox:
         on_permanent_failure: Callable[[OutboxRow, SMSError], Any] | None = None,
         max_attempts: int = 5,
         in_flight: int = 1,
+        should_stop: Callable[[], bool] | None = None,
     ) -> DispatchReport:
         """Claim up to ``batch`` due rows, send them, record each outcome.
 
@@ -253,6 +256,13 @@ class Outbox:
         (up to ``batch``) means fewer commits per message and, after a crash,
         up to that many ``unknown`` rows. Call repeatedly (or in a loop while
         ``report.claimed``) to drain the outbox; any number of processes may.
+
+        ``should_stop()`` is asked before each message (or group of
+        ``in_flight``): once it says yes, the message in hand has been settled
+        and every claimed row not yet handed to the sender goes back to
+        ``pending`` for a later dispatch (``report.released``). A worker that
+        passes ``StopSignals().requested`` stops between messages on SIGTERM,
+        leaving no row ``unknown``.
         """
         self._ready()
         now = _aware(now, "now") if now is not None else _utcnow()
@@ -268,6 +278,7 @@ class Outbox:
             on_permanent_failure=on_permanent_failure,
             max_attempts=max_attempts,
             in_flight=in_flight,
+            should_stop=should_stop,
         )
         # one connection for the call's single statements, each atomic on its own
         with self._autocommit.connect() as auto:
@@ -394,8 +405,10 @@ class _DispatchRun:
         on_permanent_failure: Callable[[OutboxRow, SMSError], Any] | None,
         max_attempts: int,
         in_flight: int,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.outbox = outbox
+        self.should_stop = should_stop
         self.sql = outbox._sql
         self.sender = sender
         self.report = report
@@ -421,6 +434,9 @@ class _DispatchRun:
         """Send the claimed rows, ``in_flight`` at a time, each marked 'sending' first."""
         queue = iter(claimed)
         while True:
+            if self.should_stop is not None and self.should_stop():
+                self.report.released = self.give_back()
+                return
             group = self._next_group(queue)
             if not group and not self.outcomes:
                 return
@@ -433,13 +449,17 @@ class _DispatchRun:
                 self.unsent.discard(row.id)
                 self._send(row)
 
-    def give_back(self) -> None:
-        """After an error: write the outcomes learnt, release the rows never sent."""
+    def give_back(self) -> int:
+        """After an error or a stop: write the outcomes learnt, release the rows never
+        sent; return how many were released."""
         release = {"token": self.token, "unsent": list(self.unsent), "now": self.now}
         with self.outbox.engine.begin() as conn:
             if self.outcomes:
                 conn.execute(self.sql.outcome, self.outcomes)
-            conn.execute(self.sql.release, release)
+                self.outcomes.clear()
+            released: int = conn.execute(self.sql.release, release).rowcount
+        self.unsent.clear()
+        return released
 
     def _next_group(self, queue: Iterator[OutboxRow]) -> list[OutboxRow]:
         """The next ``in_flight`` rows that still have consent; the others are skipped."""
