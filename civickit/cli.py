@@ -21,7 +21,8 @@ from .errors import CivicKitError
 
 if TYPE_CHECKING:
     from .errors import DataFormatError
-    from .postcodes import PostcodeDirectory
+    from .http import HttpClient
+    from .postcodes import Place, PostcodeDirectory
 
 __all__ = ["main"]
 
@@ -60,7 +61,7 @@ def cli(ctx: click.Context, cache: str | None, timeout: float) -> None:
     ctx.obj = {"cache": cache, "timeout": timeout}
 
 
-def http_client(ctx: click.Context):
+def http_client(ctx: click.Context) -> HttpClient:
     """The one HttpClient for this invocation, built from the global options."""
     from .http import HttpClient
 
@@ -68,7 +69,8 @@ def http_client(ctx: click.Context):
     if "http" not in obj:
         obj["http"] = HttpClient(cache=obj.get("cache"), timeout=(5, obj.get("timeout", 30.0)))
         ctx.call_on_close(obj["http"].close)
-    return obj["http"]
+    client: HttpClient = obj["http"]
+    return client
 
 
 def echo_json(value: Any) -> None:
@@ -440,7 +442,7 @@ def postcode_command(
     postcodes.io answers the rest. Every postcode is checked offline first;
     unknown ones are reported on stderr and make the exit status 1.
     """
-    from .postcodes import Place, Postcodes, normalise
+    from .postcodes import Postcodes, normalise
 
     for text in postcodes:
         normalise(text)  # refuse junk before any request
@@ -707,4 +709,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

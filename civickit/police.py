@@ -16,13 +16,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
+from ._convert import float_if_present
+from ._records import Record
 from .errors import (
     NotAPortalResponse,
     NotFound,
@@ -47,9 +49,9 @@ RATE_PER_S = 15
 BURST = 30
 #: GET URLs longer than this go by POST (police.uk answers 400 above 4094 characters).
 MAX_GET_URL = 4000
-#: Areas smaller than this (degrees, either side) are never split further: a
-#: how long the list of available months is trusted (police.uk adds one a month)
+#: How long the list of available months is trusted, in seconds (police.uk adds one a month).
 MONTHS_TTL_S = 3600.0
+#: Areas smaller than this (degrees, either side) are never split further: a
 #: 503 for so small an area means the service is down, not over 10,000 crimes.
 MIN_SPLIT_DEG = 0.005
 
@@ -60,7 +62,7 @@ Point = tuple[float, float]
 
 
 @dataclass(frozen=True)
-class Crime:
+class Crime(Record):
     """One street-level crime.
 
     The location is approximate: police.uk moves each crime to the nearest of
@@ -94,8 +96,8 @@ class Crime:
             persistent_id=item.get("persistent_id") or None,
             category=item["category"],
             month=item["month"],
-            latitude=_float_or_none(location.get("latitude")),
-            longitude=_float_or_none(location.get("longitude")),
+            latitude=float_if_present(location.get("latitude")),
+            longitude=float_if_present(location.get("longitude")),
             street=street.get("name"),
             location_id=street.get("id"),
             location_type=item.get("location_type") or None,
@@ -103,13 +105,9 @@ class Crime:
             outcome_month=status.get("date"),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-ready dict."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class Outcome:
+class Outcome(Record):
     """One step in a crime's case history (``outcomes-for-crime``)."""
 
     category: str
@@ -126,15 +124,6 @@ class Outcome:
             month=item.get("date"),
             person_id=item.get("person_id"),
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _float_or_none(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    return float(value)
 
 
 class PoliceUK:

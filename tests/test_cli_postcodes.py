@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import responses
-from _onspd_rows import br8_7re, channel_islands, retired, write_onspd
 from click.testing import CliRunner
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
@@ -24,6 +23,7 @@ from civickit import postcodes
 from civickit.cli import cli
 from civickit.http import HttpClient
 from civickit.postcodes import PostcodeDirectory, latest_onspd
+from tests.onspd_rows import br8_7re, channel_islands, retired, write_onspd
 
 
 @pytest.fixture

@@ -19,15 +19,6 @@ from pathlib import Path
 
 import pytest
 import responses
-from _onspd_rows import (
-    EXAMPLE,
-    FIXTURES,
-    br8_7re,
-    channel_islands,
-    example_place,
-    retired,
-    write_onspd,
-)
 
 from civickit.errors import (
     DataFormatError,
@@ -48,6 +39,15 @@ from civickit.postcodes import (
     _new_place,
     _postcode,
     default_directory,
+)
+from tests.onspd_rows import (
+    EXAMPLE,
+    FIXTURES,
+    br8_7re,
+    channel_islands,
+    example_place,
+    retired,
+    write_onspd,
 )
 
 ROOT = Path(__file__).parent.parent

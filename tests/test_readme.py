@@ -13,6 +13,8 @@ from pathlib import Path
 
 import responses
 
+from tests.helpers import load_json
+
 ROOT = Path(__file__).parent.parent
 
 
@@ -30,11 +32,11 @@ def test_the_readme_example_runs(fixtures, streetwise_data, tmp_path, monkeypatc
     monkeypatch.setenv(
         "CIVICKIT_POSTCODES", str(ROOT / "civickit" / "data" / "postcodes_sample.db")
     )
-    months = json.loads((fixtures / "police_uk" / "crimes_street_dates.json").read_text())
+    months = load_json("police_uk", "crimes_street_dates.json")
     crimes = json.loads(
         (fixtures / "police_uk" / "crimes_street_all_crime_2014-08.json").read_text()
     )
-    package = json.loads((fixtures / "ckan" / "package_show.json").read_text())["result"]
+    package = load_json("ckan", "package_show.json")["result"]
     search = {"success": True, "result": {"count": 1, "results": [package]}}
 
     with responses.RequestsMock() as rsps:

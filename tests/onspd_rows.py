@@ -15,14 +15,14 @@ import json
 from pathlib import Path
 
 from civickit.postcodes import Place
+from tests.helpers import FIXTURES, load_json
 
-FIXTURES = Path(__file__).parent / "fixtures"
 #: The ONSPD's columns in file order (postcodes.io's data/onspd_schema.json, real).
 ONSPD = [
     c["code"]
     for c in json.loads((FIXTURES / "onspd" / "onspd_schema_postcodesio.json").read_text())
 ]
-EXAMPLE = json.loads((FIXTURES / "postcodes_io" / "lookup_BR87RE_200.json").read_text())["result"]
+EXAMPLE = load_json("postcodes_io", "lookup_BR87RE_200.json")["result"]
 # postcodes.io's code names -> the ONSPD's columns, where the name says which
 # (columns whose mapping is not plain from the names are left empty)
 CODE_COLUMNS = {
