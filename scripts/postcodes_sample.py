@@ -10,13 +10,18 @@ built from them, ``civickit/data/postcodes_sample.db``. Its postcodes:
 * every postcode in the demos' NHS ``Hospital.csv`` sample, at the hospital's
   own coordinates as that file gives them (rounded to 6 decimals): the site,
   not the ONS centroid of the postcode. No codes: that file gives none;
+* every other postcode in the NHS Choices ``Hospital.csv`` of January 2018
+  (the whole national list of 1,234 hospitals, bundled with streetwise), again
+  at the first listed hospital's own coordinates: these give the demo real
+  postcodes in Leeds, London and Wales;
 * BR8 7RE with every value of postcodes.io's documented lookup example
   (coordinates, grid reference, date of introduction, codes and names); its
   country and region codes are the ONS codes of the names the example gives
   (England, South East).
 
 Nothing here is generated or guessed. The inputs are the demo's
-``examples/streetwise/data/nhs_hospital_sample.csv`` and
+``examples/streetwise/data/nhs_hospital_sample.csv``,
+``examples/streetwise/data/nhs_hospital_2018-01.csv`` and
 ``tests/fixtures/postcodes_io/lookup_BR87RE_200.json`` (see the SOURCE.txt
 beside each).
 """
@@ -34,6 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 #: the demo's real Hospital.csv excerpt (its source is in the SOURCE.txt beside it)
 HOSPITAL_SAMPLE = ROOT / "examples" / "streetwise" / "data" / "nhs_hospital_sample.csv"
+#: the whole national list, January 2018 (its source is in the same SOURCE.txt)
+HOSPITALS_2018 = ROOT / "examples" / "streetwise" / "data" / "nhs_hospital_2018-01.csv"
 OUT = ROOT / "civickit" / "data"
 COLUMNS = [
     "pcds", "dointr", "doterm", "oseast1m", "osnrth1m", "osgrdind", "ctry", "rgn", "oscty",
@@ -43,6 +50,10 @@ COLUMNS = [
 HOSPITALS = (
     "NHS.uk Hospital.csv (media.nhschoices.nhs.uk/data/foi/Hospital.csv, copy in "
     "June-Ruth/OC-Architecte-Projet11 @ 8637c13): the coordinates of {name} ({code})"
+)
+HOSPITALS_2018_SOURCE = (
+    "NHS Choices Hospital.csv as published in January 2018 (media.nhschoices.nhs.uk/data/"
+    "foi/Hospital.csv, copy in TheRealMolen/nhs @ 51414f4): the coordinates of {name} ({code})"
 )
 POSTCODES_IO = (
     "postcodes.io's documented lookup example for BR8 7RE "
@@ -65,15 +76,21 @@ _CODE_COLUMNS = {
 def rows() -> tuple[list[dict[str, str]], dict[str, str]]:
     """The sample rows, and the names of their codes."""
     out: dict[str, dict[str, str]] = {}
-    for hospital in read_nhs(HOSPITAL_SAMPLE):
-        if hospital.postcode in out or hospital.latitude is None or hospital.longitude is None:
-            continue  # two organisations at one site (Nuffield Leeds): the first
-        out[hospital.postcode] = {
-            "pcds": hospital.postcode,
-            "lat": f"{hospital.latitude:.6f}",
-            "long": f"{hospital.longitude:.6f}",
-            "source": HOSPITALS.format(name=hospital.name.strip(), code=hospital.code),
-        }
+    for path, source in ((HOSPITAL_SAMPLE, HOSPITALS), (HOSPITALS_2018, HOSPITALS_2018_SOURCE)):
+        for hospital in read_nhs(path):
+            if (
+                not hospital.postcode
+                or hospital.postcode in out
+                or hospital.latitude is None
+                or hospital.longitude is None
+            ):
+                continue  # several organisations at one site (Nuffield Leeds): the first
+            out[hospital.postcode] = {
+                "pcds": hospital.postcode,
+                "lat": f"{hospital.latitude:.6f}",
+                "long": f"{hospital.longitude:.6f}",
+                "source": source.format(name=hospital.name.strip(), code=hospital.code),
+            }
     example = json.loads((FIXTURES / "postcodes_io" / "lookup_BR87RE_200.json").read_text())
     result = example["result"]
     codes = result["codes"]

@@ -54,6 +54,10 @@ class Collision(Record):
     ``source`` is ``"stats19"`` or ``"leeds-rtc"``. ``severity`` is
     ``"fatal" | "serious" | "slight"`` or ``None`` where the file says
     "missing"; other fields are ``None`` where the file has no value.
+    ``district`` is the local authority district's ONS code as the file
+    records it at the time of the collision (STATS19's
+    ``local_authority_ons_district``; ``None`` in Leeds RTC files and in
+    years before the column was filled).
     """
 
     reference: str
@@ -66,6 +70,7 @@ class Collision(Record):
     casualties: int | None
     road_class: str | None
     source: str
+    district: str | None = None
 
 
 _collision = fast_constructor(Collision)  # Collision(**fields), without its __setattr__s
@@ -90,7 +95,11 @@ _STATS19_COLUMNS = {
     "vehicles": ("number_of_vehicles",),
     "casualties": ("number_of_casualties",),
     "road_class": ("first_road_class", "1st_road_class"),
+    # the district code at the time (never local_authority_highway: that is
+    # the county or unitary highway authority)
+    "district": ("local_authority_ons_district",),
 }
+_STATS19_REQUIRED = {k: v for k, v in _STATS19_COLUMNS.items() if k != "district"}
 
 
 class _AwaitingGrid(NamedTuple):
@@ -106,7 +115,7 @@ def read_stats19(src: Source, *, on_error: OnError = None) -> Iterator[Collision
     """Stream the collisions in a DfT STATS19 collision (accident) file, any era."""
     with open_table(src, has_header=True) as table:
         source = table.source
-        cols = _find_columns(table, _STATS19_COLUMNS, _STATS19_COLUMNS, "a STATS19 collision")
+        cols = _find_columns(table, _STATS19_COLUMNS, _STATS19_REQUIRED, "a STATS19 collision")
         # column positions, read once: this loop runs a million times
         i_ref = cols["reference"]
         i_sev = cols["severity"]
@@ -119,6 +128,7 @@ def read_stats19(src: Source, *, on_error: OnError = None) -> Iterator[Collision
         i_veh = cols["vehicles"]
         i_cas = cols["casualties"]
         i_road = cols["road_class"]
+        i_district = cols.get("district")
         width = max(cols.values()) + 1
         parse_day = Memo(parse_date)
         parse_time = Memo(_hh_mm)
@@ -150,22 +160,27 @@ def read_stats19(src: Source, *, on_error: OnError = None) -> Iterator[Collision
                 vehicles = int(f[i_veh])
                 casualties = int(f[i_cas])
                 road = f[i_road]
+                district = None if i_district is None else f[i_district]
             except (ValueError, IndexError):
                 problem(on_error, source, line, _explain_stats19(f, cols, width))
                 continue
             road_class = roads.get(road) or (None if road in missing else road)
+            if district is not None and (district in missing or not district.strip()):
+                district = None
             if lat is None and f[i_east] not in missing and f[i_north] not in missing:
                 fields = {"reference": f[i_ref], "date": day, "time": tm, "severity": severity,
                           "vehicles": vehicles if vehicles >= 0 else None,
                           "casualties": casualties if casualties >= 0 else None,
-                          "road_class": road_class, "source": "stats19"}  # fmt: skip
+                          "road_class": road_class, "source": "stats19",
+                          "district": district}  # fmt: skip
                 held.append(_AwaitingGrid(line, fields, f[i_east], f[i_north]))
                 waiting += 1
             else:
                 record = make(reference=f[i_ref], date=day, time=tm, latitude=lat, longitude=lon,
                               severity=severity, vehicles=vehicles if vehicles >= 0 else None,
                               casualties=casualties if casualties >= 0 else None,
-                              road_class=road_class, source="stats19")  # fmt: skip
+                              road_class=road_class, source="stats19",
+                              district=district)  # fmt: skip
                 if not waiting:
                     yield record
                     continue
@@ -445,6 +460,7 @@ def _release_leeds(chunk: list[_LeedsCollision]) -> Iterator[Collision]:
             casualties=group.casualties,
             road_class=first.road_class,
             source="leeds-rtc",
+            district=None,
         )
 
 

@@ -39,8 +39,19 @@ def _env_config(instance: Path) -> dict[str, Any]:
         "CRIME_SNAPSHOT": env.get(
             "STREETWISE_CRIME_SNAPSHOT", str(DATA_DIR / "crime_snapshot.json")
         ),
-        # Ask postcodes.io about postcodes missing from the local table.
+        # Ask postcodes.io about postcodes missing from the local directory.
         "POSTCODES_ONLINE": env.get("STREETWISE_POSTCODES_ONLINE", "1") not in ("0", "false", "no"),
+        # The local postcode directory (civickit.PostcodeDirectory): `sw import --postcodes`
+        # builds it here; if there is none, civickit's own default (CIVICKIT_POSTCODES or
+        # the user's data folder) is used. "none": postcodes.io only.
+        "POSTCODES_DIRECTORY": env.get(
+            "STREETWISE_POSTCODES", str(instance / "streetwise_postcodes.db")
+        ),
+        # District boundaries (ONS GeoJSON, EPSG:4326): `sw import --boundaries` writes a
+        # finer set here; if there is none, the bundled 500 m set is used.
+        "BOUNDARIES_FILE": env.get(
+            "STREETWISE_BOUNDARIES", str(instance / "streetwise_boundaries.geojson")
+        ),
         "POLICE_BASE_URL": env.get("STREETWISE_POLICE_URL", "https://data.police.uk/api"),
         "POSTCODES_BASE_URL": env.get("STREETWISE_POSTCODES_URL", "https://api.postcodes.io"),
         "DOWNLOAD_DIR": env.get("STREETWISE_DOWNLOAD_DIR", str(instance / "streetwise_downloads")),

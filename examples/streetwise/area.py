@@ -1,17 +1,18 @@
-"""The figures for one area: hospitals, collisions and crime, each beside the Leeds-wide rate.
+"""The figures for one area: hospitals, collisions and crime, each beside its district's rate.
 
 One function, :func:`report`, builds a JSON-ready dict used by both the page
 and ``/api/area/<postcode>``. Sections fail independently: a section whose
 upstream failed carries ``{"error": {"code", "message"}}`` instead of figures.
 
 The comparison: for every count, ``rate = count / area`` in km² (per year for
-collisions, per month for crime), inside the circle (``π r²``) and across
-Leeds (the outline in :mod:`.region`, the same years or months), and
-``ratio = circle rate / Leeds rate``.
+collisions, per month for crime), inside the circle (``π r²``) and across the
+postcode's own local authority district (its ONS land area; the same years or
+months), and ``ratio = circle rate / district rate``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -20,11 +21,12 @@ from flask import Flask
 
 from . import crime as crime_mod
 from . import region, state, store
+from .districts import District
 from .upstream import Location, UpstreamFailed
 
 RADII = (500, 1000, 2000)
 HOSPITALS_SHOWN = 5
-MAP_POINTS = 400  # nearest collisions / crimes drawn on the map
+MAP_POINTS = 400  # nearest collisions / crimes drawn on the map (and listed under it)
 METRES_PER_MILE = 1609.344
 FEW = 10  # below this many events a ratio is mostly chance: say so
 
@@ -32,38 +34,56 @@ FEW = 10  # below this many events a ratio is mostly chance: say so
 def compare(
     count: int,
     circle_km2: float,
-    leeds_count: int | None,
-    leeds_km2: float | None,
+    area_count: int | None,
+    area_km2: float | None,
     periods: int = 1,
+    area_name: str = "the district",
 ) -> dict[str, Any]:
-    """``count`` in the circle against ``leeds_count`` across Leeds, both per km² per period."""
+    """``count`` in the circle against ``area_count`` across the district, per km² per period."""
     periods = max(periods, 1)
     rate = count / circle_km2 / periods
     out: dict[str, Any] = {"count": int(count), "per_km2": round(rate, 3)}
-    if leeds_count is None or not leeds_km2:
-        out.update(leeds_per_km2=None, ratio=None, words="No Leeds-wide figure to compare with.")
+    if area_count is None or not area_km2:
+        out.update(
+            district_per_km2=None, ratio=None, words=f"No figure for {area_name} to compare with."
+        )
         return out
-    leeds_rate = leeds_count / leeds_km2 / periods
-    out["leeds_per_km2"] = round(leeds_rate, 3)
-    if leeds_rate == 0:
-        out.update(ratio=None, words="None recorded across Leeds, so no comparison.")
+    area_rate = area_count / area_km2 / periods
+    out["district_per_km2"] = round(area_rate, 3)
+    if area_rate == 0:
+        out.update(ratio=None, words=f"None recorded across {area_name}, so no comparison.")
         return out
-    ratio = rate / leeds_rate
+    ratio = rate / area_rate
     out["ratio"] = round(ratio, 2)
-    out["words"] = ratio_words(ratio)
+    out["words"] = ratio_words(ratio, area_name)
     if count < FEW:
         out["words"] += " (few events, so this may be chance)"
     return out
 
 
-def ratio_words(ratio: float) -> str:
+def ratio_words(ratio: float, area_name: str = "the district") -> str:
+    """Words for a ratio; the first letter is upper case (pages lower it with ``lowerfirst``)."""
     if ratio == 0:
-        return "None here, against some across Leeds"
+        return f"None here, against some across {area_name}"
     if 0.8 <= ratio <= 1.25:
-        return "About the Leeds rate"
+        return f"About the {area_name} rate"
     if ratio > 1:
-        return f"{ratio:.1f} times the Leeds rate"
-    return f"{ratio * 100:.0f}% of the Leeds rate"
+        return f"{ratio:.1f} times the {area_name} rate"
+    return f"{ratio * 100:.0f}% of the {area_name} rate"
+
+
+def years_text(years: list[int]) -> str:
+    """'2020 to 2024', or '2015 and 2020 to 2024' when years are missing between."""
+    if not years:
+        return ""
+    runs: list[list[int]] = []
+    for y in sorted(years):
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    parts = [str(r[0]) if len(r) == 1 else f"{r[0]} to {r[-1]}" for r in runs]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _distance(d: float) -> dict[str, Any]:
@@ -113,25 +133,44 @@ def hospitals(data: store.Loaded, lat: float, lon: float) -> list[dict[str, Any]
     return shown
 
 
-def collisions(data: store.Loaded, lat: float, lon: float, radius_m: float) -> dict[str, Any]:
+def collisions(
+    app: Flask,
+    data: store.Loaded,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    district: District | None,
+) -> dict[str, Any]:
     found = data.collisions.within(lat, lon, radius_m)
     rows = np.fromiter((r for r, _ in found), dtype=np.int64, count=len(found))
     circle = region.circle_area_km2(radius_m)
-    leeds_km2 = region.outline_area_km2()
-    leeds = data.leeds_collisions
-    years = data.years
+    name = district.name if district else "the district"
+    km2 = district.land_km2 if district else None
+    whole = (
+        store.district_collisions(state.get_engine(app), data, district.code) if district else None
+    )
+    # the years the district has data for (all loaded years without a district), so that
+    # the circle and the district are counted over the same years
+    years = sorted(whole["by_year"]) if whole and whole["by_year"] else data.years
+    yr = data.year[rows]
+    in_years = np.isin(yr, years)
+    rows, yr = rows[in_years], yr[in_years]
     sev = data.severity[rows]
     cas = data.casualties[rows]
-    yr = data.year[rows]
     by_severity = []
-    for code, name in enumerate(store.SEVERITIES):
+    for code, sev_name in enumerate(store.SEVERITIES):
         mask = sev == code
         by_severity.append(
             {
-                "severity": name,
+                "severity": sev_name,
                 "casualties": int(cas[mask].sum()),
                 **compare(
-                    int(mask.sum()), circle, leeds["by_severity"][code], leeds_km2, len(years)
+                    int(mask.sum()),
+                    circle,
+                    whole["by_severity"][code] if whole else None,
+                    km2,
+                    len(years),
+                    name,
                 ),
             }
         )
@@ -146,28 +185,55 @@ def collisions(data: store.Loaded, lat: float, lon: float, radius_m: float) -> d
                 "serious": int(counts[1]),
                 "slight": int(counts[2]),
                 "casualties": int(cas[mask].sum()),
-                **compare(int(mask.sum()), circle, leeds["by_year"].get(year, 0), leeds_km2),
+                **compare(
+                    int(mask.sum()),
+                    circle,
+                    whole["by_year"].get(year, 0) if whole else None,
+                    km2,
+                    1,
+                    name,
+                ),
             }
         )
     return {
         "years": years,
-        "total": compare(len(rows), circle, leeds["count"], leeds_km2, len(years)),
+        "years_loaded": len(years),
+        "years_text": years_text(years),
+        "total": compare(
+            len(rows), circle, whole["count"] if whole else None, km2, len(years), name
+        ),
         "casualties": int(cas.sum()),
+        "district_count": whole["count"] if whole else None,
         "by_severity": by_severity,
         "by_year": by_year,
         "_points": [
-            (float(data.lats[r]), float(data.lons[r]), store.SEVERITIES[data.severity[r]])
-            for r, _ in found[:MAP_POINTS]
+            (float(data.lats[r]), float(data.lons[r]), store.SEVERITIES[data.severity[r]], round(d))
+            for r, d in found[:MAP_POINTS]
+            if data.year[r] in years
         ],
     }
 
 
-def crime(app: Flask, lat: float, lon: float, radius_m: float) -> dict[str, Any]:
+def crime(
+    app: Flask, lat: float, lon: float, radius_m: float, district: District | None
+) -> dict[str, Any]:
+    if district is not None and not district.police_uk_covers:
+        return {
+            "not_covered": {
+                "code": "police_uk_not_in_scotland",
+                "message": (
+                    f"police.uk publishes crime for England, Wales and Northern Ireland, not "
+                    f"Scotland, so there are no street-level crime figures for {district.name}. "
+                    "Police Scotland publishes its own recorded crime statistics."
+                ),
+            }
+        }
     try:
-        figures = crime_mod.crime_near(app, lat, lon, radius_m)
+        figures = crime_mod.crime_near(app, lat, lon, radius_m, district)
     except UpstreamFailed as failure:
         return {"error": failure.to_dict()}
     circle = region.circle_area_km2(radius_m)
+    name = district.name if district else "the district"
     months = figures.months
     counted = [m for m in months if m in figures.baseline]
     complete = bool(months) and len(counted) == len(months)
@@ -178,17 +244,22 @@ def crime(app: Flask, lat: float, lon: float, radius_m: float) -> dict[str, Any]
         per_category[c.category] = per_category.get(c.category, 0) + 1
         if c.month in per_month:
             per_month[c.month] += 1
-    leeds_category: dict[str, int] = {}
+    area_category: dict[str, int] = {}
     for m in counted:
         for cat, n in figures.baseline[m].items():
-            leeds_category[cat] = leeds_category.get(cat, 0) + n
+            area_category[cat] = area_category.get(cat, 0) + n
     n_months = len(months)
     by_category = [
         {
             "category": cat,
             "name": crime_mod.category_name(cat),
             **compare(
-                n, circle, leeds_category.get(cat, 0) if complete else None, base_km2, n_months
+                n,
+                circle,
+                area_category.get(cat, 0) if complete else None,
+                base_km2,
+                n_months,
+                name,
             ),
         }
         for cat, n in sorted(per_category.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -201,6 +272,8 @@ def crime(app: Flask, lat: float, lon: float, radius_m: float) -> dict[str, Any]
                 circle,
                 sum(figures.baseline[m].values()) if m in figures.baseline else None,
                 figures.baseline_area_km2,
+                1,
+                name,
             ),
         }
         for m in sorted(months)
@@ -208,13 +281,15 @@ def crime(app: Flask, lat: float, lon: float, radius_m: float) -> dict[str, Any]
     total = compare(
         len(figures.crimes),
         circle,
-        sum(leeds_category.values()) if complete else None,
+        sum(area_category.values()) if complete else None,
         base_km2,
         n_months,
+        name,
     )
     return {
         "source": figures.source,
         "note": figures.note,
+        "baseline_source": figures.baseline_source,
         "months": sorted(months),
         "total": total,
         "by_category": by_category,
@@ -227,12 +302,28 @@ def crime(app: Flask, lat: float, lon: float, radius_m: float) -> dict[str, Any]
     }
 
 
+def find_district(app: Flask, where: Location) -> tuple[District | None, str]:
+    """The postcode's district, and how it was found."""
+    districts = state.get_districts(app)
+    if where.district:
+        found = districts.get(where.district)
+        if found is not None:
+            return found, f"the postcode's district code ({where.source})"
+    found = districts.locate(where.latitude, where.longitude)
+    if found is not None:
+        return found, "the district boundary holding the postcode's centre"
+    return None, "not found"
+
+
 def report(app: Flask, where: Location, radius_m: int) -> dict[str, Any]:
     """Every section for one postcode and radius (private ``_`` keys feed the map)."""
     data = state.get_data(app)
+    districts = state.get_districts(app)
     lat, lon = where.latitude, where.longitude
     circle = region.circle_area_km2(radius_m)
-    leeds_km2 = region.outline_area_km2()
+    district, how = find_district(app, where)
+    name = district.name if district else "the district"
+    km2 = district.land_km2 if district else None
     nearby = store.distinct_places(h for h, _ in data.hospitals.within(lat, lon, radius_m))
     return {
         "postcode": where.postcode,
@@ -240,23 +331,51 @@ def report(app: Flask, where: Location, radius_m: int) -> dict[str, Any]:
         "longitude": lon,
         "radius_m": radius_m,
         "location_source": where.source,
-        "in_leeds": region.point_inside(lat, lon),
         "sample_data": data.is_sample or app.config["CRIME_SOURCE"] == "snapshot",
+        "district": None
+        if district is None
+        else {
+            "code": district.code,
+            "name": district.name,
+            "country": district.country,
+            "land_km2": None if km2 is None else round(km2, 2),
+            "found_by": how,
+            "area_source": districts.area_source,
+            "boundary_source": districts.boundary_source,
+            "boundary_vintage": districts.vintage,
+        },
         "comparison": {
-            "area": region.LEEDS_NAME,
-            "area_km2": round(leeds_km2, 1),
+            "area": name,
+            "area_km2": None if km2 is None else round(km2, 1),
             "circle_km2": round(circle, 3),
             "method": (
                 "Each count is divided by the area of the circle (π × radius²) and compared "
-                f"with the same count across {region.LEEDS_NAME} divided by its area "
-                f"({leeds_km2:.0f} km²), over the same years or months."
+                f"with the same count across {name} divided by its land area"
+                + (f" ({km2:,.0f} km²)" if km2 else "")
+                + ", over the same years or months."
             ),
         },
         "hospitals": hospitals(data, lat, lon),
-        "hospitals_within": compare(len(nearby), circle, data.leeds_hospitals, leeds_km2),
-        "collisions": collisions(data, lat, lon, radius_m),
-        "crime": crime(app, lat, lon, radius_m),
+        "hospitals_within": compare(
+            len(nearby),
+            circle,
+            store.district_hospitals(data, district) if district else None,
+            km2,
+            1,
+            name,
+        ),
+        "hospitals_list": hospital_list_info(data),
+        "collisions": collisions(app, data, lat, lon, radius_m, district),
+        "crime": crime(app, lat, lon, radius_m, district),
+        "_outline": district.outline() if district else None,
     }
+
+
+def hospital_list_info(data: store.Loaded) -> dict[str, Any]:
+    """Which hospital list is loaded (the bundled one is NHS Choices' January 2018 list)."""
+    meta = data.meta.get("hospitals") or {}
+    detail = json.loads(meta.get("detail") or "{}")
+    return {"rows": meta.get("rows"), "as_of": detail.get("as_of")}
 
 
 def public(report_: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """``flask --app examples.streetwise sw ...``: load data into the app database.
 
     sw import [--sample] [--stats19 FILE]... [--leeds-rtc FILE]... [--hospitals FILE]
-              [--postcodes FILE] [--from-portal] [--stats19-year YEAR]... [--json]
-    sw crime-baseline [--months 12]
+              [--postcodes FILE]... [--boundaries] [--from-portal] [--stats19-year YEAR]...
+              [--json]
+    sw crime-baseline (--district CODE... | --all) [--months 12] [--refresh]
 
 Each kind of data is swapped in atomically: a failed import changes nothing.
 """
@@ -23,7 +24,11 @@ from examples.common.console import ProgressBar, import_failed, print_json, prin
 
 from . import importer, state
 
-sw = AppGroup("sw", help="Load streetwise's data (collisions, hospitals, postcodes).")
+sw = AppGroup(
+    "sw",
+    help="Load streetwise's data (collisions, hospitals, postcodes, crime baselines).",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
 def init_app(app: Flask) -> None:
@@ -53,8 +58,16 @@ def init_app(app: Flask) -> None:
 )
 @click.option(
     "--postcodes",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="A postcode CSV: postcode,latitude,longitude, or ONSPD/NSPL.",
+    help="The ONS Postcode Directory or NSPL (zip or CSV) or Code-Point Open, built into "
+    "the local postcode directory. Repeatable (rows and names lookups).",
+)
+@click.option(
+    "--boundaries",
+    is_flag=True,
+    help="Download finer district boundaries (ONS, generalised to 20 m) instead of the "
+    "bundled 500 m set.",
 )
 @click.option(
     "--from-portal",
@@ -81,7 +94,8 @@ def import_command(
     stats19: tuple[str, ...],
     leeds_rtc: tuple[str, ...],
     hospitals: str | None,
-    postcodes: str | None,
+    postcodes: tuple[str, ...],
+    boundaries: bool,
     from_portal: bool,
     stats19_years: tuple[int, ...],
     max_skipped: int,
@@ -90,7 +104,14 @@ def import_command(
 ) -> None:
     """Load collisions, hospitals and postcodes into the app database."""
     if not (
-        sample or stats19 or leeds_rtc or hospitals or postcodes or from_portal or stats19_years
+        sample
+        or stats19
+        or leeds_rtc
+        or hospitals
+        or postcodes
+        or boundaries
+        or from_portal
+        or stats19_years
     ):
         raise click.UsageError("Nothing to import: give --sample, files, or --from-portal.")
     engine = state.get_engine()
@@ -102,6 +123,8 @@ def import_command(
             files = _files(stats19, leeds_rtc, hospitals, postcodes)
             if from_portal or stats19_years:
                 _download(files, from_portal, stats19_years, progress=not quiet)
+            if boundaries:
+                _boundaries(quiet or as_json)
             _import_files(reports, engine, files, max_skipped, progress)
         except ImportFailed as exc:
             reports.append(exc.report)
@@ -117,13 +140,13 @@ def _files(
     stats19: tuple[str, ...],
     leeds_rtc: tuple[str, ...],
     hospitals: str | None,
-    postcodes: str | None,
+    postcodes: tuple[str, ...],
 ) -> dict[str, list[Path]]:
     return {
         "stats19": [Path(p) for p in stats19],
         "leeds_rtc": [Path(p) for p in leeds_rtc],
         "hospitals": [Path(hospitals)] if hospitals else [],
-        "postcodes": [Path(postcodes)] if postcodes else [],
+        "postcodes": [Path(p) for p in postcodes],
     }
 
 
@@ -169,10 +192,29 @@ def _import_files(
         reports.append(
             importer.import_hospitals(engine, path, max_skipped=max_skipped, progress=progress)
         )
-    for path in files["postcodes"]:
-        reports.append(
-            importer.import_postcodes(engine, path, max_skipped=max_skipped, progress=progress)
+    if files["postcodes"]:
+        setting = current_app.config.get("POSTCODES_DIRECTORY") or ""
+        dest = (
+            Path(current_app.instance_path) / "streetwise_postcodes.db"
+            if setting.lower() in ("", "none")
+            else Path(setting)
         )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        reports.append(
+            importer.import_postcodes(
+                engine, files["postcodes"], dest, max_skipped=max_skipped, progress=progress
+            )
+        )
+
+
+def _boundaries(quiet: bool) -> None:
+    """Fetch the finer ONS boundary set to ``BOUNDARIES_FILE`` (used from the next start)."""
+    from . import fetch
+
+    dest = Path(current_app.config["BOUNDARIES_FILE"])
+    count = fetch.district_boundaries(state.get_http(), dest)
+    if not quiet:
+        click.echo(f"boundaries: {count} districts written to {dest} (used from the next start)")
 
 
 def _show(reports: list[ImportReport], as_json: bool) -> None:
@@ -184,23 +226,81 @@ def _show(reports: list[ImportReport], as_json: bool) -> None:
 
 
 @sw.command("crime-baseline")
+@click.option(
+    "--district",
+    "districts",
+    multiple=True,
+    metavar="CODE",
+    help="A district's ONS code (E08000035 for Leeds). Repeatable.",
+)
+@click.option("--all", "all_districts", is_flag=True, help="Every district police.uk covers.")
 @click.option("--months", default=12, show_default=True, help="How many recent months.")
-def crime_baseline(months: int) -> None:
-    """Count crimes across Leeds from police.uk, for the comparison on each page."""
-    from . import crime, region
+@click.option("--refresh", is_flag=True, help="Count again months already stored.")
+def crime_baseline(
+    districts: tuple[str, ...], all_districts: bool, months: int, refresh: bool
+) -> None:
+    """Count police.uk street crimes inside each district's boundary, for the comparison.
 
+    Requests keep to police.uk's published rate limit. Each district-month is
+    stored as it is counted, so a stopped run (Ctrl-C, SIGTERM) keeps what it
+    finished and a second run carries on where it stopped.
+    """
+    from . import crime
+
+    known = state.get_districts()
+    if all_districts == bool(districts):
+        raise click.UsageError("Give --district CODE (repeatable) or --all, not both or neither.")
+    if all_districts:
+        chosen = [known.get(c) for c in known.codes()]
+    else:
+        chosen = []
+        for code in districts:
+            found = known.get(code.strip().upper())
+            if found is None:
+                raise click.BadParameter(
+                    f"{code} is not a district code in the {known.vintage} boundaries "
+                    "(e.g. E08000035 for Leeds)",
+                    param_hint="--district",
+                )
+            chosen.append(found)
+    wanted = [d for d in chosen if d is not None and d.police_uk_covers]
+    for d in chosen:
+        if d is not None and not d.police_uk_covers:
+            click.echo(f"{d.code} {d.name}: skipped (police.uk does not cover Scotland)")
     client = state.get_police()
-    # SIGTERM or Ctrl-C stops it between months; the counts are stored in one
-    # transaction at the end, so a stop leaves the stored baseline as it was.
+    engine = state.get_engine()
+    try:
+        latest = client.available_months()[:months]
+    except CivicKitError as exc:
+        raise click.ClickException(str(exc)) from exc
+    done_months = 0
     with StopSignals() as stop:
         try:
-            baseline = crime.fetch_baseline(client, months, check_stop=stop.check)
+            for district in wanted:
+                todo = (
+                    latest
+                    if refresh
+                    else [m for m in latest if m not in crime.stored_months(engine, district.code)]
+                )
+                if not todo:
+                    click.echo(f"{district.code} {district.name}: already counted")
+                    continue
+                for month in todo:
+                    counts = crime.fetch_baseline(client, district, [month], check_stop=stop.check)[
+                        month
+                    ]
+                    crime.store_month(engine, district.code, month, counts)
+                    done_months += 1
+                    click.echo(
+                        f"{district.code} {district.name} {month}: {sum(counts.values()):,} crimes"
+                    )
         except Stopped as exc:
             raise click.ClickException(
-                f"{exc} before every month was counted; the stored baseline is unchanged."
+                f"{exc} after {done_months} district-months; those are stored, and running "
+                "the same command again carries on from there."
             ) from exc
         except CivicKitError as exc:
-            raise click.ClickException(str(exc)) from exc
-    rows = crime.store_baseline(state.get_engine(), baseline, region.outline_area_km2())
-    total = sum(sum(c.values()) for c in baseline.values())
-    click.echo(f"crime baseline: {total:,} crimes in {len(baseline)} months ({rows} rows)")
+            raise click.ClickException(
+                f"{exc} ({done_months} district-months were stored before this)"
+            ) from exc
+    click.echo(f"crime baseline: {done_months} district-months counted")

@@ -11,16 +11,17 @@
   (``data/crime_snapshot.json``, generated around central Leeds).
 * ``auto``: live, falling back to the snapshot with a visible note.
 
-The Leeds-wide figures for the comparison come from ``sw_crime_baseline``
-(filled by ``flask sw crime-baseline`` from police.uk) when live, or from the
-snapshot's baseline when the snapshot is used.
+The district-wide figures for the comparison come from ``sw_crime_baseline``
+(filled by ``flask sw crime-baseline --district CODE`` or ``--all``: police.uk
+street crimes inside the district's ONS boundary) when live, or from the
+snapshot's baselines when the snapshot is used.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,8 @@ from civickit.police import Crime, PoliceUK
 from examples.common import MemoryCache
 
 from . import region, state
-from .models import CrimeBaseline, DataMeta
+from .districts import District
+from .models import CrimeBaseline, CrimeBaselineMonth
 from .upstream import UpstreamFailed, explain
 
 MONTHS_SHOWN = 12
@@ -65,7 +67,7 @@ def category_name(slug: str) -> str:
 
 @dataclass
 class CrimeFigures:
-    """Crimes within the radius, with the Leeds-wide counts for the same months."""
+    """Crimes within the radius, with the district-wide counts for the same months."""
 
     source: str  # "live" or "snapshot"
     months: list[str]  # newest first
@@ -73,6 +75,7 @@ class CrimeFigures:
     baseline: dict[str, dict[str, int]] = field(default_factory=dict)  # month -> category -> n
     baseline_area_km2: float | None = None
     note: str | None = None
+    baseline_source: str | None = None
 
 
 # -- the snapshot ----------------------------------------------------------------------
@@ -82,8 +85,15 @@ class CrimeFigures:
 class Snapshot:
     months: list[str]
     index: PointIndex[Crime]
-    baseline: dict[str, dict[str, int]]
-    baseline_area_km2: float
+    baselines: dict[str, dict[str, dict[str, int]]]  # district -> month -> category -> n
+
+
+LEEDS = "E08000035"
+BASELINE_SOURCE = (
+    "police.uk street-level crimes inside the district's ONS boundary, counted by "
+    "`sw crime-baseline`"
+)
+SNAPSHOT_BASELINE_SOURCE = "the bundled snapshot's generated district counts (sample data)"
 
 
 def load_snapshot(path: Path) -> Snapshot:
@@ -95,34 +105,45 @@ def load_snapshot(path: Path) -> Snapshot:
         for month_items in data["crimes-street"].values()
         for item in month_items
     ]
-    baseline = data.get("leeds_baseline") or {}
+    baselines = {
+        code: {m: dict(c) for m, c in (months_.get("months") or {}).items()}
+        for code, months_ in (data.get("district_baselines") or {}).items()
+    }
+    if "leeds_baseline" in data:  # the older recording: Leeds only
+        leeds = data["leeds_baseline"].get("months") or {}
+        baselines.setdefault(LEEDS, {m: dict(c) for m, c in leeds.items()})
     return Snapshot(
         months=months,
         index=PointIndex(crimes, lat="latitude", lon="longitude"),
-        baseline={m: dict(c) for m, c in (baseline.get("months") or {}).items()},
-        baseline_area_km2=float(baseline.get("area_km2") or region.outline_area_km2()),
+        baselines=baselines,
     )
 
 
-def from_snapshot(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigures:
+def from_snapshot(
+    app: Flask, lat: float, lon: float, radius_m: float, district: District | None = None
+) -> CrimeFigures:
     """Crime within ``radius_m`` of a point in the bundled snapshot's newest twelve months."""
     snap = state.get_snapshot(app)
     months = snap.months[:MONTHS_SHOWN]
     wanted = set(months)
     crimes = [(c, d) for c, d in snap.index.within(lat, lon, radius_m) if c.month in wanted]
+    baseline = snap.baselines.get(district.code, {}) if district else {}
     return CrimeFigures(
         source="snapshot",
         months=months,
         crimes=crimes,
-        baseline={m: snap.baseline[m] for m in months if m in snap.baseline},
-        baseline_area_km2=snap.baseline_area_km2,
+        baseline={m: baseline[m] for m in months if m in baseline},
+        baseline_area_km2=district.land_km2 if district else None,
+        baseline_source=SNAPSHOT_BASELINE_SOURCE if baseline else None,
     )
 
 
 # -- live ---------------------------------------------------------------------------
 
 
-def live(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigures:
+def live(
+    app: Flask, lat: float, lon: float, radius_m: float, district: District | None = None
+) -> CrimeFigures:
     """Crime within ``radius_m`` of a point from police.uk, for its newest twelve months.
 
     Parsed answers are kept in :func:`.state.get_answers` (``CRIME_MEMO_TTL``),
@@ -155,8 +176,15 @@ def live(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigures:
             if d <= radius_m:
                 crimes.append((crime, d))
     crimes.sort(key=lambda pair: pair[1])
-    baseline, area = stored_baseline(state.get_engine(app), months)
-    return CrimeFigures("live", months, crimes, baseline, area)
+    baseline = stored_baseline(state.get_engine(app), district.code, months) if district else {}
+    return CrimeFigures(
+        "live",
+        months,
+        crimes,
+        baseline,
+        district.land_km2 if district else None,
+        baseline_source=BASELINE_SOURCE if baseline else None,
+    )
 
 
 def _month_crimes(
@@ -183,35 +211,39 @@ def _month_crimes(
 
 
 def stored_baseline(
-    engine: sa.Engine, months: list[str]
-) -> tuple[dict[str, dict[str, int]], float | None]:
+    engine: sa.Engine, district: str, months: list[str]
+) -> dict[str, dict[str, int]]:
+    """The stored district-wide counts for these months (month -> category -> n)."""
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(CrimeBaseline.month, CrimeBaseline.category, CrimeBaseline.count).where(
-                CrimeBaseline.month.in_(months)
+                CrimeBaseline.district == district, CrimeBaseline.month.in_(months)
             )
         ).all()
-        meta = conn.execute(
-            sa.select(DataMeta.detail).where(DataMeta.source == "crime_baseline")
-        ).scalar()
-    baseline: dict[str, dict[str, int]] = {}
+        counted = conn.execute(
+            sa.select(CrimeBaselineMonth.month).where(
+                CrimeBaselineMonth.district == district, CrimeBaselineMonth.month.in_(months)
+            )
+        ).scalars()
+        baseline: dict[str, dict[str, int]] = {m: {} for m in counted}
     for month, category, count in rows:
         baseline.setdefault(month, {})[category] = count
-    area = json.loads(meta).get("area_km2") if meta else None
-    return baseline, area
+    return baseline
 
 
-def crime_near(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigures:
+def crime_near(
+    app: Flask, lat: float, lon: float, radius_m: float, district: District | None = None
+) -> CrimeFigures:
     """Crime within ``radius_m`` of a point, from the configured source."""
     mode = app.config["CRIME_SOURCE"]
     if mode == "snapshot":
-        return from_snapshot(app, lat, lon, radius_m)
+        return from_snapshot(app, lat, lon, radius_m, district)
     try:
-        return live(app, lat, lon, radius_m)
+        return live(app, lat, lon, radius_m, district)
     except UpstreamFailed as failure:
         if mode != "auto":
             raise
-        figures = from_snapshot(app, lat, lon, radius_m)
+        figures = from_snapshot(app, lat, lon, radius_m, district)
         figures.note = (
             f"{failure.message} These figures come from the recorded snapshot bundled "
             "with the app instead (generated sample data, not today's figures)."
@@ -219,59 +251,85 @@ def crime_near(app: Flask, lat: float, lon: float, radius_m: float) -> CrimeFigu
         return figures
 
 
+def district_polygons(district: District) -> list[list[tuple[float, float]]]:
+    """The district's outer rings as police.uk polygons, (lat, lon), rounded to 5 places."""
+    return [
+        [(round(float(p[0]), 5), round(float(p[1]), 5)) for p in polygon[0][:-1]]
+        for polygon in district.polygons
+    ]
+
+
 def fetch_baseline(
     client: PoliceUK,
-    months: int = MONTHS_SHOWN,
-    outline: Sequence[region.Point] = region.LEEDS_OUTLINE,
+    district: District,
+    months: list[str],
     *,
     check_stop: Callable[[], None] | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Count crimes per month and category across the whole outline, from police.uk.
+    """Count police.uk street crimes per month and category inside a district's boundary.
 
-    Leeds records about 10,000 crimes a month, so police.uk refuses the whole
-    area at once; the library splits it and merges the parts. ``check_stop``
-    is called before each month and may raise to stop (the CLI's SIGTERM).
+    Each part of the boundary is asked for (the library splits an area that
+    police.uk says holds over 10,000 crimes), then only crimes inside the
+    boundary are kept, each once. ``check_stop`` is called before each month
+    and may raise to stop (the CLI's SIGTERM).
     """
     result: dict[str, dict[str, int]] = {}
-    for month in client.available_months()[:months]:
+    for month in months:
         if check_stop is not None:
             check_stop()
-        crimes = client.street_crimes_in(list(outline), month=month)
-        inside = [
-            c
-            for c in crimes
-            if c.latitude is not None
-            and c.longitude is not None
-            and region.point_inside(c.latitude, c.longitude, outline)
-        ]
-        result[month] = dict(Counter(c.category for c in inside))
+        seen: dict[int, Crime] = {}
+        for polygon in district_polygons(district):
+            for c in client.street_crimes_in(polygon, month=month):
+                seen.setdefault(c.id, c)
+        located = [c for c in seen.values() if c.latitude is not None and c.longitude is not None]
+        mask = (
+            district.contains([c.latitude for c in located], [c.longitude for c in located])
+            if located
+            else []
+        )
+        result[month] = dict(
+            Counter(c.category for c, keep in zip(located, mask, strict=True) if keep)
+        )
     return result
 
 
-def store_baseline(engine: sa.Engine, baseline: dict[str, dict[str, int]], area_km2: float) -> int:
-    """Replace the stored Leeds-wide crime counts in one transaction."""
+def stored_months(engine: sa.Engine, district: str) -> set[str]:
+    """The months already counted for a district (a resumed run skips them)."""
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                sa.select(CrimeBaselineMonth.month).where(CrimeBaselineMonth.district == district)
+            ).scalars()
+        )
+
+
+def store_month(engine: sa.Engine, district: str, month: str, counts: dict[str, int]) -> int:
+    """Replace one district's counts for one month, in one transaction (so a stop keeps it)."""
     from datetime import UTC, datetime
 
-    from .models import create_all
-
-    create_all(engine)
-    rows = [
-        {"month": m, "category": c, "count": n}
-        for m, cats in baseline.items()
-        for c, n in cats.items()
-    ]
     with engine.begin() as conn:
-        conn.execute(sa.delete(CrimeBaseline))
+        conn.execute(
+            sa.delete(CrimeBaseline).where(
+                CrimeBaseline.district == district, CrimeBaseline.month == month
+            )
+        )
+        rows = [
+            {"district": district, "month": month, "category": c, "count": n}
+            for c, n in counts.items()
+        ]
         if rows:
             conn.execute(sa.insert(CrimeBaseline), rows)
-        conn.execute(sa.delete(DataMeta).where(DataMeta.source == "crime_baseline"))
         conn.execute(
-            sa.insert(DataMeta).values(
-                source="crime_baseline",
-                imported_at=datetime.now(UTC),
-                is_sample=False,
-                rows=len(rows),
-                detail=json.dumps({"area_km2": area_km2, "months": sorted(baseline)}),
+            sa.delete(CrimeBaselineMonth).where(
+                CrimeBaselineMonth.district == district, CrimeBaselineMonth.month == month
+            )
+        )
+        conn.execute(
+            sa.insert(CrimeBaselineMonth).values(
+                district=district,
+                month=month,
+                crimes=sum(counts.values()),
+                fetched_at=datetime.now(UTC),
             )
         )
     return len(rows)

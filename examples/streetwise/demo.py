@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask
 
+import civickit
+
 from . import importer, state
 from .models import DataMeta
+
+SAMPLE_POSTCODES = Path(civickit.__file__).parent / "data" / "postcodes_sample.db"
 
 
 def prepare(app: Flask) -> None:
@@ -16,6 +21,13 @@ def prepare(app: Flask) -> None:
     if "STREETWISE_CRIME_SOURCE" not in os.environ:
         # The recorded snapshot: the demo must work, and work at once, offline.
         app.config["CRIME_SOURCE"] = "snapshot"
+    if (
+        "STREETWISE_POSTCODES" not in os.environ
+        and not Path(app.config["POSTCODES_DIRECTORY"]).is_file()
+    ):
+        # civickit's bundled directory: real published rows for every postcode the demo
+        # links to (civickit/data/postcodes_sample.csv says where each comes from)
+        app.config["POSTCODES_DIRECTORY"] = str(SAMPLE_POSTCODES)
     if "STREETWISE_UPSTREAM_TIMEOUT" not in os.environ:
         app.config["UPSTREAM_TIMEOUT"] = (2, 4)
     if "STREETWISE_UPSTREAM_RETRIES" not in os.environ:

@@ -5,6 +5,8 @@
   years are listed and skipped, since the reader takes CSV).
 * NHS ``Hospital.csv`` from the NHS website's FOI data folder.
 * DfT STATS19 collision files, one per year, from data.dft.gov.uk.
+* ONS district boundaries (generalised to 20 m, "BGC") from the ONS Open
+  Geography Portal's ArcGIS service, through ``civickit.portal``.
 
 Downloads are atomic and skipped when unchanged (ETag / Last-Modified).
 """
@@ -60,3 +62,31 @@ def nhs_hospitals(http: HttpClient, folder: Path, *, progress: bool = False) -> 
 def stats19_file(http: HttpClient, folder: Path, year: int, *, progress: bool = False) -> Path:
     url = STATS19_URL.format(year=year)
     return http.stream(url, folder / Path(url).name, progress=progress)
+
+
+#: The ONS Open Geography Portal's ArcGIS layer of the December 2024 district boundaries,
+#: generalised to 20 m (the bundled file is the 500 m "BUC" set of the same vintage).
+ONS_BOUNDARIES_URL = (
+    "https://services1.arcgis.com/ESMARspQHYMw9BZ9/arcgis/rest/services/"
+    "Local_Authority_Districts_December_2024_Boundaries_UK_BGC/FeatureServer/0"
+)
+
+
+def district_boundaries(http: HttpClient, dest: Path, url: str = ONS_BOUNDARIES_URL) -> int:
+    """Write every district's boundary (``LAD24CD``, ``LAD24NM``, EPSG:4326) as GeoJSON.
+
+    The ArcGIS client asks for ``outSR=4326`` and pages past ``maxRecordCount``.
+    """
+    import json
+    import os
+
+    layer = portal(url, http=http)
+    tmp = dest.with_name(dest.name + ".part.geojson")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    written = layer.download(url, tmp, format="geojson", where="1=1")
+    features = json.loads(Path(written).read_text(encoding="utf-8")).get("features") or []
+    if not features:
+        Path(written).unlink(missing_ok=True)
+        raise click.ClickException("the ONS boundary service returned no districts just now")
+    os.replace(written, dest)
+    return len(features)

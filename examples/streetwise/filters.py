@@ -21,6 +21,12 @@ def thousands(value: Any, places: int = 0) -> str:
     return f"{value:,.{places}f}"
 
 
+def lowerfirst(text: str) -> str:
+    """'About the Leeds rate' -> 'about the Leeds rate' (names keep their capitals)."""
+    return text[:1].lower() + text[1:] if text else text
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(lowerfirst, "lowerfirst")
     app.add_template_filter(month_name, "month_name")
     app.add_template_filter(thousands, "thousands")

@@ -10,25 +10,26 @@ the live table, in one transaction with the provenance row in
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from civickit.errors import DataFormatError, InvalidPostcode
-from civickit.postcodes import normalise
+from civickit.errors import DataFormatError
+from civickit.postcodes import PostcodeDirectory
 from examples.common import ImportFailed, ImportReport, Progress, Refused, Staging, attempt
 from examples.common.importing import plural
 
+from .districts import current_code
 from .models import TABLES, DataMeta, create_all
 
 SAMPLE_DIR = Path(__file__).parent / "data"
+#: The bundled Hospital.csv is NHS Choices' list as published in January 2018.
+SAMPLE_HOSPITALS_AS_OF = "January 2018"
 PROGRESS_EVERY = 5000  # rows between progress reports
 
 __all__ = [
@@ -46,9 +47,51 @@ class TableReport(ImportReport):
     """An import of one kind of data (``source``: collisions, hospitals or postcodes)."""
 
     rows: int = 0  # rows loaded
+    per_year: dict[int, int] = field(default_factory=dict)  # collisions: rows per year
 
     def figures(self) -> dict[str, Any]:
-        return {"rows": self.rows}
+        out: dict[str, Any] = {"rows": self.rows}
+        if self.per_year:
+            out["per_year"] = {str(y): n for y, n in sorted(self.per_year.items())}
+        return out
+
+    def summary(self) -> str | None:
+        if not self.per_year:
+            return None
+        return "per year: " + ", ".join(f"{y} {n:,}" for y, n in sorted(self.per_year.items()))
+
+
+#: Collisions STATS19 published for Great Britain per year (DfT's single-year files).
+PUBLISHED_COLLISIONS = {
+    2017: 129_982,
+    2018: 122_635,
+    2019: 117_536,
+    2020: 91_199,
+    2021: 101_087,
+    2022: 106_004,
+    2023: 104_258,
+    2024: 100_927,
+}
+SHORT = 0.95  # a national file's year with fewer than this share of the published total
+
+
+def short_years(per_year: dict[int, int], districts: int) -> list[str]:
+    """Warnings for the years of a national file that hold fewer rows than DfT published.
+
+    A file is national when it holds at least half of some year's published total
+    or more than 100 districts (a council's own extract is not "short").
+    """
+    national = districts > 100 or any(
+        n >= PUBLISHED_COLLISIONS[y] / 2 for y, n in per_year.items() if y in PUBLISHED_COLLISIONS
+    )
+    if not national:
+        return []
+    return [
+        f"{year} holds {per_year[year]:,} collisions but DfT published {published:,} for that "
+        f"year; the file looks short (load {year} from its single-year file)"
+        for year, published in sorted(PUBLISHED_COLLISIONS.items())
+        if year in per_year and per_year[year] < published * SHORT
+    ]
 
 
 def _load(
@@ -59,6 +102,7 @@ def _load(
     max_skipped: int,
     progress: Progress | None,
     dedupe_key: str | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> TableReport:
     """Fill a staging copy of the table from ``rows``, then swap it in (or change nothing)."""
     kind = report.source
@@ -82,7 +126,7 @@ def _load(
             )
             if report.skipped_count:
                 report.message += f"; {plural(report.skipped_count, 'row')} skipped"
-            staging.swap(lambda conn: _record(conn, report))
+            staging.swap(lambda conn: _record(conn, report, **(detail or {})))
     return report
 
 
@@ -118,7 +162,7 @@ def _too_many_skipped(report: TableReport, max_skipped: int) -> Refused:
     return Refused(f"more than {max_skipped:,} bad rows (first: {first}); is this the right file?")
 
 
-def _record(conn: sa.Connection, report: TableReport) -> None:
+def _record(conn: sa.Connection, report: TableReport, **detail: Any) -> None:
     """Where this kind of data now comes from, written inside the swap's transaction."""
     conn.execute(sa.delete(DataMeta).where(DataMeta.source == report.source))
     conn.execute(
@@ -127,7 +171,7 @@ def _record(conn: sa.Connection, report: TableReport) -> None:
             imported_at=datetime.now(UTC),
             is_sample=report.is_sample,
             rows=report.rows,
-            detail=json.dumps({"files": report.files, "skipped": report.skipped_count}),
+            detail=json.dumps({"files": report.files, "skipped": report.skipped_count, **detail}),
         )
     )
 
@@ -135,10 +179,14 @@ def _record(conn: sa.Connection, report: TableReport) -> None:
 # -- collisions ---------------------------------------------------------------------
 
 
+LEEDS = "E08000035"  # Leeds RTC files are Leeds City Council's own: every row is in Leeds
+
+
 def _collision_row(c: Any, source: str) -> dict[str, Any]:
     time = c.time
     if time is not None and not isinstance(time, str):
         time = time.strftime("%H:%M")
+    recorded = LEEDS if source == "leeds_rtc" else c.district
     return {
         "reference": str(c.reference),
         "date": c.date,
@@ -150,6 +198,9 @@ def _collision_row(c: Any, source: str) -> dict[str, Any]:
         "casualties": int(c.casualties or 0),
         "road_class": c.road_class,
         "source": source,
+        "year": c.date.year if c.date is not None else None,
+        "district": current_code(recorded),
+        "district_recorded": recorded,
     }
 
 
@@ -171,6 +222,8 @@ def import_collisions(
         report.message = "give at least one STATS19 or Leeds RTC file"
         raise ImportFailed(report)
     years: dict[str, set[int]] = {"stats19": set(), "leeds_rtc": set()}
+    stats19_years: dict[int, int] = {}
+    stats19_districts: set[str] = set()
 
     def rows() -> Iterator[dict[str, Any]]:
         for source, paths, reader in (
@@ -192,11 +245,18 @@ def import_collisions(
                             DataFormatError(str(path), None, f"{c.reference}: no {missing}")
                         )
                         continue
+                    row = _collision_row(c, source)
                     if c.date is not None:
                         years[source].add(c.date.year)
-                    yield _collision_row(c, source)
+                        report.per_year[c.date.year] = report.per_year.get(c.date.year, 0) + 1
+                        if source == "stats19":
+                            stats19_years[c.date.year] = stats19_years.get(c.date.year, 0) + 1
+                            if row["district"]:
+                                stats19_districts.add(row["district"])
+                    yield row
 
     _load(engine, rows(), report, max_skipped=max_skipped, progress=progress)
+    report.warnings += short_years(stats19_years, len(stats19_districts))
     both = sorted(years["stats19"] & years["leeds_rtc"])
     if both:
         report.warnings.append(
@@ -215,11 +275,16 @@ def import_hospitals(
     engine: sa.Engine,
     path: Path,
     *,
+    as_of: str | None = None,
     is_sample: bool = False,
     max_skipped: int = 1000,
     progress: Progress | None = None,
 ) -> TableReport:
-    """Replace all hospitals with the sites in an NHS ``Hospital.csv``."""
+    """Replace all hospitals with the sites in an NHS ``Hospital.csv``.
+
+    ``as_of`` says when the list was published (the bundled copy: January 2018);
+    pages show it, since the list is not current.
+    """
     from civickit.datasets.hospitals import read_nhs
 
     report = TableReport(source="hospitals", files=[str(path)], is_sample=is_sample)
@@ -243,82 +308,50 @@ def import_hospitals(
             }
 
     return _load(
-        engine, rows(), report, max_skipped=max_skipped, progress=progress, dedupe_key="code"
+        engine,
+        rows(),
+        report,
+        max_skipped=max_skipped,
+        progress=progress,
+        dedupe_key="code",
+        detail={"as_of": as_of},
     )
 
 
 # -- postcodes ----------------------------------------------------------------------
 
-_PC_COLUMNS = ("postcode", "pcds", "pcd", "pcd2", "pcd7", "pcd8")
-_LAT_COLUMNS = ("latitude", "lat")
-_LON_COLUMNS = ("longitude", "long", "lon", "lng")
-
-
-def read_postcode_table(
-    path: Path, on_error: Callable[[DataFormatError], None]
-) -> Iterator[dict[str, Any]]:
-    """Rows of a postcode CSV: ours (``postcode,latitude,longitude``) or ONSPD/NSPL.
-
-    ONSPD and NSPL mark postcodes without a grid reference with latitude
-    99.999999, and retired postcodes with a ``doterm`` date: both are skipped
-    (reported as bad rows only in the first case).
-    """
-    source = str(path)
-    with open(path, "rb") as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
-        try:
-            header = [h.strip().lower() for h in next(reader)]
-        except StopIteration:
-            raise DataFormatError(source, 1, "the file is empty") from None
-
-        def pick(names: tuple[str, ...]) -> int:
-            for name in names:
-                if name in header:
-                    return header.index(name)
-            raise DataFormatError(
-                source, 1, f"no {names[0]} column (looked for {', '.join(names)})"
-            )
-
-        i_pc, i_lat, i_lon = pick(_PC_COLUMNS), pick(_LAT_COLUMNS), pick(_LON_COLUMNS)
-        i_term = header.index("doterm") if "doterm" in header else None
-        for line_no, fields in enumerate(reader, start=2):
-            if not fields or not any(f.strip() for f in fields):
-                continue
-            try:
-                if i_term is not None and fields[i_term].strip():
-                    continue
-                pc = normalise(fields[i_pc])
-                lat, lon = float(fields[i_lat]), float(fields[i_lon])
-            except (IndexError, ValueError, InvalidPostcode) as exc:
-                on_error(DataFormatError(source, line_no, f"not a postcode row ({exc})"))
-                continue
-            if not (49 <= lat <= 61 and -9 <= lon <= 2.5):
-                on_error(
-                    DataFormatError(source, line_no, f"{pc}: no usable coordinates ({lat}, {lon})")
-                )
-                continue
-            yield {"postcode": pc, "latitude": lat, "longitude": lon}
-
 
 def import_postcodes(
     engine: sa.Engine,
-    path: Path,
+    src: Path | list[Path],
+    dest: Path,
     *,
     is_sample: bool = False,
     max_skipped: int = 1000,
     progress: Progress | None = None,
 ) -> TableReport:
-    """Replace the local postcode table with the rows of a postcode CSV."""
-    report = TableReport(source="postcodes", files=[str(path)], is_sample=is_sample)
-    return _load(
-        engine,
-        read_postcode_table(Path(path), report.skip),
-        report,
-        max_skipped=max_skipped,
-        progress=progress,
-        dedupe_key="postcode",
-    )
+    """Build the local postcode directory (:class:`civickit.PostcodeDirectory`) at ``dest``.
+
+    ``src``: the ONS Postcode Directory or NSPL (zip or CSV), Code-Point Open, or
+    a CSV in the ONSPD's column names. The new file replaces the old one only
+    when complete. The running app opens it at its next start.
+    """
+    paths = [Path(p) for p in (src if isinstance(src, list) else [src])]
+    report = TableReport(source="postcodes", files=[str(p) for p in paths], is_sample=is_sample)
+    with attempt(report):
+        directory = PostcodeDirectory.build(paths, dest, on_error=report.skip)
+        if report.skipped_count > max_skipped:
+            raise _too_many_skipped(report, max_skipped)
+        report.rows = len(directory)
+        directory.close()
+        report.status = "ok"
+        report.message = f"{plural(report.rows, 'postcode')} in {dest}"
+        if report.skipped_count:
+            report.message += f"; {plural(report.skipped_count, 'row')} skipped"
+        with engine.begin() as conn:
+            create_all(engine)
+            _record(conn, report)
+    return report
 
 
 # -- the bundled sample -------------------------------------------------------------
@@ -329,17 +362,25 @@ def sample_files() -> dict[str, list[Path]]:
     return {
         "leeds_rtc": sorted(SAMPLE_DIR.glob("leeds_rtc_*.csv")),
         "stats19": sorted(SAMPLE_DIR.glob("stats19_collision_*.csv")),
-        "hospitals": [SAMPLE_DIR / "nhs_hospital_sample.csv"],
-        "postcodes": [SAMPLE_DIR / "postcodes.csv"],
+        "hospitals": [SAMPLE_DIR / "nhs_hospital_2018-01.csv"],
     }
 
 
 def import_sample(engine: sa.Engine, progress: Progress | None = None) -> list[TableReport]:
-    """Load the whole bundled sample (each kind swapped in atomically)."""
+    """Load the whole bundled sample (each kind swapped in atomically).
+
+    Postcodes are not imported: the sample's postcodes are civickit's bundled
+    directory (``civickit/data/postcodes_sample.db``), which the demo uses.
+    """
     files = sample_files()
     return [
-        import_postcodes(engine, files["postcodes"][0], is_sample=True, progress=progress),
-        import_hospitals(engine, files["hospitals"][0], is_sample=True, progress=progress),
+        import_hospitals(
+            engine,
+            files["hospitals"][0],
+            as_of=SAMPLE_HOSPITALS_AS_OF,
+            is_sample=True,
+            progress=progress,
+        ),
         import_collisions(
             engine,
             stats19=files["stats19"],

@@ -1,4 +1,6 @@
-"""The app's tables: collisions, hospitals, postcodes, the crime baseline and data provenance.
+"""The app's tables: collisions, hospitals, the crime baselines and data provenance.
+
+Postcodes live in a civickit ``PostcodeDirectory`` file, not here.
 
 Table names carry an ``sw_`` prefix so streetwise can share one PostgreSQL
 database with leeds_bins. Imports write into ``*_staging`` copies of these
@@ -33,6 +35,12 @@ class Collision(Base):
     casualties: Mapped[int] = mapped_column(sa.Integer)
     road_class: Mapped[str | None] = mapped_column(sa.String(20))
     source: Mapped[str] = mapped_column(sa.String(20))  # stats19 | leeds_rtc
+    year: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    # the district today (old codes mapped through districts.SUCCESSORS) and as recorded
+    district: Mapped[str | None] = mapped_column(sa.String(9))
+    district_recorded: Mapped[str | None] = mapped_column(sa.String(9))
+
+    __table_args__ = (sa.Index("ix_sw_collisions_district_year", "district", "year"),)
 
 
 class Hospital(Base):
@@ -52,24 +60,26 @@ class Hospital(Base):
     website: Mapped[str | None] = mapped_column(sa.String(400))
 
 
-class Postcode(Base):
-    """A postcode's centre, so most lookups never leave the building."""
-
-    __tablename__ = "sw_postcodes"
-
-    postcode: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
-    latitude: Mapped[float] = mapped_column(sa.Float)
-    longitude: Mapped[float] = mapped_column(sa.Float)
-
-
 class CrimeBaseline(Base):
-    """Crimes across the whole comparison area (Leeds) per month and category."""
+    """police.uk street crimes inside a district's boundary, per month and category."""
 
     __tablename__ = "sw_crime_baseline"
 
+    district: Mapped[str] = mapped_column(sa.String(9), primary_key=True)
     month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
     category: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
     count: Mapped[int] = mapped_column(sa.Integer)
+
+
+class CrimeBaselineMonth(Base):
+    """Which district-months have been counted (a month with no crimes still counts)."""
+
+    __tablename__ = "sw_crime_baseline_months"
+
+    district: Mapped[str] = mapped_column(sa.String(9), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    crimes: Mapped[int] = mapped_column(sa.Integer)
+    fetched_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
 class DataMeta(Base):
@@ -89,7 +99,6 @@ TABLES: dict[str, sa.Table] = {
     for kind, model in (
         ("collisions", Collision),
         ("hospitals", Hospital),
-        ("postcodes", Postcode),
         ("crime_baseline", CrimeBaseline),
     )
 }

@@ -1,19 +1,12 @@
-"""The comparison area (Leeds) and the small bits of plane geometry the app needs.
+"""The small bits of plane geometry the app needs: the circle and point-in-polygon.
 
-Every figure on an area page is compared with the same figure across Leeds,
-as a rate per square kilometre: ``count inside the circle / circle area``
-against ``count inside the Leeds outline / area of that outline``. The outline
-below is a hand-simplified, approximate trace of the Leeds Metropolitan
-District (15 points; about 545 km² against the official 552 km²). Counting and
-measuring use the same polygon, so the rate is consistent with itself even
-where the outline cuts a corner.
+The comparison area is the postcode's own district (:mod:`.districts`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
 
@@ -21,45 +14,12 @@ from civickit.geo import EARTH_RADIUS_M
 
 Point = tuple[float, float]
 
-#: Approximate outline of Leeds Metropolitan District, (lat, lon), WGS84.
-LEEDS_OUTLINE: tuple[Point, ...] = (
-    (53.925, -1.745),
-    (53.915, -1.620),
-    (53.905, -1.520),
-    (53.935, -1.400),
-    (53.915, -1.310),
-    (53.860, -1.310),
-    (53.800, -1.300),
-    (53.745, -1.340),
-    (53.725, -1.420),
-    (53.715, -1.520),
-    (53.725, -1.600),
-    (53.745, -1.670),
-    (53.790, -1.690),
-    (53.840, -1.700),
-    (53.880, -1.730),
-)
-LEEDS_NAME = "Leeds"
-
-
-@cache
-def outline_area_km2(outline: tuple[Point, ...] = LEEDS_OUTLINE) -> float:
-    """The geodesic area of ``outline`` in km² (WGS84 ellipsoid)."""
-    from pyproj import Geod
-
-    area, _ = Geod(ellps="WGS84").polygon_area_perimeter(
-        [p[1] for p in outline], [p[0] for p in outline]
-    )
-    return abs(area) / 1e6
-
 
 def circle_area_km2(radius_m: float) -> float:
     return math.pi * (radius_m / 1000) ** 2
 
 
-def inside(
-    lats: np.ndarray, lons: np.ndarray, outline: Sequence[Point] = LEEDS_OUTLINE
-) -> np.ndarray:
+def inside(lats: np.ndarray, lons: np.ndarray, outline: Sequence[Point]) -> np.ndarray:
     """Boolean mask: which points fall inside ``outline`` (even-odd ray casting)."""
     lats = np.asarray(lats, dtype=float)
     lons = np.asarray(lons, dtype=float)
@@ -75,7 +35,7 @@ def inside(
     return result
 
 
-def point_inside(lat: float, lon: float, outline: Sequence[Point] = LEEDS_OUTLINE) -> bool:
+def point_inside(lat: float, lon: float, outline: Sequence[Point]) -> bool:
     return bool(inside(np.array([lat]), np.array([lon]), outline)[0])
 
 

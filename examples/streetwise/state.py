@@ -18,10 +18,11 @@ from flask import Flask, current_app
 
 from civickit.http import HttpClient
 from civickit.police import PoliceUK
-from civickit.postcodes import Postcodes
+from civickit.postcodes import PostcodeDirectory, Postcodes
 from examples.common import MemoryCache, make_engine
 
 from . import models
+from .districts import BOUNDARIES_FILE, Districts
 from .store import Loaded, LoadedData
 
 if TYPE_CHECKING:
@@ -56,6 +57,32 @@ class State:
         """Parsed police.uk answers: the HTTP cache saves the network; this saves
         re-reading, decoding and parsing thirteen cached answers on every page."""
         return MemoryCache(4096, ttl=self.config.get("CRIME_MEMO_TTL", 600))
+
+    @cached_property
+    def districts(self) -> Districts:
+        """Every district's name, land area and boundary (a finer imported set if any)."""
+        chosen = Path(self.config.get("BOUNDARIES_FILE") or BOUNDARIES_FILE)
+        return Districts(chosen if chosen.is_file() else BOUNDARIES_FILE)
+
+    @cached_property
+    def directory(self) -> PostcodeDirectory | None:
+        """The local postcode directory, or ``None`` (then civickit's default is tried)."""
+        path = self.config.get("POSTCODES_DIRECTORY") or ""
+        if path.lower() == "none" or not path or not Path(path).is_file():
+            return None
+        return PostcodeDirectory(path)
+
+    @cached_property
+    def postcodes(self) -> Postcodes:
+        """The directory first, postcodes.io for the rest (``resolve`` honours
+        ``POSTCODES_ONLINE`` by asking the directory alone)."""
+        directory = self.directory
+        setting = (self.config.get("POSTCODES_DIRECTORY") or "").lower()
+        return Postcodes(
+            base_url=self.config["POSTCODES_BASE_URL"],
+            http=self.http,
+            local=directory if directory is not None else (False if setting == "none" else None),
+        )
 
     @cached_property
     def snapshot(self) -> Snapshot:
@@ -117,9 +144,14 @@ def get_police(app: Flask | None = None) -> PoliceUK:
 
 
 def get_postcodes(app: Flask | None = None) -> Postcodes:
-    """A postcodes.io client on the app's HTTP client."""
-    app = app or current_app
-    return Postcodes(base_url=app.config["POSTCODES_BASE_URL"], http=get_http(app))
+    """Postcode lookups: the local directory first, postcodes.io (on the app's HTTP
+    client) for what it lacks, unless ``POSTCODES_ONLINE`` is off."""
+    return _state(app).postcodes
+
+
+def get_districts(app: Flask | None = None) -> Districts:
+    """The local authority districts: names, land areas, boundaries."""
+    return _state(app).districts
 
 
 def get_cache(app: Flask | None = None) -> MemoryCache:

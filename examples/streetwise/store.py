@@ -1,4 +1,4 @@
-"""The loaded data: collisions and hospitals in spatial indexes, plus the Leeds-wide totals.
+"""The loaded data: collisions and hospitals in spatial indexes; district totals from the database.
 
 Built once per data load and kept on the app (:class:`LoadedData`). Every
 request asks the database one cheap question (the ``sw_data_meta`` rows);
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from civickit.geo import PointIndex
 
-from . import region
+from .districts import District
 from .models import Collision, DataMeta, Hospital
 
 SEVERITIES = ("fatal", "serious", "slight")
@@ -40,9 +40,9 @@ class Loaded:
     years: list[int]
     hospitals: PointIndex[dict[str, Any]]
     hospital_rows: list[dict[str, Any]]
-    leeds_collisions: dict[str, Any]
-    leeds_hospitals: int
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per-district totals, worked out on first use for this data version
+    district_totals: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
     def is_sample(self) -> bool:
@@ -118,28 +118,7 @@ def build(engine: sa.Engine, version: tuple[Any, ...] | None = None) -> Loaded:
     del rows
     years = sorted(int(y) for y in np.unique(year) if y)
 
-    in_leeds = region.inside(lats, lons)
-    leeds = {
-        "count": int(in_leeds.sum()),
-        "casualties": int(casualties[in_leeds].sum()),
-        "by_severity": np.bincount(severity[in_leeds], minlength=3).tolist(),
-        "by_year": {
-            int(y): int(c)
-            for y, c in zip(*np.unique(year[in_leeds], return_counts=True), strict=True)
-        },
-    }
     hospital_index = PointIndex(hospitals, lat="latitude", lon="longitude")
-    places = sorted(distinct_places(hospitals))
-    leeds_hospitals = (
-        int(
-            region.inside(
-                np.array([p[0] for p in places], dtype=float),
-                np.array([p[1] for p in places], dtype=float),
-            ).sum()
-        )
-        if places
-        else 0
-    )
     return Loaded(
         version=version,
         collisions=PointIndex.from_arrays(lats, lons),
@@ -152,7 +131,62 @@ def build(engine: sa.Engine, version: tuple[Any, ...] | None = None) -> Loaded:
         years=years,
         hospitals=hospital_index,
         hospital_rows=hospitals,
-        leeds_collisions=leeds,
-        leeds_hospitals=leeds_hospitals,
         meta=meta,
     )
+
+
+def district_collisions(engine: sa.Engine, data: Loaded, code: str) -> dict[str, Any]:
+    """Collisions recorded in a district (by STATS19's district code, old codes mapped to
+    the current one): count, casualties, per severity and per year."""
+    key = ("collisions", code)
+    found = data.district_totals.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    by_severity = [0, 0, 0]
+    by_year: dict[int, int] = {}
+    count = casualties = 0
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                Collision.year,
+                Collision.severity,
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(Collision.casualties), 0),
+            )
+            .where(Collision.district == code)
+            .group_by(Collision.year, Collision.severity)
+        ).all()
+    for year, severity, n, cas in rows:
+        count += n
+        casualties += int(cas)
+        by_severity[_SEVERITY_CODE.get(severity, 2)] += n
+        if year:
+            by_year[int(year)] = by_year.get(int(year), 0) + n
+    found = {
+        "count": count,
+        "casualties": casualties,
+        "by_severity": by_severity,
+        "by_year": by_year,
+    }
+    data.district_totals[key] = found
+    return found
+
+
+def district_hospitals(data: Loaded, district: District) -> int:
+    """Hospital sites inside the district's boundary."""
+    key = ("hospitals", district.code)
+    found = data.district_totals.get(key)
+    if found is None:
+        places = sorted(distinct_places(data.hospital_rows))
+        found = (
+            int(
+                district.contains(
+                    np.array([p[0] for p in places], dtype=float),
+                    np.array([p[1] for p in places], dtype=float),
+                ).sum()
+            )
+            if places
+            else 0
+        )
+        data.district_totals[key] = found
+    return int(found)

@@ -14,7 +14,6 @@ import calendar
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Flask
 
 from civickit.errors import (
@@ -24,10 +23,9 @@ from civickit.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from civickit.postcodes import normalise
+from civickit.postcodes import Place, normalise
 
 from . import state
-from .models import Postcode
 
 
 class UpstreamFailed(Exception):
@@ -71,26 +69,38 @@ class Location:
     postcode: str
     latitude: float
     longitude: float
-    source: str  # "local" or "postcodes.io"
+    source: str  # "local" (the postcode directory) or "postcodes.io"
+    district: str | None = None  # the local authority district's GSS code, if the source gave one
+
+
+def _district_code(place: Place) -> str | None:
+    code = (place.codes or {}).get("admin_district")
+    # postcodes.io and the ONSPD use pseudo-codes (E99999999) where a field does not apply
+    if not code or code[1:].startswith("9999"):
+        return None
+    return code
 
 
 def resolve(app: Flask, text: str) -> Location:
-    """Find a postcode's centre: the local table first, then postcodes.io.
+    """Find a postcode's centre and district: the local directory first, then postcodes.io.
 
     Raises ``InvalidPostcode`` (never sent anywhere), ``PostcodeNotFound``
     (``.terminated`` when retired) or :class:`UpstreamFailed`.
     """
     postcode = normalise(text)
-    with state.get_engine(app).connect() as conn:
-        row = conn.execute(
-            sa.select(Postcode.latitude, Postcode.longitude).where(Postcode.postcode == postcode)
-        ).first()
-    if row is not None:
-        return Location(postcode, row.latitude, row.longitude, "local")
-    if not app.config["POSTCODES_ONLINE"]:
-        raise PostcodeNotFound(postcode)
+    postcodes = state.get_postcodes(app)
+    directory = postcodes.local
+    source = "local"
     try:
-        place = state.get_postcodes(app).lookup(postcode)
+        if directory is not None and (postcode in directory or not app.config["POSTCODES_ONLINE"]):
+            place = directory.lookup(postcode)
+        elif not app.config["POSTCODES_ONLINE"]:
+            raise PostcodeNotFound(postcode)
+        else:
+            source = "postcodes.io"
+            place = postcodes.lookup(postcode)
+            if directory is not None and postcode in directory:  # answered from it after all
+                source = "local"
     except PostcodeNotFound:
         raise
     except (APIError, KeyError, TypeError, ValueError) as exc:
@@ -100,7 +110,7 @@ def resolve(app: Flask, text: str) -> Location:
             "postcode_without_location",
             f"{postcode} exists but has no map location (some PO box postcodes have none).",
         )
-    return Location(place.postcode, place.latitude, place.longitude, "postcodes.io")
+    return Location(place.postcode, place.latitude, place.longitude, source, _district_code(place))
 
 
 def terminated_words(exc: PostcodeNotFound) -> str:

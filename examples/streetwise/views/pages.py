@@ -106,15 +106,15 @@ def _chart_rows(
     leeds_factor: float,
     sublabel: Callable[[dict[str, Any]], str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows for the SVG charts: the count, and the count expected at the Leeds rate."""
+    """Rows for the SVG charts: the count, and the count expected at the district's rate."""
     return [
         {
             "label": label(item),
             "sublabel": sublabel(item) if sublabel else None,
             "value": item["count"],
             "leeds": None
-            if item["leeds_per_km2"] is None
-            else item["leeds_per_km2"] * leeds_factor,
+            if item["district_per_km2"] is None
+            else item["district_per_km2"] * leeds_factor,
         }
         for item in items
     ]
@@ -125,11 +125,13 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
     col, cr = report["collisions"], report["crime"]
     out: dict[str, Any] = {
         "severity": _chart_rows(
-            col["by_severity"], lambda s: s["severity"].capitalize(), circle * len(col["years"])
+            col["by_severity"],
+            lambda s: s["severity"].capitalize(),
+            circle * max(len(col["years"]), 1),
         ),
         "year": _chart_rows(col["by_year"], lambda y: str(y["year"]), circle),
     }
-    if "error" not in cr:
+    if "error" not in cr and "not_covered" not in cr:
         out["category"] = _chart_rows(
             cr["by_category"], lambda c: c["name"], circle * len(cr["months"])
         )
@@ -155,4 +157,6 @@ def _map_data(report: dict[str, Any]) -> dict[str, Any]:
         "hospitals": [[h["latitude"], h["longitude"], h["name"]] for h in report["hospitals"]],
         "collisions": [list(p) for p in report["collisions"]["_points"]],
         "crimes": [[p["latitude"], p["longitude"], p["name"]] for p in crime.get("_points", [])],
+        "outline": report.get("_outline"),
+        "district": (report.get("district") or {}).get("name"),
     }

@@ -1,5 +1,6 @@
 // Draw the area map with Leaflet. The page is complete without this: every marker
-// is also in the lists and tables. Offline, tiles fail quietly and the markers
+// is also listed on the page (hospitals in their list; collisions and crimes in
+// "Everything on the map, as a list"). The district's boundary is drawn as a dashed line. Offline, tiles fail quietly and the markers
 // still show on the plain background of .ck-map.
 (function () {
   'use strict'
@@ -22,6 +23,11 @@
     attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
   }).addTo(map)
 
+  if (data.outline) {
+    L.geoJSON({ type: 'MultiPolygon', coordinates: data.outline }, {
+      style: { color: '#505a5f', weight: 2, fill: false, dashArray: '6 4' }, interactive: false
+    }).addTo(map)
+  }
   L.circle([lat, lon], { radius: data.radius_m, color: '#1d70b8', weight: 2, fill: false, interactive: false }).addTo(map)
   L.circleMarker([lat, lon], { radius: 6, color: '#0b0c0c', fillColor: '#ffdd00', fillOpacity: 1, weight: 2 })
     .bindTooltip(data.postcode).addTo(map)
