@@ -7,14 +7,15 @@ It writes, from a fixed seed (so the bundle is reproducible byte for byte):
 * ``stats19_collision_2022_generated.csv`` ... ``_2024_``: 600 collisions a
   year in the DfT STATS19 collision layout of each year;
 * ``crime_snapshot.json``: a twelve-month "recorded" police.uk snapshot
-  around central Leeds, with generated Leeds-wide baseline counts;
-* ``postcodes.csv``: every postcode in the samples, plus central Leeds
-  postcodes at approximate coordinates.
+  around central Leeds, with generated Leeds-wide baseline counts.
+
+Postcodes are not generated: the demo uses civickit's bundled postcode
+directory, built from real rows by ``scripts/postcodes_sample.py``.
 
 None of it is real: each file's name or its entry in ``data/SOURCE.txt`` says
 GENERATED, and the app labels every page built on the bundle "Sample data".
-The real published excerpts beside them are never touched (the postcode
-table reads the real ``nhs_hospital_sample.csv``).
+The real published excerpts beside them are never touched. Points "inside
+Leeds" are inside the ONS boundary of Leeds bundled with the app.
 
     python -m scripts.generate_streetwise_sample
 
@@ -34,7 +35,10 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
-from examples.streetwise.region import LEEDS_OUTLINE, outline_area_km2, point_inside
+from examples.streetwise.districts import Districts
+
+LEEDS = Districts().get("E08000035")
+assert LEEDS is not None
 
 DATA = Path(__file__).resolve().parent.parent / "examples" / "streetwise" / "data"
 SEED = 20250601
@@ -197,46 +201,6 @@ PLACE_KINDS = [
 ]
 
 #: Central Leeds postcodes bundled with approximate (generated) centres.
-CENTRAL_POSTCODES = [
-    ("LS1 1UR", 53.80170, -1.54960),
-    ("LS1 1BA", 53.79690, -1.54290),
-    ("LS1 2HL", 53.79600, -1.54820),
-    ("LS1 3AB", 53.79980, -1.55050),
-    ("LS1 4AP", 53.79520, -1.54650),
-    ("LS1 4DY", 53.79450, -1.54780),
-    ("LS1 5AA", 53.79920, -1.54550),
-    ("LS1 5DL", 53.79780, -1.54140),
-    ("LS1 6HD", 53.79830, -1.54120),
-    ("LS1 7HN", 53.79540, -1.53830),
-    ("LS2 3AA", 53.80230, -1.54150),
-    ("LS2 7EY", 53.79850, -1.53690),
-    ("LS2 8BH", 53.80190, -1.54520),
-    ("LS2 9JT", 53.80760, -1.55270),
-    ("LS3 1AB", 53.80290, -1.57010),
-    ("LS4 2AA", 53.80900, -1.58300),
-    ("LS6 1AN", 53.81630, -1.56520),
-    ("LS6 2AB", 53.82250, -1.57450),
-    ("LS7 1AB", 53.81280, -1.53670),
-    ("LS7 3AA", 53.82210, -1.53330),
-    ("LS8 1AA", 53.82150, -1.51390),
-    ("LS9 0AA", 53.80170, -1.50730),
-    ("LS9 8AA", 53.79420, -1.52740),
-    ("LS10 1AB", 53.78780, -1.53690),
-    ("LS11 5AA", 53.78430, -1.55130),
-    ("LS11 9AA", 53.77550, -1.55710),
-    ("LS12 1AA", 53.79330, -1.57850),
-    ("LS12 3AA", 53.79950, -1.60420),
-    ("LS13 1AA", 53.80760, -1.62440),
-    ("LS14 6AA", 53.81640, -1.46240),
-    ("LS15 8AA", 53.80460, -1.44940),
-    ("LS16 5AA", 53.84410, -1.59200),
-    ("LS17 5AA", 53.85980, -1.53770),
-    ("LS18 4AA", 53.84200, -1.64120),
-    ("LS26 0AA", 53.74890, -1.47350),
-    ("LS27 9AA", 53.74470, -1.60250),
-    ("LS28 7AA", 53.79770, -1.66450),
-    ("LS29 8AA", 53.92600, -1.82250),
-]
 
 
 class _Points:
@@ -250,7 +214,7 @@ class _Points:
         self.to_bng = Transformer.from_crs(4326, 27700, always_xy=True)
 
     def leeds(self) -> tuple[float, float, int, int]:
-        """(lat, lon, easting, northing) inside the Leeds outline."""
+        """(lat, lon, easting, northing) inside the ONS boundary of Leeds."""
         while True:
             if self.rng.random() < 0.45:
                 e = CENTRE_EN[0] + self.rng.gauss(0, 1800)
@@ -259,7 +223,7 @@ class _Points:
                 e = self.rng.uniform(414000, 446000)
                 n = self.rng.uniform(421000, 449000)
             lon, lat = self.to_wgs84.transform(e, n)
-            if point_inside(lat, lon):
+            if LEEDS.contains([lat], [lon])[0]:
                 return round(lat, 6), round(lon, 6), int(e), int(n)
 
     def near_centre(self, sigma_m: float) -> tuple[float, float]:
@@ -481,41 +445,15 @@ def write_crime_snapshot(rng: random.Random, points: _Points) -> Path:
             {"date": m, "stop-and-search": ["west-yorkshire"]} for m in reversed(SNAPSHOT_MONTHS)
         ],
         "crimes-street": months,
-        "leeds_baseline": {
-            "about": "GENERATED monthly counts per category across the Leeds outline",
-            "area_km2": round(outline_area_km2(LEEDS_OUTLINE), 3),
-            "months": baseline,
+        "district_baselines": {
+            LEEDS.code: {
+                "about": "GENERATED monthly counts per category across Leeds",
+                "months": baseline,
+            }
         },
     }
     text = json.dumps(snapshot, separators=(",", ":")).replace("/", "\\/")
     path.write_text(text + "\n", encoding="utf-8")
-    return path
-
-
-def write_postcodes() -> Path:
-    """Every postcode in the bundled samples, plus central Leeds ones."""
-    path = DATA / "postcodes.csv"
-    rows: dict[str, tuple[float, float, str]] = {}
-    for pc, lat, lon in CENTRAL_POSTCODES:
-        rows[pc] = (lat, lon, "approximate (generated)")
-    raw = (DATA / "nhs_hospital_sample.csv").read_bytes().decode("cp1252")
-    lines = raw.split("\r\n")
-    header = lines[0].split("¬")
-    at = {name: i for i, name in enumerate(header)}
-    for line in lines[1:]:
-        if not line:
-            continue
-        fields = line.split("¬")
-        pc = fields[at["Postcode"]].strip()
-        if pc and pc not in rows:
-            lat, lon = float(fields[at["Latitude"]]), float(fields[at["Longitude"]])
-            rows[pc] = (round(lat, 6), round(lon, 6), "hospital site (Hospital.csv)")
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["postcode", "latitude", "longitude", "coordinates"])
-        for pc in sorted(rows):
-            lat, lon, note = rows[pc]
-            writer.writerow([pc, f"{lat:.6f}", f"{lon:.6f}", note])
     return path
 
 
@@ -527,7 +465,6 @@ def main() -> None:
     for year in (2022, 2023, 2024):
         print(write_stats19(rng, points, year, 600))
     print(write_crime_snapshot(rng, points))
-    print(write_postcodes())
 
 
 if __name__ == "__main__":

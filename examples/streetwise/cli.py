@@ -193,18 +193,31 @@ def _import_files(
             importer.import_hospitals(engine, path, max_skipped=max_skipped, progress=progress)
         )
     if files["postcodes"]:
-        setting = current_app.config.get("POSTCODES_DIRECTORY") or ""
-        dest = (
-            Path(current_app.instance_path) / "streetwise_postcodes.db"
-            if setting.lower() in ("", "none")
-            else Path(setting)
-        )
-        dest.parent.mkdir(parents=True, exist_ok=True)
         reports.append(
             importer.import_postcodes(
-                engine, files["postcodes"], dest, max_skipped=max_skipped, progress=progress
+                engine,
+                files["postcodes"],
+                _postcodes_destination(),
+                max_skipped=max_skipped,
+                progress=progress,
             )
         )
+
+
+def _postcodes_destination() -> Path:
+    """``POSTCODES_DIRECTORY``, or the instance folder's file when that setting is "none"
+    or names the directory bundled with civickit (never overwritten)."""
+    from .demo import SAMPLE_POSTCODES
+
+    setting = current_app.config.get("POSTCODES_DIRECTORY") or ""
+    dest = Path(current_app.instance_path) / "streetwise_postcodes.db"
+    if (
+        setting.lower() not in ("", "none")
+        and Path(setting).resolve() != SAMPLE_POSTCODES.resolve()
+    ):
+        dest = Path(setting)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return dest
 
 
 def _boundaries(quiet: bool) -> None:

@@ -140,8 +140,11 @@ def make_streetwise_app(database_url: str, **config: Any) -> Flask:
     tests that want police.uk mock it (``responses``) and pass ``"live"``.
     """
     from examples.streetwise import create_app, state
+    from examples.streetwise.demo import SAMPLE_POSTCODES
 
     settings = {
+        # civickit's bundled directory of real rows (LS1 3EX, NW1 2BU, NP20 6ZE, ...)
+        "POSTCODES_DIRECTORY": str(SAMPLE_POSTCODES),
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "DATABASE_URL": database_url,

@@ -18,26 +18,28 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from examples.streetwise.models import Collision, DataMeta, Hospital, Postcode
+from civickit.postcodes import PostcodeDirectory
+from examples.streetwise.models import Collision, DataMeta, Hospital
 from scripts.generate_streetwise_sample import police_crime
 from tests.examples.helpers import make_streetwise_app, north, streetwise_engine
 
 CENTRE = (53.8, -1.55)
 POSTCODE = "LS1 1UR"
-LEEDS_KM2 = 545.006  # the app's Leeds outline (examples/streetwise/region.py)
+LEEDS_KM2 = 551.6983  # Leeds' land area: ONS Standard Area Measurements, AREALHECT 55,169.83 ha
+LEEDS = "E08000035"
 
 
-# reference, where, year, severity, casualties
+# reference, where, year, severity, casualties, district code as STATS19 records it
 COLLISIONS = [
-    ("A", north(CENTRE, 999), 2020, "fatal", 2),  # inside 1 km
-    ("B", north(CENTRE, 1001), 2020, "slight", 1),  # just outside 1 km, inside 2 km
-    ("C", north(CENTRE, -499), 2021, "serious", 1),  # inside 500 m
-    ("D", north(CENTRE, -501), 2021, "slight", 3),  # just outside 500 m
-    ("E", north(CENTRE, 1999), 2022, "slight", 1),  # inside 2 km
-    ("F", north(CENTRE, -2001), 2022, "serious", 1),  # just outside 2 km
-    ("G", (53.85, -1.45), 2021, "slight", 1),  # elsewhere in Leeds
-    ("H", (53.75, -1.60), 2022, "serious", 2),  # elsewhere in Leeds
-    ("L", (51.5072, -0.1276), 2020, "slight", 1),  # London: not in Leeds
+    ("A", north(CENTRE, 999), 2020, "fatal", 2, LEEDS),  # inside 1 km
+    ("B", north(CENTRE, 1001), 2020, "slight", 1, LEEDS),  # just outside 1 km, inside 2 km
+    ("C", north(CENTRE, -499), 2021, "serious", 1, LEEDS),  # inside 500 m
+    ("D", north(CENTRE, -501), 2021, "slight", 3, LEEDS),  # just outside 500 m
+    ("E", north(CENTRE, 1999), 2022, "slight", 1, LEEDS),  # inside 2 km
+    ("F", north(CENTRE, -2001), 2022, "serious", 1, LEEDS),  # just outside 2 km
+    ("G", (53.85, -1.45), 2021, "slight", 1, LEEDS),  # elsewhere in Leeds
+    ("H", (53.75, -1.60), 2022, "serious", 2, LEEDS),  # elsewhere in Leeds
+    ("L", (51.5072, -0.1276), 2020, "slight", 1, "E09000033"),  # London: not in Leeds
 ]
 
 # code, name, latitude, longitude, metres from CENTRE on the WGS84 ellipsoid
@@ -83,9 +85,23 @@ def _snapshot(path):
     return path
 
 
+def postcode_directory(tmp_path, rows):
+    """A directory built from ONSPD-named rows (pcds, lat, long, oslaua), made up for a test."""
+    src = tmp_path / "onspd_rows.csv"
+    src.write_text(
+        "pcds,lat,long,oslaua\n" + "".join(f"{pc},{la},{lo},{code}\n" for pc, la, lo, code in rows)
+    )
+    PostcodeDirectory.build(src, tmp_path / "postcodes.db").close()
+    return str(tmp_path / "postcodes.db")
+
+
 @pytest.fixture
 def known_app(database_url, tmp_path):
-    app = make_streetwise_app(database_url, CRIME_SNAPSHOT=str(_snapshot(tmp_path / "snap.json")))
+    app = make_streetwise_app(
+        database_url,
+        CRIME_SNAPSHOT=str(_snapshot(tmp_path / "snap.json")),
+        POSTCODES_DIRECTORY=postcode_directory(tmp_path, [(POSTCODE, *CENTRE, LEEDS)]),
+    )
     engine = streetwise_engine(app)
     now = datetime.now(UTC)
     with engine.begin() as conn:
@@ -103,8 +119,11 @@ def known_app(database_url, tmp_path):
                     "casualties": casualties,
                     "road_class": "A",
                     "source": "stats19",
+                    "year": year,
+                    "district": district,
+                    "district_recorded": district,
                 }
-                for ref, where, year, severity, casualties in COLLISIONS
+                for ref, where, year, severity, casualties, district in COLLISIONS
             ],
         )
         conn.execute(
@@ -123,14 +142,10 @@ def known_app(database_url, tmp_path):
             ],
         )
         conn.execute(
-            sa.insert(Postcode),
-            [{"postcode": POSTCODE, "latitude": CENTRE[0], "longitude": CENTRE[1]}],
-        )
-        conn.execute(
             sa.insert(DataMeta),
             [
                 {"source": kind, "imported_at": now, "is_sample": False, "rows": 1}
-                for kind in ("collisions", "hospitals", "postcodes")
+                for kind in ("collisions", "hospitals")
             ],
         )
     yield app
@@ -149,7 +164,7 @@ def _area(app, radius):
 )
 def test_collisions_counted_exactly_at_the_radius_boundary(known_app, radius, inside):
     body = _area(known_app, radius)
-    by_ref = {ref: (year, sev, cas) for ref, _, year, sev, cas in COLLISIONS}
+    by_ref = {ref: (year, sev, cas) for ref, _, year, sev, cas, _ in COLLISIONS}
     col = body["collisions"]
     assert col["total"]["count"] == len(inside)
     assert col["casualties"] == sum(by_ref[r][2] for r in inside)
@@ -162,12 +177,12 @@ def test_collisions_counted_exactly_at_the_radius_boundary(known_app, radius, in
         assert years[year] == sum(1 for r in inside if by_ref[r][0] == year)
 
 
-def test_collision_rates_compare_with_leeds_per_km2_per_year(known_app):
+def test_collision_rates_compare_with_district_per_km2_per_year(known_app):
     col = _area(known_app, 1000)["collisions"]
     circle_km2 = math.pi  # a 1 km circle
     # 3 collisions in the circle over 3 years; 8 in Leeds (all but London) over 3 years
     assert col["total"]["per_km2"] == pytest.approx(3 / circle_km2 / 3, abs=1e-3)
-    assert col["total"]["leeds_per_km2"] == pytest.approx(8 / LEEDS_KM2 / 3, abs=1e-3)
+    assert col["total"]["district_per_km2"] == pytest.approx(8 / LEEDS_KM2 / 3, abs=1e-3)
     assert col["total"]["ratio"] == pytest.approx((3 / circle_km2) / (8 / LEEDS_KM2), rel=1e-2)
     fatal = next(s for s in col["by_severity"] if s["severity"] == "fatal")
     # 1 fatal here, 1 fatal in Leeds: per km² per year
@@ -208,7 +223,7 @@ def test_crime_last_12_months_within_the_radius(known_app):
     assert crime["approximate"] is True
     burglary = next(c for c in crime["by_category"] if c["category"] == "burglary")
     # Leeds: 545 burglaries a month over 545.006 km² = 1 per km² per month
-    assert burglary["leeds_per_km2"] == pytest.approx(545 / LEEDS_KM2, abs=1e-3)
+    assert burglary["district_per_km2"] == pytest.approx(545 / LEEDS_KM2, abs=1e-3)
     assert burglary["per_km2"] == pytest.approx(1 / math.pi / 12, abs=1e-3)
 
 

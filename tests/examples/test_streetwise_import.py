@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from civickit.portals import known_portals
 from examples.common import ImportFailed
 from examples.streetwise import importer
-from examples.streetwise.models import Collision, DataMeta, Hospital, Postcode
+from civickit.postcodes import PostcodeDirectory
+from examples.streetwise.demo import SAMPLE_POSTCODES
+from examples.streetwise.models import Collision, DataMeta, Hospital
 from tests.examples.helpers import assert_cli_failed, make_streetwise_app, streetwise_engine
 
 DATA = importer.SAMPLE_DIR
@@ -32,28 +34,33 @@ def count(app, model) -> int:
 def test_sample_import_loads_every_kind_and_marks_it_sample(app):
     result = app.test_cli_runner().invoke(args=["sw", "import", "--sample", "--quiet"])
     assert result.exit_code == 0, result.output
-    assert "collisions: 3,021 rows loaded from 6 files" in result.output
-    # 2015 real: 25 casualty rows, 21 collisions; 5 generated years of 600
-    assert count(app, Collision) == 21 + 5 * 600
-    assert count(app, Hospital) == 41
-    assert count(app, Postcode) == 78
+    assert "collisions: 4,074 rows loaded from 8 files" in result.output
+    # 2015 real: 25 casualty rows, 21 collisions; 5 generated years of 600; the real
+    # 2022 London rows (1,049) and the real 2023 header rows (4)
+    assert count(app, Collision) == 21 + 5 * 600 + 1049 + 4
+    # the national 2018 list: 1,234 rows, 8 codes listed twice, 1 row without coordinates
+    assert count(app, Hospital) == 1234 - 8 - 1
+    assert "per year: 2015 21, 2020 600, 2021 600, 2022 1,649, 2023 604, 2024 600" in (
+        result.output
+    )
     with streetwise_engine(app).connect() as conn:
         assert all(r.is_sample for r in conn.execute(sa.select(DataMeta)))
-    html = app.test_client().get("/area/LS1%201UR").get_data(as_text=True)
+    html = app.test_client().get("/area/LS1%203EX").get_data(as_text=True)
     assert 'id="sample-data-notice"' in html
+    assert "January 2018" in html
 
 
-def test_every_postcode_in_the_samples_is_in_the_bundled_table(app):
+def test_every_hospital_postcode_is_in_the_bundled_directory(app):
     importer.import_sample(streetwise_engine(app))
+    directory = PostcodeDirectory(SAMPLE_POSTCODES)
     with streetwise_engine(app).connect() as conn:
-        table = set(conn.execute(sa.select(Postcode.postcode)).scalars())
         hospital_postcodes = set(
             conn.execute(
                 sa.select(Hospital.postcode).where(Hospital.postcode.is_not(None))
             ).scalars()
         )
-    assert hospital_postcodes <= table
-    assert {"LS1 1UR", "LS1 4DY", "LS2 9JT"} <= table
+    assert all(pc in directory for pc in hospital_postcodes)
+    assert all(pc in directory for pc in ("LS1 3EX", "NW1 2BU", "NP20 6ZE"))
 
 
 def _bad_leeds_rtc(tmp_path):
@@ -78,24 +85,23 @@ def test_bad_rows_are_skipped_and_reported_with_line_numbers(app, tmp_path):
     assert count(app, Collision) == 20  # 21 references, one lost with its only row
 
 
-def test_postcode_table_bad_rows_carry_line_numbers(app, tmp_path):
+def test_postcodes_build_the_directory_and_bad_rows_carry_line_numbers(app, tmp_path):
     path = tmp_path / "pcs.csv"
     path.write_text(
-        "pcds,lat,long,doterm\n"
-        "LS1 1UR,53.8017,-1.5496,\n"
-        "not a postcode,53.8,-1.5,\n"
-        "LS2 9JT,99.999999,0.000000,\n"  # ONSPD: no grid reference
-        "LS1 1AA,53.79,-1.54,200503\n"  # retired: skipped quietly
-        "ls29jt,53.8076,-1.5527,\n"
+        "pcds,lat,long,doterm,oslaua\n"
+        "LS1 1UR,53.8017,-1.5496,,E08000035\n"
+        "not a postcode,53.8,-1.5,,E08000035\n"
+        "LS1 1AA,53.79,-1.54,200503,E08000035\n"  # retired: kept, and said so
     )
-    report = importer.import_postcodes(streetwise_engine(app), path)
-    assert report.rows == 2
-    assert [
-        (e.line, "postcode" in e.message or "coordinates" in e.message) for e in report.skipped
-    ] == [
-        (3, True),
-        (4, True),
-    ]
+    dest = tmp_path / "postcodes.db"
+    app.config["POSTCODES_DIRECTORY"] = str(dest)
+    result = app.test_cli_runner().invoke(args=["sw", "import", "--postcodes", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "skipped pcs.csv, line 3:" in result.output
+    report = importer.import_postcodes(streetwise_engine(app), path, dest)
+    assert report.rows == 2 and report.skipped_count == 1
+    directory = PostcodeDirectory(dest)
+    assert directory.lookup("LS1 1UR").codes["admin_district"] == "E08000035"
 
 
 def test_a_failed_import_leaves_the_old_data_serving(app, tmp_path):
@@ -103,10 +109,12 @@ def test_a_failed_import_leaves_the_old_data_serving(app, tmp_path):
     importer.import_sample(engine)
     before = (count(app, Collision), count(app, Hospital))
     client = app.test_client()
-    first = client.get("/api/area/LS1%201UR").get_json()
+    first = client.get("/api/area/LS1%203EX").get_json()
     runner = app.test_cli_runner()
     # not a Hospital.csv at all: the reader refuses its header
-    wrong = runner.invoke(args=["sw", "import", "--hospitals", str(DATA / "postcodes.csv")])
+    wrong = runner.invoke(
+        args=["sw", "import", "--hospitals", str(DATA / "ons_sam_lad_dec_2023_uk.csv")]
+    )
     assert_cli_failed(wrong, "Nothing was changed")
     # too many bad rows for --max-skipped
     bad = runner.invoke(
@@ -114,7 +122,7 @@ def test_a_failed_import_leaves_the_old_data_serving(app, tmp_path):
     )
     assert_cli_failed(bad, "more than 0 bad rows", "Nothing was changed")
     assert (count(app, Collision), count(app, Hospital)) == before
-    assert client.get("/api/area/LS1%201UR").get_json() == first
+    assert client.get("/api/area/LS1%203EX").get_json() == first
 
 
 def test_a_failure_during_the_swap_rolls_back(app, monkeypatch):
@@ -142,12 +150,12 @@ def test_the_running_app_sees_a_new_import_without_restarting(app, tmp_path):
     engine = streetwise_engine(app)
     importer.import_sample(engine)
     client = app.test_client()
-    before = client.get("/api/area/LS1%201UR?radius_m=2000").get_json()["collisions"]["total"]
+    before = client.get("/api/area/LS1%203EX?radius_m=2000").get_json()["collisions"]["total"]
     only_2015 = app.test_cli_runner().invoke(
         args=["sw", "import", "--leeds-rtc", str(DATA / "leeds_rtc_2015_sample.csv"), "--quiet"]
     )
     assert only_2015.exit_code == 0, only_2015.output
-    after = client.get("/api/area/LS1%201UR?radius_m=2000").get_json()["collisions"]
+    after = client.get("/api/area/LS1%203EX?radius_m=2000").get_json()["collisions"]
     assert after["years"] == [2015] and after["total"]["count"] < before["count"]
 
 

@@ -1,0 +1,212 @@
+"""streetwise compares each postcode with its own district, and reads STATS19's district codes.
+
+postcodes.io answers are in the shape of its documented BR8 7RE example
+(tests/fixtures/postcodes_io/lookup_BR87RE_200.json) with the postcode, the
+coordinates and the district replaced. The district codes, names and land
+areas are the ONS's (the bundled SAM and LAD24 files). LS1 3EX and NW1 2BU sit
+at the coordinates the NHS Hospital.csv (January 2018) gives for Leeds General
+Infirmary and University College Hospital; for CF14 4XW and EH16 4SA no cited
+file gives coordinates, so these tests place them at a point inside their
+district's ONS boundary (the figures checked here depend on the district, not
+on the exact point).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import responses
+from click.testing import CliRunner
+
+from examples.streetwise import importer
+from examples.streetwise.districts import SUCCESSORS, Districts
+from tests.examples.helpers import make_streetwise_app, streetwise_engine
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+DATA = Path(__file__).parent.parent.parent / "examples" / "streetwise" / "data"
+
+# postcode, latitude, longitude, district code, district name, land km² (SAM AREALHECT / 100)
+PLACES = [
+    ("LS1 3EX", 53.801460, -1.552119, "E08000035", "Leeds", 551.6983),
+    ("NW1 2BU", 51.524891, -0.136896, "E09000007", "Camden", 21.7785),
+    ("CF14 4XW", None, None, "W06000015", "Cardiff", 140.9148),
+    ("EH16 4SA", None, None, "S12000036", "City of Edinburgh", 263.3943),
+]
+
+
+def _inside(code: str) -> tuple[float, float]:
+    """A point inside the district's bundled boundary: the middle of its box, else a vertex
+    nudged inwards along the box's diagonal until inside."""
+    district = Districts().get(code)
+    assert district is not None
+    south, west, north, east = district.bbox
+    for f in [i / 20 for i in range(1, 20)]:
+        for g in [i / 20 for i in range(1, 20)]:
+            lat, lon = south + (north - south) * f, west + (east - west) * g
+            if district.contains([lat], [lon])[0]:
+                return round(lat, 6), round(lon, 6)
+    raise AssertionError(f"no point found inside {code}")
+
+
+def _answer(postcode, lat, lon, code, name):
+    body = json.loads((FIXTURES / "postcodes_io" / "lookup_BR87RE_200.json").read_text())
+    result = copy.deepcopy(body["result"])
+    result.update(postcode=postcode, latitude=lat, longitude=lon, admin_district=name)
+    result["codes"]["admin_district"] = code
+    return {"status": 200, "result": result}
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}", POSTCODES_DIRECTORY="none")
+    importer.import_sample(streetwise_engine(app))
+    return app
+
+
+@pytest.mark.parametrize(("postcode", "lat", "lon", "code", "name", "km2"), PLACES)
+@responses.activate
+def test_each_postcode_is_compared_with_its_own_district(app, postcode, lat, lon, code, name, km2):
+    if lat is None:
+        lat, lon = _inside(code)
+    url = "https://api.postcodes.io/postcodes/" + postcode.replace(" ", "%20")
+    responses.get(url, json=_answer(postcode, lat, lon, code, name))
+    body = app.test_client().get(f"/api/area/{postcode}").get_json()
+    district = body["district"]
+    assert district["code"] == code and district["name"] == name
+    assert district["land_km2"] == pytest.approx(km2, abs=0.01)
+    assert district["boundary_vintage"] == "December 2024"
+    assert "postcodes.io" in district["found_by"]
+    assert body["comparison"]["area"] == name
+    html = app.test_client().get(f"/area/{postcode}").get_data(as_text=True)
+    assert f"In {name}" in html and "Leeds rate" not in html.replace(f"{name} rate", "")
+    map_data = json.loads(html.split('id="sw-map-data">')[1].split("</script>")[0])
+    assert map_data["outline"] and map_data["district"] == name
+
+
+@responses.activate
+def test_edinburgh_says_police_uk_does_not_cover_scotland(app):
+    lat, lon = _inside("S12000036")
+    responses.get(
+        "https://api.postcodes.io/postcodes/EH16%204SA",
+        json=_answer("EH16 4SA", lat, lon, "S12000036", "City of Edinburgh"),
+    )
+    body = app.test_client().get("/api/area/EH16 4SA").get_json()
+    assert body["crime"]["not_covered"]["code"] == "police_uk_not_in_scotland"
+    html = app.test_client().get("/area/EH16 4SA").get_data(as_text=True)
+    assert 'id="crime-not-covered"' in html and "not Scotland" in html
+
+
+def test_the_bundled_directory_serves_leeds_london_and_wales_offline(tmp_path):
+    from examples.streetwise.demo import SAMPLE_POSTCODES
+
+    app = make_streetwise_app(
+        f"sqlite:///{tmp_path / 'sw.db'}",
+        POSTCODES_DIRECTORY=str(SAMPLE_POSTCODES),
+        POSTCODES_ONLINE=False,
+    )
+    importer.import_sample(streetwise_engine(app))
+    with responses.RequestsMock():  # no routes: any request would fail the test
+        for postcode, code in (
+            ("LS1 3EX", "E08000035"),
+            ("NW1 2BU", "E09000007"),
+            ("NP20 6ZE", "W06000022"),
+        ):
+            body = app.test_client().get(f"/api/area/{postcode}").get_json()
+            assert body["location_source"] == "local"
+            assert body["district"]["code"] == code
+
+
+# -- STATS19 ---------------------------------------------------------------------------
+
+
+def _stats19(path: Path, rows: list[dict[str, str]]) -> Path:
+    """A STATS19 file in the real 2022 layout: its header, and its first real row as the
+    template of every row (with the fields given changed)."""
+    with (DATA / "stats19_collision_2022_london_real.csv").open(encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        template = next(reader)
+        header = reader.fieldnames
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, header)
+        writer.writeheader()
+        for i, change in enumerate(rows):
+            writer.writerow({**template, "accident_index": f"T{i}", **change})
+    return path
+
+
+def _districts(engine):
+    import sqlalchemy as sa
+
+    from examples.streetwise.models import Collision
+
+    with engine.connect() as conn:
+        return sorted(
+            tuple(r)
+            for r in conn.execute(sa.select(Collision.district_recorded, Collision.district))
+        )
+
+
+def test_merged_councils_join_old_and_new_codes_and_highway_is_never_the_district(tmp_path):
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}")
+    engine = streetwise_engine(app)
+    path = _stats19(
+        tmp_path / "c.csv",
+        [
+            # Allerdale (2022) and Cumberland (after April 2023): one council today
+            {"local_authority_ons_district": "E07000026", "local_authority_highway": "E10000006"},
+            {"local_authority_ons_district": "E06000063", "local_authority_highway": "E06000063"},
+            # a Kent district: the highway authority is the county, never the district
+            {"local_authority_ons_district": "E07000111", "local_authority_highway": "E10000016"},
+        ],
+    )
+    importer.import_collisions(engine, stats19=[path])
+    assert _districts(engine) == [
+        ("E06000063", "E06000063"),
+        ("E07000026", "E06000063"),
+        ("E07000111", "E07000111"),
+    ]
+
+
+def test_successors_name_codes_from_the_dft_guide_and_current_districts():
+    known = Districts()
+    assert all(new in known for new in SUCCESSORS.values())
+    assert not any(old in known for old in SUCCESSORS)
+    assert known.get("S12000046").name == "Glasgow City"
+
+
+def test_a_national_file_with_a_short_year_is_warned_about(tmp_path):
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}")
+    codes = sorted(Districts().codes())[:120]  # a national file: many districts
+    rows = [
+        {"local_authority_ons_district": c, "date": "05/01/2021", "accident_year": "2021"}
+        for c in codes
+    ] + [{"local_authority_ons_district": codes[0], "date": "05/01/2022"}]
+    report = importer.import_collisions(
+        streetwise_engine(app), stats19=[_stats19(tmp_path / "all.csv", rows)]
+    )
+    assert report.per_year == {2021: 120, 2022: 1}
+    warned = " ".join(report.warnings)
+    assert "2022 holds 1 collisions but DfT published 106,004" in warned
+    assert "2021 holds 120" in warned
+
+
+def test_a_councils_own_extract_is_not_called_short(tmp_path):
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}")
+    rows = [{"local_authority_ons_district": "E08000035"}] * 3
+    report = importer.import_collisions(
+        streetwise_engine(app), stats19=[_stats19(tmp_path / "leeds.csv", rows)]
+    )
+    assert not [w for w in report.warnings if "published" in w]
+
+
+def test_sw_h_is_help(tmp_path):
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}")
+    from examples.streetwise.cli import sw
+
+    short = CliRunner().invoke(sw, ["-h"])
+    long = CliRunner().invoke(sw, ["--help"])
+    assert short.exit_code == 0 and short.output == long.output
