@@ -23,7 +23,7 @@ from civickit.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from civickit.postcodes import Place, normalise
+from civickit.postcodes import Place, Postcodes, normalise
 
 from . import state
 
@@ -88,19 +88,21 @@ def resolve(app: Flask, text: str) -> Location:
     (``.terminated`` when retired) or :class:`UpstreamFailed`.
     """
     postcode = normalise(text)
-    postcodes = state.get_postcodes(app)
-    directory = postcodes.local
+    directory = state.get_postcodes(app).local
+    online = app.config["POSTCODES_ONLINE"]
     source = "local"
     try:
-        if directory is not None and (postcode in directory or not app.config["POSTCODES_ONLINE"]):
+        if directory is not None and (postcode in directory or not online):
             place = directory.lookup(postcode)
-        elif not app.config["POSTCODES_ONLINE"]:
+        elif not online:
             raise PostcodeNotFound(postcode)
         else:
+            # asked without the directory's fallback, so that a postcodes.io failure is
+            # reported as one, not as "postcode not found"
             source = "postcodes.io"
-            place = postcodes.lookup(postcode)
-            if directory is not None and postcode in directory:  # answered from it after all
-                source = "local"
+            place = Postcodes(
+                base_url=app.config["POSTCODES_BASE_URL"], http=state.get_http(app), local=False
+            ).lookup(postcode)
     except PostcodeNotFound:
         raise
     except (APIError, KeyError, TypeError, ValueError) as exc:

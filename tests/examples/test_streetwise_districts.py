@@ -203,8 +203,7 @@ def test_a_councils_own_extract_is_not_called_short(tmp_path):
     assert not [w for w in report.warnings if "published" in w]
 
 
-def test_sw_h_is_help(tmp_path):
-    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}")
+def test_sw_h_is_help():
     from examples.streetwise.cli import sw
 
     short = CliRunner().invoke(sw, ["-h"])

@@ -9,9 +9,9 @@ import responses
 import sqlalchemy as sa
 
 from civickit.portals import known_portals
+from civickit.postcodes import PostcodeDirectory
 from examples.common import ImportFailed
 from examples.streetwise import importer
-from civickit.postcodes import PostcodeDirectory
 from examples.streetwise.demo import SAMPLE_POSTCODES
 from examples.streetwise.models import Collision, DataMeta, Hospital
 from tests.examples.helpers import assert_cli_failed, make_streetwise_app, streetwise_engine

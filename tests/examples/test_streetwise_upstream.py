@@ -23,7 +23,7 @@ from tests.examples.helpers import make_streetwise_app, north, streetwise_engine
 
 POLICE = "https://data.police.uk/api"
 POSTCODES = "https://api.postcodes.io"
-CENTRE = (53.8017, -1.5496)  # LS1 1UR in the bundled postcode table
+CENTRE = (53.801460, -1.552119)  # LS1 3EX in the bundled postcode directory
 MONTHS = [f"2025-{m:02d}" for m in range(9, 0, -1)] + ["2024-12", "2024-11", "2024-10", "2024-09"]
 
 
@@ -87,12 +87,12 @@ def crimes_inside(request):
     return found
 
 
-def page(app, postcode="LS1 1UR", radius=1000):
+def page(app, postcode="LS1 3EX", radius=1000):
     response = app.test_client().get(f"/area/{postcode}?radius_m={radius}")
     return response.status_code, response.get_data(as_text=True)
 
 
-def api(app, postcode="LS1 1UR", radius=1000):
+def api(app, postcode="LS1 3EX", radius=1000):
     response = app.test_client().get(f"/api/area/{postcode}?radius_m={radius}")
     return response.status_code, response.get_json()
 
@@ -277,7 +277,7 @@ def test_postcodes_missing_locally_are_looked_up_on_postcodes_io(app, rsps):
 
 def test_local_postcodes_never_touch_the_network(app, rsps):
     app.config["CRIME_SOURCE"] = "snapshot"
-    status, _html = page(app, "LS1 1UR")
+    status, _html = page(app, "LS1 3EX")
     assert status == 200 and len(rsps.calls) == 0
 
 
@@ -401,7 +401,8 @@ def test_parsed_crime_is_kept_in_memory_between_pages(app, rsps):
 
 
 def test_crime_baseline_counts_leeds_once_per_crime(app, rsps):
-    """`sw crime-baseline`: the whole of Leeds is too many crimes, so it is split and merged."""
+    """`sw crime-baseline --district`: the whole of Leeds is too many crimes, so it is split
+    and merged; only crimes inside the district's boundary count."""
     import sqlalchemy as sa
 
     from examples.streetwise.models import CrimeBaseline
@@ -418,7 +419,7 @@ def test_crime_baseline_counts_leeds_once_per_crime(app, rsps):
         if max(lats) - min(lats) > 0.2:  # the whole district: police.uk's "over 10,000" 503
             whole.append(month)
             return 503, {}, ""
-        # every part sees crime 1 (central Leeds); crime 2 lies outside the Leeds outline
+        # every part sees crime 1 (central Leeds); crime 2 lies outside Leeds' boundary
         inside = crime(1, CENTRE, "burglary", month[0])
         outside = crime(2, (51.5, -0.1), "burglary", month[0])
         return 200, {}, json.dumps([inside, outside])
@@ -426,56 +427,83 @@ def test_crime_baseline_counts_leeds_once_per_crime(app, rsps):
     for method in (responses.GET, responses.POST):
         rsps.add_callback(method, re.compile(f"{POLICE}/crimes-street/all-crime.*"), callback=reply)
 
-    result = app.test_cli_runner().invoke(args=["sw", "crime-baseline", "--months", "2"])
+    result = app.test_cli_runner().invoke(
+        args=["sw", "crime-baseline", "--district", "E08000035", "--months", "2"]
+    )
 
     assert result.exit_code == 0, result.output
-    assert "2 crimes in 2 months" in result.output
+    assert "E08000035 Leeds 2025-09: 1 crimes" in result.output
+    assert "2 district-months counted" in result.output
     assert len(whole) == 2  # one refused whole-area request per month, then its parts
     with streetwise_engine(app).connect() as conn:
         rows = conn.execute(
-            sa.select(CrimeBaseline.month, CrimeBaseline.category, CrimeBaseline.count)
+            sa.select(
+                CrimeBaseline.district,
+                CrimeBaseline.month,
+                CrimeBaseline.category,
+                CrimeBaseline.count,
+            )
         ).all()
-    assert sorted(rows) == [("2025-08", "burglary", 1), ("2025-09", "burglary", 1)]
+    assert sorted(rows) == [
+        ("E08000035", "2025-08", "burglary", 1),
+        ("E08000035", "2025-09", "burglary", 1),
+    ]
+    # the page now compares crime with Leeds, and says where the Leeds figures come from
+    rsps.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=[])
+    body = api(app)[1]["crime"]
+    assert "inside the district's ONS boundary" in body["baseline_source"]
 
 
-def test_a_sigterm_during_crime_baseline_stops_it_and_keeps_the_stored_baseline(app, rsps):
-    """The stop lands while a month is being fetched: that month finishes, no
-    further month is asked for, and the previous baseline stays as it was."""
+def test_a_sigterm_during_crime_baseline_keeps_finished_months_and_a_rerun_resumes(app, rsps):
+    """The stop lands while a month is being fetched: that month finishes and is stored,
+    no further month is asked for, and the same command run again asks only the rest."""
     import os
     import signal
 
     import sqlalchemy as sa
 
-    from examples.streetwise import crime as crime_module
     from examples.streetwise.models import CrimeBaseline
 
     engine = streetwise_engine(app)
-    crime_module.store_baseline(engine, {"2025-01": {"burglary": 7}}, 552.0)
     dates(rsps)
     asked = []
+    stop = [True]
 
     def reply(request):
         month = parse_qs(urlsplit(request.url).query).get("date") or parse_qs(
             request.body or ""
         ).get("date")
         asked.append(month[0])
-        os.kill(os.getpid(), signal.SIGTERM)  # a service manager stops the command now
-        return 200, {}, json.dumps([crime(1, CENTRE, "burglary", month[0])])
+        if stop[0]:
+            os.kill(os.getpid(), signal.SIGTERM)  # a service manager stops the command now
+        return 200, {}, json.dumps([crime(len(asked), CENTRE, "burglary", month[0])])
 
     for method in (responses.GET, responses.POST):
         rsps.add_callback(method, re.compile(f"{POLICE}/crimes-street/all-crime.*"), callback=reply)
+    command = ["sw", "crime-baseline", "--district", "E08000035", "--months", "3"]
 
-    result = app.test_cli_runner().invoke(args=["sw", "crime-baseline", "--months", "3"])
+    result = app.test_cli_runner().invoke(args=command)
 
     assert result.exit_code == 1
     assert "stopped by SIGTERM" in result.output
-    assert "the stored baseline is unchanged" in result.output
+    assert "after 1 district-months; those are stored" in result.output
     assert set(asked) == {"2025-09"}  # the newest month only: none after the stop
+    stop[0] = False
+    asked.clear()
+    again = app.test_cli_runner().invoke(args=command)
+    assert again.exit_code == 0, again.output
+    assert set(asked) == {"2025-08", "2025-07"}  # 2025-09 is not asked again
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(CrimeBaseline.month, CrimeBaseline.category, CrimeBaseline.count)
-        ).all()
-    assert rows == [("2025-01", "burglary", 7)]
+        months = conn.execute(sa.select(CrimeBaseline.month)).scalars().all()
+    assert sorted(months) == ["2025-07", "2025-08", "2025-09"]
+
+
+def test_crime_baseline_refuses_an_unknown_district_and_skips_scotland(app, rsps):
+    dates(rsps)
+    bad = app.test_cli_runner().invoke(args=["sw", "crime-baseline", "--district", "E99999999"])
+    assert bad.exit_code == 2 and "not a district code" in bad.output
+    scot = app.test_cli_runner().invoke(args=["sw", "crime-baseline", "--district", "S12000036"])
+    assert scot.exit_code == 0 and "police.uk does not cover Scotland" in scot.output
 
 
 def test_the_page_cache_reuses_answers_until_the_data_changes(app, rsps):
@@ -489,7 +517,7 @@ def test_the_page_cache_reuses_answers_until_the_data_changes(app, rsps):
 
     assert api(app) == first
     assert len(rsps.calls) == sent  # answered from the page cache
-    page = app.test_client().get("/area/LS1%201UR?radius_m=1000")
+    page = app.test_client().get("/area/LS1%203EX?radius_m=1000")
     assert page.status_code == 200 and len(rsps.calls) == sent + 13  # pages are separate
 
     importer.import_sample(streetwise_engine(app))  # new data, new version
