@@ -171,6 +171,8 @@ def stats19_row(header, **values):
         "date": "05/01/2024",
         "time": "17:30",
         "road": "3",
+        "district": "E08000035",
+        "highway": "E10000016",  # a county: must never be taken for the district
     }
     base.update(values)
     names = {
@@ -183,6 +185,8 @@ def stats19_row(header, **values):
         "Number_of_Vehicles": "vehicles", "number_of_casualties": "casualties",
         "Number_of_Casualties": "casualties", "date": "date", "Date": "date", "time": "time",
         "Time": "time", "first_road_class": "road", "1st_Road_Class": "road",
+        "local_authority_ons_district": "district", "local_authority_highway": "highway",
+        "Local_Authority_(Highway)": "highway",
     }  # fmt: skip
     return ",".join(
         base[names[c]] if c in names else "13" for c in header.lstrip("\ufeff").split(",")
@@ -207,6 +211,8 @@ def test_stats19_header_eras(header):
         casualties=1,
         road_class="A",
         source="stats19",
+        # the district's ONS code where the era has the column; never the highway authority
+        district="E08000035" if "local_authority_ons_district" in header else None,
     )
 
 

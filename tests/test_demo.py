@@ -109,7 +109,7 @@ def test_demo_serves_both_apps_offline_and_stops_on_sigterm():
 
         status, html = _get(f"http://127.0.0.1:{leeds}/addresses?postcode=ls5%203dh")
         assert status == 200 and "1 Abbey Avenue" in html and "Sample data" in html
-        status, html = _get(f"http://127.0.0.1:{street}/area/LS1%201UR")
+        status, html = _get(f"http://127.0.0.1:{street}/area/LS1%203EX")
         assert status == 200 and "Leeds General Infirmary" in html
     finally:
         out = _stop(proc)
