@@ -19,11 +19,30 @@ ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "examples" / "streetwise" / "static" / "vendor"
 
 
+#: A row for CF14 4XW made up for this test in the ONSPD's column names: Cardiff's code
+#: (W06000015, ONS) and a point inside Cardiff's bundled ONS boundary (no cited file gives
+#: the postcode's own coordinates). The rest of the directory is civickit's bundled sample.
+CARDIFF_ROW = "pcds,lat,long,oslaua\nCF14 4XW,51.5,-3.2,W06000015\n"
+
+
 @pytest.fixture
 def server(tmp_path, serve):
     if not (STATIC / "leaflet" / "leaflet.js").exists():
         pytest.skip("front-end assets missing: run `make assets` first")
-    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.sqlite3'}")
+    from civickit.postcodes import PostcodeDirectory
+
+    data = ROOT / "civickit" / "data"
+    cardiff = tmp_path / "cardiff.csv"
+    cardiff.write_text(CARDIFF_ROW)
+    directory = tmp_path / "postcodes.db"
+    PostcodeDirectory.build(
+        [data / "postcodes_sample.csv", data / "postcodes_sample_names.csv", cardiff], directory
+    ).close()
+    app = make_streetwise_app(
+        f"sqlite:///{tmp_path / 'sw.sqlite3'}",
+        POSTCODES_DIRECTORY=str(directory),
+        POSTCODES_ONLINE=False,
+    )
     importer.import_sample(streetwise_engine(app))
     yield serve(app)
     streetwise_engine(app).dispose()
@@ -39,10 +58,10 @@ def test_search_change_radius_and_read_the_page(browser, server, axe, artifacts)
     page = context.new_page()
     page.goto(server.url + "/")
     assert axe(page) == []
-    page.get_by_label("Postcode").fill("ls11ur")
+    page.get_by_label("Postcode").fill("ls13ex")
     page.get_by_role("button", name="Show what is nearby").click()
-    page.wait_for_url("**/area/LS1%201UR?radius_m=1000")
-    assert page.get_by_role("heading", level=1).inner_text() == "Around LS1 1UR"
+    page.wait_for_url("**/area/LS1%203EX?radius_m=1000")
+    assert page.get_by_role("heading", level=1).inner_text() == "Around LS1 3EX"
 
     hospitals = page.locator("#hospital-list > li")
     assert hospitals.count() == 5
@@ -60,7 +79,7 @@ def test_search_change_radius_and_read_the_page(browser, server, axe, artifacts)
     one_km = _table(page, "#collisions-by-year")
     page.get_by_label("2 kilometres").check()
     page.get_by_role("button", name="Update").click()
-    page.wait_for_url("**/area/LS1%201UR?radius_m=2000")
+    page.wait_for_url("**/area/LS1%203EX?radius_m=2000")
     assert page.get_by_label("2 kilometres").is_checked()
     assert "Within 2 kilometres" in page.locator(".govuk-caption-l").inner_text()
     two_km = _table(page, "#collisions-by-year")
@@ -74,6 +93,23 @@ def test_search_change_radius_and_read_the_page(browser, server, axe, artifacts)
     months = _table(page, "#crime-by-month")
     assert len(months) == 12 and months[-1][0] == "September 2025"
     assert page.get_by_text("Why the places are approximate").is_visible()
+    assert axe(page) == []
+    context.close()
+
+
+@pytest.mark.parametrize(("postcode", "district"), [("CF14 4XW", "Cardiff"), ("NW1 2BU", "Camden")])
+def test_cardiff_and_london_pages_draw_their_district_outline(
+    browser, server, axe, postcode, district
+):
+    context = browser.new_context(viewport={"width": 1024, "height": 900})
+    _offline(context)
+    page = context.new_page()
+    page.goto(server.url + "/area/" + postcode.replace(" ", "%20"))
+    assert page.locator("#district").inner_text().startswith(f"In {district}")
+    page.wait_for_selector("#sw-map path.sw-district-outline")
+    assert page.locator("#sw-map path.sw-district-outline").count() >= 1
+    assert district in page.locator("#map-key").inner_text()
+    assert page.locator("#attributions").inner_text().count("Open Government Licence") >= 4
     assert axe(page) == []
     context.close()
 
@@ -102,8 +138,8 @@ def test_invalid_postcode_shows_the_error_summary(browser, server, axe):
 def test_the_page_is_complete_without_javascript(browser, server):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
-    page.goto(server.url + "/?postcode=LS1+1UR&radius_m=500")
-    assert page.url.endswith("/area/LS1%201UR?radius_m=500")
+    page.goto(server.url + "/?postcode=LS1+3EX&radius_m=500")
+    assert page.url.endswith("/area/LS1%203EX?radius_m=500")
     assert page.locator(".sw-map__fallback").is_visible()
     for table in ("#collisions-by-severity", "#collisions-by-year", "#crime-by-category"):
         assert page.locator(table).is_visible()
@@ -117,7 +153,7 @@ def test_phone_width_screenshot(browser, server, axe, artifacts):
     )
     _offline(context)
     page = context.new_page()
-    page.goto(server.url + "/area/LS1%201UR?radius_m=1000")
+    page.goto(server.url + "/area/LS1%203EX?radius_m=1000")
     page.wait_for_selector("#sw-map .leaflet-interactive")
     assert axe(page) == []
     page.screenshot(path=str(artifacts / "streetwise-phone-full.png"), full_page=True)

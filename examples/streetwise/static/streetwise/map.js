@@ -25,7 +25,8 @@
 
   if (data.outline) {
     L.geoJSON({ type: 'MultiPolygon', coordinates: data.outline }, {
-      style: { color: '#505a5f', weight: 2, fill: false, dashArray: '6 4' }, interactive: false
+      style: { color: '#505a5f', weight: 2, fill: false, dashArray: '6 4', className: 'sw-district-outline' },
+      interactive: false
     }).addTo(map)
   }
   L.circle([lat, lon], { radius: data.radius_m, color: '#1d70b8', weight: 2, fill: false, interactive: false }).addTo(map)
