@@ -141,8 +141,7 @@ def collisions(
     radius_m: float,
     district: District | None,
 ) -> dict[str, Any]:
-    found = data.collisions.within(lat, lon, radius_m)
-    rows = np.fromiter((r for r, _ in found), dtype=np.int64, count=len(found))
+    found = store.collisions_within(state.get_engine(app), data, lat, lon, radius_m)
     circle = region.circle_area_km2(radius_m)
     name = district.name if district else "the district"
     km2 = district.land_km2 if district else None
@@ -152,11 +151,8 @@ def collisions(
     # the years the district has data for (all loaded years without a district), so that
     # the circle and the district are counted over the same years
     years = sorted(whole["by_year"]) if whole and whole["by_year"] else data.years
-    yr = data.year[rows]
-    in_years = np.isin(yr, years)
-    rows, yr = rows[in_years], yr[in_years]
-    sev = data.severity[rows]
-    cas = data.casualties[rows]
+    found = found.take(np.isin(found.year, years))
+    yr, sev, cas = found.year, found.severity, found.casualties
     by_severity = []
     for code, sev_name in enumerate(store.SEVERITIES):
         mask = sev == code
@@ -200,16 +196,21 @@ def collisions(
         "years_loaded": len(years),
         "years_text": years_text(years),
         "total": compare(
-            len(rows), circle, whole["count"] if whole else None, km2, len(years), name
+            len(found), circle, whole["count"] if whole else None, km2, len(years), name
         ),
         "casualties": int(cas.sum()),
         "district_count": whole["count"] if whole else None,
         "by_severity": by_severity,
         "by_year": by_year,
         "_points": [
-            (float(data.lats[r]), float(data.lons[r]), store.SEVERITIES[data.severity[r]], round(d))
-            for r, d in found[:MAP_POINTS]
-            if data.year[r] in years
+            (float(la), float(lo), store.SEVERITIES[s], round(float(d)))
+            for la, lo, s, d in zip(
+                found.lats[:MAP_POINTS],
+                found.lons[:MAP_POINTS],
+                found.severity[:MAP_POINTS],
+                found.distance[:MAP_POINTS],
+                strict=True,
+            )
         ],
     }
 

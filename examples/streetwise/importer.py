@@ -24,6 +24,7 @@ from civickit.postcodes import PostcodeDirectory
 from examples.common import ImportFailed, ImportReport, Progress, Refused, Staging, attempt
 from examples.common.importing import plural
 
+from . import spatial
 from .districts import current_code
 from .models import TABLES, DataMeta, create_all
 
@@ -120,13 +121,25 @@ def _load(
                 raise _too_many_skipped(report, max_skipped)
             if report.rows == 0:
                 raise Refused("the files held no usable rows")
+            staging.index()
+            index = spatial.backend(engine) if kind == "collisions" else ""
+            if index in ("rtree", "postgis"):
+                with staging.transaction():
+                    spatial.prepare(
+                        staging.conn, staging.copies[live.name].name, index, staging.token
+                    )
             report.status = "ok"
             report.message = (
                 f"{plural(report.rows, 'row')} loaded from {plural(len(report.files), 'file')}"
             )
             if report.skipped_count:
                 report.message += f"; {plural(report.skipped_count, 'row')} skipped"
-            staging.swap(lambda conn: _record(conn, report, **(detail or {})))
+
+            def record(conn: sa.Connection) -> None:
+                spatial.swap_in(conn, index)
+                _record(conn, report, **(detail or {}), **report.figures())
+
+            staging.swap(record)
     return report
 
 

@@ -43,7 +43,7 @@ class State:
         models.create_all(self.engine)
         # rendered area pages and API answers, keyed on the place, radius and data version
         self.pages = MemoryCache(ttl=config["PAGE_CACHE_TTL"])
-        self.data = LoadedData(self.engine)
+        self.data = LoadedData(self.engine, config.get("COLLISION_INDEX", "auto"))
 
     # Made on first use, so that settings changed after create_app() (the demo's
     # offline timeouts) still apply; cached_property keeps the first one made.

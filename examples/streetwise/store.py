@@ -8,6 +8,7 @@ when an import has changed them, even from another process such as
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from civickit.geo import PointIndex
 
+from . import spatial
 from .districts import District
 from .models import Collision, DataMeta, Hospital
 
@@ -27,9 +29,15 @@ _SEVERITY_CODE = {name: i for i, name in enumerate(SEVERITIES)}
 
 @dataclass
 class Loaded:
-    """Everything an area lookup reads, built from one data load."""
+    """Everything an area lookup reads, built from one data load.
+
+    ``spatial`` says where radius queries go: ``rtree`` or ``postgis`` (the
+    database's spatial index; the collision arrays below are then empty) or
+    ``memory`` (every collision in a :class:`PointIndex` in this process).
+    """
 
     version: tuple[Any, ...]
+    spatial: str
     collisions: PointIndex[int]
     ids: np.ndarray  # database ids, by row
     lats: np.ndarray
@@ -71,8 +79,9 @@ class LoadedData:
     meanwhile wait for it (the lock) rather than each building their own.
     """
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, index: str = "auto") -> None:
         self._engine = engine
+        self._index = index  # auto | memory
         self._lock = threading.Lock()
         self._current: Loaded | None = None
 
@@ -80,24 +89,27 @@ class LoadedData:
         version = data_version(self._engine)
         with self._lock:
             if self._current is None or self._current.version != version:
-                self._current = build(self._engine, version)
+                self._current = build(self._engine, version, self._index)
             return self._current
 
 
-def build(engine: sa.Engine, version: tuple[Any, ...] | None = None) -> Loaded:
-    """Read collisions and hospitals from the database and index them."""
+def build(engine: sa.Engine, version: tuple[Any, ...] | None = None, index: str = "auto") -> Loaded:
+    """Read hospitals (and, without a spatial index in the database, collisions) and index them."""
     version = data_version(engine) if version is None else version
+    kind = spatial.backend(engine) if index == "auto" else "memory"
+    if kind != "memory" and not spatial.has_index(engine):
+        kind = "memory"
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(
-                Collision.id,
-                Collision.latitude,
-                Collision.longitude,
-                Collision.severity,
-                Collision.date,
-                Collision.casualties,
-            )
-        ).all()
+        query = sa.select(
+            Collision.id,
+            Collision.latitude,
+            Collision.longitude,
+            Collision.severity,
+            Collision.date,
+            Collision.casualties,
+        )
+        # with a spatial index, radius queries go to the database: nothing is loaded here
+        rows = conn.execute(query if kind == "memory" else query.where(sa.false())).all()
         hospitals = [dict(r._mapping) for r in conn.execute(sa.select(Hospital.__table__))]
         meta = {
             r.source: {
@@ -117,10 +129,14 @@ def build(engine: sa.Engine, version: tuple[Any, ...] | None = None) -> Loaded:
     casualties = np.fromiter((r[5] or 0 for r in rows), dtype=np.int32, count=n)
     del rows
     years = sorted(int(y) for y in np.unique(year) if y)
+    if kind != "memory":  # the years the import counted, kept with its provenance
+        detail = json.loads((meta.get("collisions") or {}).get("detail") or "{}")
+        years = sorted(int(y) for y in (detail.get("per_year") or {}))
 
     hospital_index = PointIndex(hospitals, lat="latitude", lon="longitude")
     return Loaded(
         version=version,
+        spatial=kind,
         collisions=PointIndex.from_arrays(lats, lons),
         ids=ids,
         lats=lats,
@@ -190,3 +206,21 @@ def district_hospitals(data: Loaded, district: District) -> int:
         )
         data.district_totals[key] = found
     return int(found)
+
+
+def collisions_within(
+    engine: sa.Engine, data: Loaded, lat: float, lon: float, radius_m: float
+) -> spatial.Found:
+    """The collisions within ``radius_m`` of a point, nearest first, from wherever they are."""
+    if data.spatial != "memory":
+        return spatial.within(engine, lat, lon, radius_m)
+    found = data.collisions.within(lat, lon, radius_m)
+    rows = np.fromiter((r for r, _ in found), dtype=np.int64, count=len(found))
+    return spatial.Found(
+        data.lats[rows],
+        data.lons[rows],
+        data.severity[rows],
+        data.year[rows],
+        data.casualties[rows],
+        np.fromiter((d for _, d in found), dtype=np.float64, count=len(found)),
+    )

@@ -1,0 +1,92 @@
+"""streetwise's scale path: radius queries from the database (SQLite R*Tree, PostGIS).
+
+The bundled national files are imported, then every answer from the
+database's spatial index must equal the in-memory ``PointIndex`` fallback's,
+and a worker using the database loads no collisions into memory.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from examples.streetwise import importer, spatial, state
+from tests.examples.helpers import make_streetwise_app, streetwise_engine
+
+# LS1 3EX (Leeds General Infirmary), NW1 2BU (University College Hospital): real places
+# with real collisions around them in the bundled sample
+PLACES = [(53.801460, -1.552119), (51.524891, -0.136896), (51.5072, -0.1276)]
+
+
+@pytest.fixture
+def postgis_url(postgres_url):
+    """A throwaway schema in a database with PostGIS (made here if the server has it)."""
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        pytest.skip(
+            "PostGIS is not installed on this PostgreSQL server "
+            f"(apt-get install postgresql-15-postgis-3; .ci/run does): {exc.orig}"
+        )
+    schema = "gis_" + secrets.token_hex(4)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in postgres_url else "?"
+    try:
+        yield f"{postgres_url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
+
+
+def _answers(app):
+    client = app.test_client()
+    out = []
+    for postcode in ("LS1 3EX", "NW1 2BU"):
+        for radius in (500, 1000, 2000):
+            body = client.get(f"/api/area/{postcode}?radius_m={radius}").get_json()
+            out.append(body["collisions"])
+    return out
+
+
+def _check(url, expected_backend):
+    app = make_streetwise_app(url)
+    engine = streetwise_engine(app)
+    importer.import_sample(engine)
+    assert spatial.backend(engine) == expected_backend and spatial.has_index(engine)
+    data = state.get_data(app)
+    assert data.spatial == expected_backend
+    assert len(data.lats) == 0  # nothing loaded into this worker
+    memory = make_streetwise_app(url, COLLISION_INDEX="memory")
+    assert state.get_data(memory).spatial == "memory"
+    assert len(state.get_data(memory).lats) == 4074
+    for lat, lon in PLACES:
+        for radius in (200, 1000, 2000):
+            ours = store_within(app, lat, lon, radius)
+            theirs = store_within(memory, lat, lon, radius)
+            assert len(ours) == len(theirs) > 0 or radius == 200
+            assert np.allclose(np.sort(ours.distance), np.sort(theirs.distance))
+    assert _answers(app) == _answers(memory)
+    engine.dispose()
+
+
+def store_within(app, lat, lon, radius):
+    from examples.streetwise import store
+
+    return store.collisions_within(streetwise_engine(app), state.get_data(app), lat, lon, radius)
+
+
+def test_sqlite_rtree_answers_as_the_in_memory_index(tmp_path):
+    _check(f"sqlite:///{tmp_path / 'sw.db'}", "rtree")
+
+
+@pytest.mark.postgres
+def test_postgis_answers_as_the_in_memory_index(postgis_url):
+    _check(postgis_url, "postgis")
