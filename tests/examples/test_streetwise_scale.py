@@ -75,6 +75,7 @@ def _check(url, expected_backend):
             assert np.allclose(np.sort(ours.distance), np.sort(theirs.distance))
     assert _answers(app) == _answers(memory)
     engine.dispose()
+    streetwise_engine(memory).dispose()
 
 
 def store_within(app, lat, lon, radius):
