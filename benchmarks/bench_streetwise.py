@@ -1,154 +1,231 @@
-"""streetwise: area lookups over 1,000,000 collisions, and the radius query against SQLite R*Tree.
+"""streetwise at national scale: 5,000,000 generated collisions in the real 2023 STATS19 layout.
 
-* Data: a generated 1,000,000-row STATS19 file (the 2024 layout, points spread
-  across Great Britain; shared with ``bench_stats19``) imported through
-  ``sw import``'s importer, plus the bundled hospitals and postcodes, into an
-  SQLite database under ``benchmarks/.data`` (built once, then reused).
-* Crime is "live" from a local stand-in for data.police.uk that answers from
-  the bundled snapshot, through the app's SQLite HTTP cache (and the app's
-  in-memory memo of parsed answers, ``STREETWISE_CRIME_MEMO_TTL``). Every
-  lookup is requested once to fill the caches; the measured lookups must then
-  cause zero requests to the stand-in (printed), i.e. crime is served from
-  the cache.
-* In-process: p50 and p99 of ``GET /api/area/<postcode>`` and the HTML page
-  through Flask's test client, over 38 central Leeds postcodes x 3 radii,
-  rendered every time (``STREETWISE_PAGE_CACHE_TTL=0``) and with the page
-  cache on (the default, 60 s).
-* Under gunicorn (2 sync workers) on loopback, wrk with 32 connections: the
-  area API and page against a hello-world route of the same app, same run.
-* The radius query alone: ``PointIndex.within`` (exact, haversine) against
-  the same question asked of the database alone: an SQLite R*Tree box query
-  with the haversine filter in SQL. Both must return the same rows.
+    make bench BENCH=streetwise                      # 5,000,000 rows
+    STREETWISE_BENCH_ROWS=1000000 make bench BENCH=streetwise
+
+* Data: generated collisions in the 44-column 2023 ``collision_*`` layout (the
+  header of the real 2023 file bundled with streetwise), spread over Great
+  Britain: each row takes a random district of the bundled ONS boundaries and a
+  random point in that district's box, with the district's code in
+  ``local_authority_ons_district``. Generated once under ``benchmarks/.data``.
+* Import: ``sw import``'s importer (read, stage, index, R*Tree or PostGIS
+  index, swap), each in a fresh process: time and peak RSS, into SQLite and
+  into PostgreSQL (PostGIS where installed), against reading the same file
+  with ``csv.reader`` and keeping nothing.
+* Worker start: a fresh process makes the app and answers its first area
+  request (what each gunicorn worker pays): time and peak RSS, with the
+  radius query in the database (``auto``) against loading every collision
+  into a ``PointIndex`` (``memory``, the old way).
+* In-process: p50 and p99 of the area API and page through Flask's test
+  client, uncached (``STREETWISE_PAGE_CACHE_TTL=0``), crime from the bundled
+  snapshot (no network), over the real postcodes of the bundled directory.
+* Under gunicorn (2 sync workers, wrk -t2 -c32 on loopback), uncached: the
+  area API and page against a hello-world route of the same app.
+* The radius query alone: ``PointIndex.within`` against SQLite R*Tree and
+  PostGIS ``ST_DWithin`` on the geography column (through ``spatial.within``,
+  which also applies the exact haversine filter); the answers must match.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import math
+import contextlib
+import csv
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from urllib.parse import parse_qs
 
-import numpy as np
+from benchmarks._common import data_dir, in_child, percentiles, ratio, table
 
-from benchmarks._common import data_dir, percentiles, ratio, table
-
-ROWS = 1_000_000
-R = 6_371_008.8
+ROWS = int(os.environ.get("STREETWISE_BENCH_ROWS", "5000000"))
 ROOT = Path(__file__).resolve().parent.parent
+HEADER_FILE = ROOT / "examples" / "streetwise" / "data" / "stats19_collision_2023_head_real.csv"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTCODES = ["LS1 3EX", "NW1 2BU", "NP20 6ZE", "LS9 7TF", "WC1N 3JH", "LS2 9LN"]
 
 
-def _db() -> Path:
-    return data_dir() / f"streetwise_{ROWS}.sqlite3"
+def generate(path: Path, rows: int = ROWS) -> Path:
+    """``rows`` collisions in the 2023 layout, spread over Great Britain's districts."""
+    from examples.streetwise.districts import Districts
 
-
-def build_database() -> Path:
-    """Import the generated STATS19 file and the bundled hospitals/postcodes (once)."""
-    from benchmarks import bench_stats19
-    from examples.common import make_engine
-    from examples.streetwise import importer
-
-    path = _db()
-    marker = path.with_suffix(".ok")
-    if path.exists() and marker.exists():
-        return path
-    path.unlink(missing_ok=True)
-    csv_path = data_dir() / f"stats19_2024_{bench_stats19.ROWS}.csv"
-    if not csv_path.exists():
-        print(f"  generating {csv_path.name} ...", flush=True)
-        bench_stats19.generate(csv_path)
-    engine = make_engine(f"sqlite:///{path}")
-    start = time.perf_counter()
-    report = importer.import_collisions(engine, stats19=[csv_path], max_skipped=ROWS)
-    print(
-        f"  imported {report.rows:,} collisions ({report.skipped_count:,} skipped) "
-        f"in {time.perf_counter() - start:.1f} s",
-        flush=True,
-    )
-    files = importer.sample_files()
-    importer.import_hospitals(engine, files["hospitals"][0])
-    importer.import_postcodes(engine, files["postcodes"][0])
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "CREATE VIRTUAL TABLE sw_rtree USING rtree(id, min_lat, max_lat, min_lon, max_lon, +lat, +lon)"
-        )
-        conn.execute(
-            "INSERT INTO sw_rtree SELECT id, latitude, latitude, longitude, longitude, "
-            "latitude, longitude FROM sw_collisions"
-        )
-    engine.dispose()
-    marker.write_text("ok")
+    with HEADER_FILE.open(encoding="utf-8-sig") as f:
+        header = next(csv.reader(f))
+    at = {name: i for i, name in enumerate(header)}
+    districts = [d for d in (Districts().get(c) for c in Districts().codes()) if d is not None]
+    districts = [d for d in districts if not d.code.startswith("N") and d.polygons]
+    rng = random.Random(20231)
+    tmp = path.with_suffix(".part")
+    with tmp.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(header)
+        template = ["-1"] * len(header)
+        for i in range(rows):
+            d = districts[i % len(districts)] if i < len(districts) else rng.choice(districts)
+            south, west, north, east = d.bbox
+            row = list(template)
+            year = 2015 + i % 9
+            row[at["collision_index"]] = f"{year}{i:09d}"
+            row[at["collision_year"]] = str(year)
+            row[at["collision_ref_no"]] = f"{i:09d}"
+            row[at["latitude"]] = f"{rng.uniform(south, north):.6f}"
+            row[at["longitude"]] = f"{rng.uniform(west, east):.6f}"
+            row[at["collision_severity"]] = str(rng.choice((1, 2, 2, 3, 3, 3, 3, 3, 3, 3)))
+            row[at["number_of_vehicles"]] = str(rng.randint(1, 3))
+            row[at["number_of_casualties"]] = str(rng.randint(1, 2))
+            row[at["date"]] = f"{rng.randint(1, 28):02d}/{rng.randint(1, 12):02d}/{year}"
+            row[at["time"]] = f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}"
+            row[at["local_authority_ons_district"]] = d.code
+            row[at["local_authority_highway"]] = d.code
+            row[at["first_road_class"]] = str(rng.randint(1, 6))
+            writer.writerow(row)
+    tmp.replace(path)
     return path
 
 
-# -- a stand-in for data.police.uk, answering from the bundled snapshot ----------------
+def input_file() -> Path:
+    path = data_dir() / f"stats19_2023_layout_{ROWS}.csv"
+    if not path.exists():
+        print(f"  generating {path.name} ...", flush=True)
+        generate(path)
+    return path
 
 
-class FakePolice:
-    def __init__(self) -> None:
-        from werkzeug.serving import make_server
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-
-        from examples.streetwise import DATA_DIR, region
-
-        snap = json.loads((DATA_DIR / "crime_snapshot.json").read_text())
-        self.dates = snap["crimes-street-dates"]
-        self.months = snap["crimes-street"]
-        self.inside = region.inside
-        self.hits = 0
-        self._server = make_server("127.0.0.1", 0, self, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/api"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def __call__(self, environ, start_response):
-        self.hits += 1
-        path = environ["PATH_INFO"]
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        if path.endswith("/crimes-street-dates"):
-            body = self.dates
-        else:
-            poly = [tuple(map(float, p.split(","))) for p in query["poly"][0].split(":")]
-            items = self.months.get(query["date"][0], [])
-            lats = np.array([float(c["location"]["latitude"]) for c in items])
-            lons = np.array([float(c["location"]["longitude"]) for c in items])
-            mask = self.inside(lats, lons, poly) if items else []
-            body = [c for c, keep in zip(items, mask, strict=True) if keep]
-        data = json.dumps(body).encode()
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [data]
-
-    def close(self) -> None:
-        self._server.shutdown()
+def _sqlite_url() -> str:
+    return f"sqlite:///{data_dir() / f'streetwise_{ROWS}.sqlite3'}"
 
 
-def _env(police_url: str, cache: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": f"sqlite:///{_db()}",
-        "STREETWISE_CRIME_SOURCE": "live",
-        "STREETWISE_POLICE_URL": police_url,
-        "STREETWISE_HTTP_CACHE": str(cache),
-        "STREETWISE_POSTCODES_ONLINE": "0",
-        "RATELIMIT_ENABLED": "0",
-    }
+def _pg_url() -> str | None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS bench_streetwise"))
+            with contextlib.suppress(sa.exc.DBAPIError):
+                conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    except Exception as exc:  # no server: that column is skipped
+        print(f"  PostgreSQL not reachable at {PG_URL} ({exc.__class__.__name__}): skipped")
+        return None
+    finally:
+        engine.dispose()
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3Dbench_streetwise"
+
+
+def _import(url: str, path: Path) -> int:
+    from examples.common import make_engine
+    from examples.streetwise import importer
+
+    engine = make_engine(url)
+    report = importer.import_collisions(engine, stats19=[path], max_skipped=ROWS)
+    importer.import_hospitals(
+        engine, importer.sample_files()["hospitals"][0], as_of=importer.SAMPLE_HOSPITALS_AS_OF
+    )
+    engine.dispose()
+    return report.rows
+
+
+def _read_only(path: Path) -> int:
+    with path.open(newline="", encoding="utf-8") as f:
+        return sum(1 for _ in csv.reader(f)) - 1
+
+
+def imports(path: Path, urls: dict[str, str]) -> list[list]:
+    rows = []
+    base_s, n, base_rss = in_child(lambda: _read_only(path))
+    rows.append(["csv.reader over the file, keeping nothing", f"{base_s:.1f}", f"{base_rss:.0f}",
+                 "1.00x"])  # fmt: skip
+    for name, url in urls.items():
+        seconds, loaded, rss = in_child(lambda url=url: _import(url, path))
+        assert loaded == n, (name, loaded, n)
+        rows.append([f"sw import into {name}", f"{seconds:.1f}", f"{rss:.0f}",
+                     ratio(seconds, base_s)])  # fmt: skip
+    return rows
+
+
+def _app(url: str, index: str = "auto"):
+    from examples.streetwise import create_app
+    from examples.streetwise.demo import SAMPLE_POSTCODES
+
+    return create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "bench",
+            "CRIME_SOURCE": "snapshot",
+            "HTTP_CACHE": "",
+            "PAGE_CACHE_TTL": 0,
+            "POSTCODES_DIRECTORY": str(SAMPLE_POSTCODES),
+            "POSTCODES_ONLINE": False,
+            "COLLISION_INDEX": index,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+
+
+def _first_request(url: str, index: str) -> int:
+    app = _app(url, index)
+    response = app.test_client().get("/api/area/LS1%203EX?radius_m=1000")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return int(response.get_json()["collisions"]["total"]["count"])
+
+
+def worker_start(urls: dict[str, str]) -> list[list]:
+    rows = []
+    for name, url in urls.items():
+        for index, how in (("auto", "radius query in the database"),
+                           ("memory", "every collision in a PointIndex")):  # fmt: skip
+            seconds, count, rss = in_child(lambda url=url, index=index: _first_request(url, index))
+            rows.append([f"{name}: {how}", f"{seconds:.2f}", f"{rss:.0f}", count])
+    return rows
+
+
+def in_process(url: str) -> list[list]:
+    app = _app(url)
+    client = app.test_client()
+    targets = [(pc, r) for pc in POSTCODES for r in (500, 1000, 2000)]
+    for pc, radius in targets:
+        assert client.get(f"/api/area/{pc}?radius_m={radius}").status_code == 200
+    rng = random.Random(7)
+    rows = []
+    for label, prefix in (("area API (JSON)", "/api/area"), ("area page (HTML)", "/area")):
+        samples = []
+        for _ in range(300):
+            pc, radius = rng.choice(targets)
+            t0 = time.perf_counter()
+            response = client.get(f"{prefix}/{pc}?radius_m={radius}")
+            samples.append(time.perf_counter() - t0)
+            assert response.status_code == 200
+        cut = percentiles(samples)
+        rows.append([f"{label}, uncached", f"{cut[50] * 1000:.1f}", f"{cut[99] * 1000:.1f}"])
+    return rows
+
+
+def profile(url: str) -> None:
+    """Where an uncached area API request spends its time (cProfile, top 12 by own time)."""
+    import cProfile
+    import pstats
+
+    app = _app(url)
+    client = app.test_client()
+    client.get("/api/area/LS1%203EX?radius_m=1000")
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(30):
+        client.get("/api/area/LS1%203EX?radius_m=1000")
+    prof.disable()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(12)
 
 
 def gunicorn_app():
     """The app gunicorn serves here, plus a hello-world route to compare with."""
-    from examples.streetwise import create_app
-
-    app = create_app()
+    app = _app(os.environ["BENCH_DATABASE_URL"])
 
     @app.get("/bench/hello")
     def hello():
@@ -157,60 +234,10 @@ def gunicorn_app():
     return app
 
 
-def _targets() -> list[tuple[str, int]]:
-    from scripts.generate_streetwise_sample import CENTRAL_POSTCODES
-
-    return [(pc, r) for pc, _, _ in CENTRAL_POSTCODES for r in (500, 1000, 2000)]
-
-
-def in_process(police: FakePolice, cache: Path) -> list[list]:
-    rows = []
-    for ttl, how in (("0", "rendered each time"), ("60", "page cache, 60 s")):
-        rows += _in_process(police, cache, ttl, how)
-    return rows
-
-
-def _in_process(police: FakePolice, cache: Path, ttl: str, how: str) -> list[list]:
-    from examples.streetwise import create_app
-
-    os.environ.update(_env(police.url, cache), STREETWISE_PAGE_CACHE_TTL=ttl)
-    app = create_app()
-    client = app.test_client()
-    start = time.perf_counter()
-    client.get("/api/area/LS1%201UR")
-    print(f"  first request, {how} (loads and indexes 1,000,000 collisions): "
-          f"{time.perf_counter() - start:.1f} s")  # fmt: skip
-    targets = _targets()
-    for pc, radius in targets:  # fill the HTTP cache
-        assert client.get(f"/api/area/{pc}?radius_m={radius}").status_code == 200
-    rows = []
-    rng = random.Random(7)
-    for label, prefix in (("area API (JSON)", "/api/area"), ("area page (HTML)", "/area")):
-        hits_before = police.hits
-        samples = []
-        for _ in range(600):
-            pc, radius = rng.choice(targets)
-            t0 = time.perf_counter()
-            response = client.get(f"{prefix}/{pc}?radius_m={radius}")
-            samples.append(time.perf_counter() - t0)
-            assert response.status_code == 200
-        cut = percentiles(samples)
-        rows.append(
-            [f"{label}, {how}", f"{cut[50] * 1000:.1f}", f"{cut[99] * 1000:.1f}",
-             police.hits - hits_before]
-        )  # fmt: skip
-    for key in (*_env(police.url, cache), "STREETWISE_PAGE_CACHE_TTL"):
-        os.environ.pop(key, None)
-    from examples.streetwise import state
-
-    state.get_engine(app).dispose()
-    return rows
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def _wrk(url: str, seconds: int = 8) -> float:
@@ -220,27 +247,17 @@ def _wrk(url: str, seconds: int = 8) -> float:
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         print(f"  warning: {non2xx.group(1)} error responses from {url}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return float(found.group(1)) if found else 0.0
 
 
-def under_gunicorn(police: FakePolice, cache: Path) -> list[list]:
+def under_gunicorn(url: str) -> list[list]:
     if not shutil.which("wrk"):
         return [["(wrk not installed: apt-get install -y wrk)", "-", "-"]]
-    rows = []
-    for ttl, how in (("0", "rendered each time"), ("60", "page cache, 60 s")):
-        hello, api, page = _under_gunicorn(police, cache, ttl)
-        if not rows:
-            rows.append(["hello-world route", f"{hello:,.0f}", "1.00x"])
-        rows += [
-            [f"area API, LS1 1UR, 1 km, {how}", f"{api:,.0f}", ratio(api, hello)],
-            [f"area page, LS1 1UR, 1 km, {how}", f"{page:,.0f}", ratio(page, hello)],
-        ]
-    return rows
+    import requests
 
-
-def _under_gunicorn(police: FakePolice, cache: Path, ttl: str) -> tuple[float, float, float]:
     port = _free_port()
-    env = {**os.environ, **_env(police.url, cache), "STREETWISE_PAGE_CACHE_TTL": ttl}
+    env = {**os.environ, "BENCH_DATABASE_URL": url}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level",
          "warning", "benchmarks.bench_streetwise:gunicorn_app()"],
@@ -248,97 +265,113 @@ def _under_gunicorn(police: FakePolice, cache: Path, ttl: str) -> tuple[float, f
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        import requests
-
         deadline = time.monotonic() + 120
         warmed = 0
-        while warmed < 20 and time.monotonic() < deadline:  # both workers load the index
+        while warmed < 10 and time.monotonic() < deadline:
             try:
-                if requests.get(f"{base}/api/area/LS1%201UR", timeout=60).ok:
+                if requests.get(f"{base}/api/area/LS1%203EX", timeout=60).ok:
                     warmed += 1
             except requests.ConnectionError:
                 time.sleep(0.5)
-        hits_before = police.hits
         hello = _wrk(f"{base}/bench/hello")
-        api = _wrk(f"{base}/api/area/LS1%201UR?radius_m=1000")
-        page = _wrk(f"{base}/area/LS1%201UR?radius_m=1000")
-        print(f"  requests to the police.uk stand-in while measuring: {police.hits - hits_before}")
+        api = _wrk(f"{base}/api/area/LS1%203EX?radius_m=1000")
+        page = _wrk(f"{base}/area/LS1%203EX?radius_m=1000")
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    return hello, api, page
-
-
-def radius_query() -> list[list]:
-    from civickit.geo import PointIndex
-
-    path = _db()
-    conn = sqlite3.connect(path)
-    ids, lats, lons = (
-        np.array(col)
-        for col in zip(
-            *conn.execute("SELECT id, latitude, longitude FROM sw_collisions"), strict=True
-        )
-    )
-    t0 = time.perf_counter()
-    index = PointIndex.from_arrays(lats, lons, ids.tolist())
-    build_s = time.perf_counter() - t0
-    rng = random.Random(11)
-    points = [(rng.uniform(50.0, 58.6), rng.uniform(-6.0, 1.8)) for _ in range(3000)]
-    radius = 1000.0
-
-    t0 = time.perf_counter()
-    ours = [index.within(lat, lon, radius) for lat, lon in points]
-    ours_s = time.perf_counter() - t0
-
-    sql = (
-        "SELECT id FROM sw_rtree WHERE min_lat <= :lat_hi AND max_lat >= :lat_lo "
-        "AND min_lon <= :lon_hi AND max_lon >= :lon_lo AND "
-        "2 * :r * asin(sqrt(power(sin(radians(lat - :lat) / 2), 2) + cos(radians(:lat)) * "
-        "cos(radians(lat)) * power(sin(radians(lon - :lon) / 2), 2))) <= :radius"
-    )
-    params = []
-    for lat, lon in points:
-        dlat = math.degrees(radius / R) * 1.001
-        dlon = dlat / math.cos(math.radians(lat))
-        params.append(
-            {"lat": lat, "lon": lon, "lat_lo": lat - dlat, "lat_hi": lat + dlat,
-             "lon_lo": lon - dlon, "lon_hi": lon + dlon, "r": R, "radius": radius}
-        )  # fmt: skip
-    t0 = time.perf_counter()
-    theirs = [[row[0] for row in conn.execute(sql, p)] for p in params]
-    theirs_s = time.perf_counter() - t0
-    conn.close()
-    same = sum(sorted(i for i, _ in a) == sorted(b) for a, b in zip(ours, theirs, strict=True))
-    hits = sum(len(a) for a in ours)
-    n = len(points)
-    print(f"  PointIndex built over {len(index):,} points in {build_s:.1f} s; "
-          f"{hits:,} hits in {n:,} queries; identical answers: {same:,}/{n:,}")  # fmt: skip
     return [
-        ["civickit PointIndex.within (exact)", f"{n / ours_s:,.0f}", "1.00x"],
-        [
-            "SQLite R*Tree + haversine in SQL",
-            f"{n / theirs_s:,.0f}",
-            ratio(n / ours_s, n / theirs_s),
-        ],
+        ["hello-world route", f"{hello:,.0f}", "1.00x"],
+        ["area API, LS1 3EX, 1 km, uncached", f"{api:,.0f}", ratio(api, hello)],
+        ["area page, LS1 3EX, 1 km, uncached", f"{page:,.0f}", ratio(page, hello)],
     ]
 
 
+def radius_queries(urls: dict[str, str]) -> list[list]:
+    import numpy as np
+    import sqlalchemy as sa
+
+    from civickit.geo import PointIndex
+    from examples.common import make_engine
+    from examples.streetwise import spatial
+
+    engine = make_engine(urls["SQLite"])
+    with engine.connect() as conn:
+        lats, lons = (
+            np.array(col, dtype=float)
+            for col in zip(
+                *conn.execute(sa.text("SELECT latitude, longitude FROM sw_collisions")), strict=True
+            )  # fmt: skip
+        )
+    t0 = time.perf_counter()
+    index = PointIndex.from_arrays(lats, lons)
+    build_s = time.perf_counter() - t0
+    del lats, lons
+    rng = random.Random(11)
+    points = [(rng.uniform(50.5, 55.8), rng.uniform(-4.5, 1.5)) for _ in range(1000)]
+    radius = 1000.0
+    t0 = time.perf_counter()
+    ours = [len(index.within(lat, lon, radius)) for lat, lon in points]
+    ours_s = time.perf_counter() - t0
+    print(f"  PointIndex built over {len(index):,} points in {build_s:.1f} s; "
+          f"{sum(ours):,} hits in {len(points):,} queries")  # fmt: skip
+    rows = [["civickit PointIndex.within (in memory)", f"{len(points) / ours_s:,.0f}", "1.00x",
+             "-"]]  # fmt: skip
+    for name, url in urls.items():
+        db = engine if name == "SQLite" else make_engine(url)
+        t0 = time.perf_counter()
+        theirs = [len(spatial.within(db, lat, lon, radius)) for lat, lon in points]
+        s = time.perf_counter() - t0
+        same = sum(a == b for a, b in zip(ours, theirs, strict=True))
+        label = "SQLite R*Tree" if name == "SQLite" else "PostGIS ST_DWithin (geography)"
+        rows.append([f"{label} + haversine", f"{len(points) / s:,.0f}",
+                     ratio(len(points) / ours_s, len(points) / s),
+                     f"{same}/{len(points)}"])  # fmt: skip
+        if db is not engine:
+            db.dispose()
+    engine.dispose()
+    return rows
+
+
+def table_sizes(urls: dict[str, str]) -> None:
+    import sqlalchemy as sa
+
+    path = Path(urls["SQLite"].removeprefix("sqlite:///"))
+    print(f"  SQLite file: {path.stat().st_size / 1e6:,.0f} MB "
+          f"({path.stat().st_size / ROWS:,.0f} B per collision, with the R*Tree and indexes)")  # fmt: skip
+    if "PostgreSQL" in urls:
+        engine = sa.create_engine(urls["PostgreSQL"])
+        with engine.connect() as conn:
+            size = conn.execute(sa.text("SELECT pg_total_relation_size('sw_collisions')")).scalar()
+        engine.dispose()
+        print(f"  PostgreSQL sw_collisions with its indexes: {size / 1e6:,.0f} MB "
+              f"({size / ROWS:,.0f} B per collision)")  # fmt: skip
+
+
 def main() -> None:
-    print("streetwise: 1,000,000 generated STATS19 collisions across Great Britain", flush=True)
-    build_database()
-    cache = data_dir() / "streetwise_http_cache.sqlite"
-    cache.unlink(missing_ok=True)
-    police = FakePolice()
-    try:
-        print("\nIn-process area lookups (Flask test client, crime from the HTTP cache):")
-        table(["request", "p50 ms", "p99 ms", "police.uk requests"], in_process(police, cache))
-        print("\nUnder gunicorn, 2 sync workers, wrk -t2 -c32 on loopback:")
-        table(["route", "requests/s", "vs hello-world"], under_gunicorn(police, cache))
-    finally:
-        police.close()
-    print("\n1 km radius queries, 3,000 random points in Great Britain, one thread:")
-    table(["query", "queries/s", "PointIndex is"], radius_query())
+    print(f"streetwise: {ROWS:,} generated collisions, 2023 STATS19 layout, across Great Britain")
+    path = input_file()
+    print(f"  input: {path.name}, {path.stat().st_size / 1e6:,.0f} MB", flush=True)
+    urls = {"SQLite": _sqlite_url()}
+    pg = _pg_url()
+    if pg:
+        urls["PostgreSQL"] = pg
+    print("\nImport (fresh process each; peak RSS of that process):")
+    table(["import", "seconds", "peak RSS MB", "time vs bare read"], imports(path, urls))
+    table_sizes(urls)
+    print("\nWorker start: a fresh process, create_app() and its first area request:")
+    table(["worker", "seconds", "peak RSS MB", "collisions in 1 km"], worker_start(urls))
+    for name, url in urls.items():
+        print(f"\nIn-process, {name} (Flask test client, 300 requests each):")
+        table(["request", "p50 ms", "p99 ms"], in_process(url))
+    print("\nProfile of the uncached area API on SQLite (30 requests):")
+    profile(urls["SQLite"])
+    for name, url in urls.items():
+        print(f"\nUnder gunicorn, {name}, 2 sync workers, wrk -t2 -c32, uncached:")
+        table(["route", "requests/s", "vs hello-world"], under_gunicorn(url))
+    print("\n1 km radius queries, 1,000 random points in Great Britain, one thread:")
+    table(["query", "queries/s", "PointIndex is", "same counts"], radius_queries(urls))
+    print(f"\n  this process's peak RSS: "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")  # fmt: skip
 
 
 if __name__ == "__main__":
