@@ -296,12 +296,10 @@ def radius_queries(urls: dict[str, str]) -> list[list]:
 
     engine = make_engine(urls["SQLite"])
     with engine.connect() as conn:
-        lats, lons = (
-            np.array(col, dtype=float)
-            for col in zip(
-                *conn.execute(sa.text("SELECT latitude, longitude FROM sw_collisions")), strict=True
-            )  # fmt: skip
-        )
+        rows = conn.execute(sa.text("SELECT latitude, longitude FROM sw_collisions")).all()
+    lats = np.fromiter((r[0] for r in rows), dtype=float, count=len(rows))
+    lons = np.fromiter((r[1] for r in rows), dtype=float, count=len(rows))
+    del rows
     t0 = time.perf_counter()
     index = PointIndex.from_arrays(lats, lons)
     build_s = time.perf_counter() - t0
