@@ -48,6 +48,7 @@ ROWS = int(os.environ.get("STREETWISE_BENCH_ROWS", "5000000"))
 ROOT = Path(__file__).resolve().parent.parent
 HEADER_FILE = ROOT / "examples" / "streetwise" / "data" / "stats19_collision_2023_head_real.csv"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MEMORY_WORKER_MAX = int(os.environ.get("STREETWISE_BENCH_MEMORY_WORKER_MAX", "2000000"))
 POSTCODES = ["LS1 3EX", "NW1 2BU", "NP20 6ZE", "LS9 7TF", "WC1N 3JH", "LS2 9LN"]
 
 
@@ -178,9 +179,14 @@ def _first_request(url: str, index: str) -> int:
 
 def worker_start(urls: dict[str, str]) -> list[list]:
     rows = []
+    ways = [("auto", "radius query in the database")]
+    if ROWS <= MEMORY_WORKER_MAX:
+        ways.append(("memory", "every collision in a PointIndex"))
+    else:
+        print(f"  (the PointIndex worker is not started over {MEMORY_WORKER_MAX:,} rows: on this "
+              "shared machine its memory grows with every row; a 1,000,000-row run measures it)")  # fmt: skip
     for name, url in urls.items():
-        for index, how in (("auto", "radius query in the database"),
-                           ("memory", "every collision in a PointIndex")):  # fmt: skip
+        for index, how in ways:
             seconds, count, rss = in_child(lambda url=url, index=index: _first_request(url, index))
             rows.append([f"{name}: {how}", f"{seconds:.2f}", f"{rss:.0f}", count])
     return rows

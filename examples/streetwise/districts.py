@@ -231,6 +231,7 @@ class Districts:
         )
         self.area_source = AREA_SOURCE
         self._by_code: dict[str, District] = {}
+        self._located: dict[tuple[float, float], District | None] = {}
         land = _read_areas(self.areas_path)
         names: dict[str, str] = {}
         for code, name, polygons in _read_boundaries(self.boundaries_path):
@@ -254,7 +255,20 @@ class Districts:
         return sorted(self._by_code)
 
     def locate(self, lat: float, lon: float) -> District | None:
-        """The district whose boundary holds a point (for a postcode that names none)."""
+        """The district whose boundary holds a point (for a postcode that names none).
+
+        Answers are kept (a few thousand points): a postcode's centre is asked
+        about at every request for it.
+        """
+        key = (round(lat, 6), round(lon, 6))
+        if key in self._located:
+            return self._located[key]
+        found = self._locate(lat, lon)
+        if len(self._located) < 10_000:
+            self._located[key] = found
+        return found
+
+    def _locate(self, lat: float, lon: float) -> District | None:
         for district in self._by_code.values():
             south, west, north, east = district.bbox
             inside_box = south <= lat <= north and west <= lon <= east

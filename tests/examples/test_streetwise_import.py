@@ -196,3 +196,16 @@ def test_import_from_the_portals(app, tmp_path):
     assert result.exit_code == 0, result.output
     assert "collisions: 21 rows loaded" in result.output
     assert "hospitals: 41 rows loaded" in result.output
+
+
+def test_a_file_that_is_not_utf8_gets_a_line_not_a_traceback(app, tmp_path):
+    """Every file `sw import` reads goes through civickit's readers (open_table)."""
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"pcds,lat,long\nLS1 1UR,53.8,-1.55\nLS1 2AB,53.8,-1.5\xe9\n")
+    app.config["POSTCODES_DIRECTORY"] = str(tmp_path / "postcodes.db")
+    runner = app.test_cli_runner()
+    postcodes = runner.invoke(args=["sw", "import", "--postcodes", str(path)])
+    assert postcodes.exit_code == 0 and "skipped latin1.csv, line 3:" in postcodes.output
+    wrong = runner.invoke(args=["sw", "import", "--stats19", str(path)])
+    assert_cli_failed(wrong, "not a STATS19 collision file", "Nothing was changed")
+    assert "Traceback" not in postcodes.output + wrong.output
