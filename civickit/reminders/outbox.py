@@ -42,7 +42,10 @@ from sqlalchemy.engine import Engine
 
 from .._records import Record
 from ..db import UTCDateTime, dialect_insert, make_engine
-from ..errors import SMSError
+from ..errors import (
+    InvalidArgument,
+    SMSError,
+)
 
 __all__ = ["STATUSES", "DispatchReport", "Outbox", "OutboxRow", "Reminder", "Sender"]
 
@@ -111,7 +114,9 @@ def _utcnow() -> datetime:
 
 def _aware(value: datetime, name: str) -> datetime:
     if value.tzinfo is None:
-        raise ValueError(f"{name} must be timezone-aware (e.g. datetime.now(UTC)), not {value!r}")
+        raise InvalidArgument(
+            f"{name} must be timezone-aware (e.g. datetime.now(UTC)), not {value!r}"
+        )
     return value
 
 
@@ -267,7 +272,7 @@ class Outbox:
         self._ready()
         now = _aware(now, "now") if now is not None else _utcnow()
         if batch < 1 or in_flight < 1 or max_attempts < 1:
-            raise ValueError("batch, in_flight and max_attempts must be at least 1")
+            raise InvalidArgument("batch, in_flight and max_attempts must be at least 1")
         report = DispatchReport(recovered=self.recover(now=now))
         run = _DispatchRun(
             self,
@@ -324,7 +329,9 @@ class Outbox:
                     "claimed_at": None,
                 }
             else:
-                raise ValueError(f"lookup must return 'sent', 'not_sent' or None, not {answer!r}")
+                raise InvalidArgument(
+                    f"lookup must return 'sent', 'not_sent' or None, not {answer!r}"
+                )
             with self.engine.begin() as conn:
                 changed += conn.execute(
                     sa.update(self.table)
@@ -785,11 +792,11 @@ def _plan_params(row: Reminder | dict[str, Any], now: datetime) -> dict[str, Any
         }
     missing = {"subscription_id", "due_date", "recipient", "body"} - row.keys()
     if missing:
-        raise ValueError(f"a reminder needs {', '.join(sorted(missing))}: {row!r}")
+        raise InvalidArgument(f"a reminder needs {', '.join(sorted(missing))}: {row!r}")
     send_after = row.get("send_after") or row.get("not_before") or now
     due_date = row["due_date"]
     if isinstance(due_date, datetime) or not isinstance(due_date, date):
-        raise ValueError(f"due_date must be a date, not {due_date!r}")
+        raise InvalidArgument(f"due_date must be a date, not {due_date!r}")
     return {
         "subscription_id": str(row["subscription_id"]),
         "due_date": due_date,
