@@ -21,7 +21,7 @@ from civickit.sms import mask_phone
 
 from . import models
 from .state import get_engine, get_outbox, get_sender
-from .words import LONDON, bins_in_words, long_date
+from .words import LONDON, bins_in_words
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,22 @@ def confirmed_message(address: str, reminder_time: str, unsubscribe_url: str) ->
     )
 
 
+#: One GSM-7 SMS segment; a longer text is sent as several and costs that many.
+SEGMENT_CHARACTERS = 160
+
+
 def reminder_message(address: str, bins: list[str], day: date) -> str:
-    return (
-        f"Leeds bin days: tomorrow, {long_date(day)}, is collection day at "
-        f"{short_address(address)}: {bins_in_words(bins)}. Reply STOP to stop."
-    )
+    """The evening-before text, in one segment: the bins lose their "(what goes in
+    it)" and then the address its later parts, as far as needed to fit."""
+    when = f"{day:%a} {day.day} {day:%b}"
+    for described, address_limit in ((True, 60), (False, 60), (False, 40)):
+        text = (
+            f"Leeds bin days: tomorrow ({when}) at {short_address(address, address_limit)}: "
+            f"{bins_in_words(bins, described=described)}. Reply STOP to stop."
+        )
+        if len(text) <= SEGMENT_CHARACTERS:
+            break
+    return text
 
 
 def help_message() -> str:
