@@ -154,3 +154,20 @@ def test_core_flow(leeds_any_app, leeds_sender):
     assert "Text reminders stopped" in response.get_data(as_text=True)
     _, rows = sending.reminders_due(leeds_any_app, datetime(2026, 12, 3, 19, 0, tzinfo=UTC))
     assert rows == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=9999-12-31",  # the default "to" (from + 8 weeks) would pass the year 9999
+        "from=9999-12-01&to=9999-12-31",
+        "to=9999-12-31",
+        "from=0001-01-01&to=0001-01-02",
+        "from=0001-01-01",
+    ],
+)
+def test_dates_near_the_ends_of_the_calendar_are_400_not_500(leeds_client, query):
+    response = leeds_client.get(f"/api/premises/666057/collections?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_date"
+    assert "between" in response.get_json()["error"]["message"]
