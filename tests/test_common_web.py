@@ -13,10 +13,9 @@ from examples.common import ApiError, configure, init_app
 from examples.common.web import GOVUK_JS_ENABLED_SCRIPT
 
 
-@pytest.fixture
-def app(tmp_path):
+def _app(tmp_path, **config):
     app = Flask(__name__, instance_path=str(tmp_path / "instance"))
-    configure(app, "demo", {"TESTING": True, "MAX_CONTENT_LENGTH": 1024})
+    configure(app, "demo", {"TESTING": True, "MAX_CONTENT_LENGTH": 1024, **config})
     init_app(app, service_name="Demo service")
     main = Blueprint("main", __name__)
 
@@ -40,6 +39,11 @@ def app(tmp_path):
 
     app.register_blueprint(main)
     return app
+
+
+@pytest.fixture
+def app(tmp_path):
+    return _app(tmp_path)
 
 
 def test_page_frame_has_service_name_and_no_crown(app):
@@ -101,3 +105,34 @@ def test_every_inline_script_is_allowed_by_its_csp_hash(app):
     }
     assert hashes == {GOVUK_JS_ENABLED_SCRIPT}
     assert f"'{GOVUK_JS_ENABLED_SCRIPT}'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("bins.example.org", 200),
+        ("bins.example.org:443", 200),
+        ("internal.lan:8001", 200),  # named in TRUSTED_HOSTS (a health checker's name)
+        ("localhost", 400),  # the loopback names are for apps without a public address
+        ("evil.example", 400),
+        ("bins.example.org.evil.example", 400),
+        ("bins.example.org:99999", 400),
+        ("a b", 400),
+    ],
+)
+def test_only_the_public_host_and_those_named_are_answered(tmp_path, host, status):
+    app = _app(tmp_path, PUBLIC_BASE_URL="https://bins.example.org", TRUSTED_HOSTS=["internal.lan"])
+    client = app.test_client()
+    for path in ("/", "/api/thing"):
+        response = client.get(path, headers={"Host": host})
+        assert response.status_code in ((status,) if status == 400 else (200, 422)), path
+        if status == 400:
+            assert "does not answer to that host name" in response.get_data(as_text=True)
+            assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_trusted_hosts_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://bins.example.org/")
+    monkeypatch.setenv("TRUSTED_HOSTS", " internal.lan, 10.0.0.5 ,")
+    app = _app(tmp_path)
+    assert app.config["TRUSTED_HOSTS"] == ["bins.example.org", "internal.lan", "10.0.0.5"]

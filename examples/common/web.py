@@ -1,9 +1,10 @@
 """Flask wiring shared by the example apps (see each app's ``create_app``).
 
 :func:`configure` reads the settings; :func:`init_app` runs the named steps
-below, in order: trust the configured proxies, protect forms against CSRF,
-count attempts against rate limits, find templates, add security headers,
-and answer every error in the one shape.
+below, in order: answer only to the app's own host names, trust the
+configured proxies, protect forms against CSRF, count attempts against rate
+limits, find templates, add security headers, and answer every error in the
+one shape.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, PrefixLoader
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 if TYPE_CHECKING:
@@ -88,6 +90,8 @@ def configure(app: Flask, name: str, config: Mapping[str, Any] | None = None) ->
         DATABASE_URL=env.get("DATABASE_URL") or f"sqlite:///{instance / (name + '.sqlite3')}",
         REDIS_URL=env.get("REDIS_URL") or None,
         PUBLIC_BASE_URL=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        # Other host names to answer to besides PUBLIC_BASE_URL's (see trust_hosts).
+        TRUSTED_HOSTS=[h.strip() for h in env.get("TRUSTED_HOSTS", "").split(",") if h.strip()],
         # Number of trusted proxies in front of the app (X-Forwarded-* hops to believe).
         PROXY_FIX_HOPS=int(env.get("PROXY_FIX_HOPS", "0")),
         MAX_CONTENT_LENGTH=int(env.get("MAX_CONTENT_LENGTH", str(64 * 1024))),
@@ -122,7 +126,8 @@ class _Web:
 
 
 def init_app(app: Flask, *, service_name: str) -> None:
-    """Proxies, CSRF, rate limits, templates, security headers and error pages, in that order."""
+    """Hosts, proxies, CSRF, rate limits, templates, security headers and error pages, in order."""
+    trust_hosts(app)
     trust_proxies(app)
     app.extensions[_WEB] = _Web(csrf=protect_forms(app), limiter=count_attempts(app))
     find_templates(app, service_name)
@@ -140,6 +145,25 @@ def exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
     """Let ``blueprint`` take POSTs without a CSRF token (it must check its callers itself)."""
     web: _Web = app.extensions[_WEB]
     web.csrf.exempt(blueprint)
+
+
+#: The names a development or test app answers to when no PUBLIC_BASE_URL is set.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+
+
+def trust_hosts(app: Flask) -> None:
+    """Answer 400 to a ``Host`` header that is malformed or names another site.
+
+    Flask's ``TRUSTED_HOSTS`` becomes the host of ``PUBLIC_BASE_URL`` (or, with
+    none set, the loopback names) plus any names the configuration already
+    lists (``TRUSTED_HOSTS``, comma-separated in the environment: for example
+    the internal name a load balancer's health checks use). Werkzeug then
+    refuses any other name, bad characters, and ports outside 1-65535.
+    """
+    base = app.config.get("PUBLIC_BASE_URL")
+    own = [urlsplit(base).hostname or ""] if base else list(LOOPBACK_HOSTS)
+    extra = [h for h in app.config.get("TRUSTED_HOSTS") or () if h not in own]
+    app.config["TRUSTED_HOSTS"] = own + extra
 
 
 def trust_proxies(app: Flask) -> None:
@@ -243,6 +267,14 @@ def answer_errors(app: Flask) -> None:
             "The form expired or was not sent from this site. "
             "Go back, reload the page and try again.",
         )
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(exc: SecurityError) -> Response:
+        # No page frame: it builds links, and no URL can be built for a host we refuse.
+        message = "This service does not answer to that host name. Use its public address."
+        if wants_json():
+            return json_error(400, "untrusted_host", message)
+        return Response(message + "\n", 400, mimetype="text/plain")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | tuple[str, int]:

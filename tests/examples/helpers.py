@@ -177,6 +177,33 @@ def north(centre: tuple[float, float], metres: float) -> tuple[float, float]:
 
 # -- both ------------------------------------------------------------------------------
 
+#: Host headers from the probe in issue 11: malformed, or naming another site.
+MALFORMED_HOSTS = [
+    "a b",
+    "127.0.0.1:99999",
+    "évil.example",
+    "127.0.0.1:8201@evil.example",
+    "localhost:0",
+]
+
+#: What each app's URL variables are filled with when every route is visited.
+ROUTE_VALUES = {
+    "premises_id": 666057,
+    "token": "x" * 32,
+    "postcode": "LS1 1UR",
+    "filename": "missing.css",
+}
+
+
+def every_route(app: Flask) -> list[tuple[str, str]]:
+    """``(method, path)`` for every route and method of ``app`` (HEAD and OPTIONS aside)."""
+    adapter = app.url_map.bind("localhost")
+    found = []
+    for rule in app.url_map.iter_rules():
+        path = adapter.build(rule.endpoint, {k: ROUTE_VALUES[k] for k in rule.arguments})
+        found += [(m, path) for m in sorted(rule.methods or ()) if m not in ("HEAD", "OPTIONS")]
+    return found
+
 
 def assert_cli_failed(result: Any, *needles: str) -> None:
     """A command failed as users should see it: status 1, plain words, no traceback."""

@@ -110,7 +110,10 @@ def test_calendar_links_use_public_base_url(tmp_path, leeds_sender):
         PUBLIC_BASE_URL="https://bins.example.org",
     )
     load_leeds_sample(app)
-    html = app.test_client().get("/premises/666057").get_data(as_text=True)
+    client = app.test_client()
+    html = client.get("/premises/666057", base_url="https://bins.example.org").get_data(
+        as_text=True
+    )
     assert "webcal://bins.example.org/premises/666057/calendar.ics" in html
     assert "https://calendar.google.com/calendar/r?cid=webcal://bins.example.org" in html
     assert (

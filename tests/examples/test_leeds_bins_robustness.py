@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.examples.helpers import MALFORMED_HOSTS, every_route
 
 DOC = Path(__file__).parent.parent.parent / "docs" / "leeds_bins.md"
 
@@ -37,3 +40,12 @@ def test_every_bins_command_is_documented(leeds_app):
     doc = DOC.read_text()
     for name in bins.commands:
         assert f"bins {name}" in doc, f"`bins {name}` is not in docs/leeds_bins.md"
+
+
+@pytest.mark.parametrize("host", MALFORMED_HOSTS)
+def test_malformed_or_foreign_host_headers_are_400_on_every_route(leeds_client, host):
+    for method, path in every_route(leeds_client.application):
+        response = leeds_client.open(path, method=method, headers={"Host": host})
+        assert response.status_code == 400, (host, method, path, response.status_code)
+        if path.startswith("/api/"):
+            assert response.get_json()["error"]["code"] == "untrusted_host"
