@@ -136,3 +136,29 @@ def test_trusted_hosts_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TRUSTED_HOSTS", " internal.lan, 10.0.0.5 ,")
     app = _app(tmp_path)
     assert app.config["TRUSTED_HOSTS"] == ["bins.example.org", "internal.lan", "10.0.0.5"]
+
+
+@pytest.mark.parametrize("app_name", ["leeds_bins", "streetwise"])
+def test_production_refuses_to_start_without_a_public_address(tmp_path, app_name, monkeypatch):
+    import importlib
+
+    from examples.common.web import MissingSetting
+
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    create_app = importlib.import_module(f"examples.{app_name}").create_app
+    config = {"DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}", "SECRET_KEY": "x"}
+    with pytest.raises(MissingSetting) as raised:
+        create_app(config)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("PUBLIC_BASE_URL is not set")
+    # the same app starts when told its address (and as a test, or in debug mode)
+    assert create_app({**config, "PUBLIC_BASE_URL": "https://bins.example.org"})
+    assert create_app({**config, "TESTING": True})
+
+
+def test_without_a_public_address_only_loopback_hosts_are_answered(app):
+    client = app.test_client()
+    assert client.get("/", headers={"Host": "127.0.0.1:8001"}).status_code == 200
+    assert client.get("/", headers={"Host": "evil.example"}).status_code == 400

@@ -1,7 +1,8 @@
 """Flask wiring shared by the example apps (see each app's ``create_app``).
 
 :func:`configure` reads the settings; :func:`init_app` runs the named steps
-below, in order: answer only to the app's own host names, trust the
+below, in order: insist on a public address outside tests and debugging,
+answer only to the app's own host names, trust the
 configured proxies, protect forms against CSRF, count attempts against rate
 limits, find templates, add security headers, and answer every error in the
 one shape.
@@ -22,6 +23,8 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from civickit.errors import CivicKitError
 
 if TYPE_CHECKING:
     from flask_limiter import Limiter
@@ -61,6 +64,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'self'",
     ]
 )
+
+
+class MissingSetting(CivicKitError):
+    """A setting production cannot run without; the message says which and what to set."""
 
 
 class ApiError(Exception):
@@ -126,7 +133,8 @@ class _Web:
 
 
 def init_app(app: Flask, *, service_name: str) -> None:
-    """Hosts, proxies, CSRF, rate limits, templates, security headers and error pages, in order."""
+    """Address, hosts, proxies, CSRF, rate limits, templates, headers and error pages, in order."""
+    require_public_address(app)
     trust_hosts(app)
     trust_proxies(app)
     app.extensions[_WEB] = _Web(csrf=protect_forms(app), limiter=count_attempts(app))
@@ -145,6 +153,30 @@ def exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
     """Let ``blueprint`` take POSTs without a CSRF token (it must check its callers itself)."""
     web: _Web = app.extensions[_WEB]
     web.csrf.exempt(blueprint)
+
+
+def require_public_address(app: Flask) -> None:
+    """Refuse to start without ``PUBLIC_BASE_URL``, unless testing or debugging.
+
+    Every link the apps hand out (calendar buttons, feed URLs, the unsubscribe
+    link in a text) and the URL Twilio's signatures are checked against are
+    built from it, never from the ``Host`` header a client chose.
+    """
+    if not (app.config.get("PUBLIC_BASE_URL") or app.testing or app.debug):
+        raise MissingSetting(
+            "PUBLIC_BASE_URL is not set: set it to the address residents use, such as "
+            "https://bins.example.org (links are built from it), or run with --debug locally"
+        )
+
+
+def public_url(path: str) -> str:
+    """``path`` (from ``url_for``) on the app's public address.
+
+    ``PUBLIC_BASE_URL`` when set; otherwise (tests and debugging only) the
+    request's own host, which :func:`trust_hosts` has limited to loopback names.
+    """
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+    return base + path
 
 
 #: The names a development or test app answers to when no PUBLIC_BASE_URL is set.

@@ -19,7 +19,7 @@ from flask_limiter.util import get_remote_address
 
 from civickit.errors import SMSError
 from civickit.sms import mask_phone
-from examples.common.web import get_limiter
+from examples.common.web import get_limiter, public_url
 
 from .. import lookup, sending, subscriptions
 from ..forms import ConfirmForm, SignupForm, VerifyForm
@@ -146,8 +146,7 @@ def verify():
 
 
 def _unsubscribe_url(token: str) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
-    return base + url_for("sms.unsubscribe", token=token)
+    return public_url(url_for("sms.unsubscribe", token=token))
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
