@@ -162,3 +162,37 @@ def test_without_a_public_address_only_loopback_hosts_are_answered(app):
     client = app.test_client()
     assert client.get("/", headers={"Host": "127.0.0.1:8001"}).status_code == 200
     assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
+
+
+def _seen(tmp_path, headers, **config):
+    app = _app(tmp_path, **config)
+
+    @app.get("/seen")
+    def seen():
+        return {"url": request.url, "ip": request.remote_addr}
+
+    return app.test_client().get("/seen", headers=headers).get_json()
+
+
+FORWARDED = {
+    "X-Forwarded-For": "198.51.100.7, 203.0.113.9",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "127.0.0.1",
+    "X-Forwarded-Prefix": "/elsewhere",
+}
+
+
+def test_proxy_hops_believe_the_client_address_and_scheme_only(tmp_path):
+    assert _seen(tmp_path, FORWARDED) == {"url": "http://localhost/seen", "ip": "127.0.0.1"}
+    # one proxy: its view of the client (the last address it added) and the scheme
+    assert _seen(tmp_path, FORWARDED, PROXY_FIX_HOPS=1) == {
+        "url": "https://localhost/seen",
+        "ip": "203.0.113.9",
+    }
+    # the host and prefix only when asked for
+    assert _seen(tmp_path, FORWARDED, PROXY_FIX_HOPS=1, PROXY_FIX_X_HOST=1)["url"] == (
+        "https://127.0.0.1/seen"
+    )
+    assert _seen(tmp_path, FORWARDED, PROXY_FIX_HOPS=1, PROXY_FIX_X_PREFIX=1)["url"] == (
+        "https://localhost/elsewhere/seen"
+    )

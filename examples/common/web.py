@@ -99,8 +99,11 @@ def configure(app: Flask, name: str, config: Mapping[str, Any] | None = None) ->
         PUBLIC_BASE_URL=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         # Other host names to answer to besides PUBLIC_BASE_URL's (see trust_hosts).
         TRUSTED_HOSTS=[h.strip() for h in env.get("TRUSTED_HOSTS", "").split(",") if h.strip()],
-        # Number of trusted proxies in front of the app (X-Forwarded-* hops to believe).
+        # Number of trusted proxies in front of the app (X-Forwarded-For/-Proto hops to believe).
         PROXY_FIX_HOPS=int(env.get("PROXY_FIX_HOPS", "0")),
+        # X-Forwarded-Host/-Prefix hops: never believed unless asked for (see trust_proxies).
+        PROXY_FIX_X_HOST=int(env.get("PROXY_FIX_X_HOST", "0")),
+        PROXY_FIX_X_PREFIX=int(env.get("PROXY_FIX_X_PREFIX", "0")),
         MAX_CONTENT_LENGTH=int(env.get("MAX_CONTENT_LENGTH", str(64 * 1024))),
         RATELIMIT_ENABLED=env.get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
         SESSION_COOKIE_HTTPONLY=True,
@@ -199,11 +202,22 @@ def trust_hosts(app: Flask) -> None:
 
 
 def trust_proxies(app: Flask) -> None:
-    """Believe ``PROXY_FIX_HOPS`` proxies' X-Forwarded-* headers (none by default)."""
-    hops = app.config["PROXY_FIX_HOPS"]
-    if hops:
+    """Believe ``PROXY_FIX_HOPS`` proxies' X-Forwarded-For and -Proto (none by default).
+
+    X-Forwarded-Host and -Prefix are believed only for ``PROXY_FIX_X_HOST`` and
+    ``PROXY_FIX_X_PREFIX`` hops (0 unless set): links and Twilio's signature
+    check are built on ``PUBLIC_BASE_URL``, and a forwarded host or prefix
+    passed through from a client would otherwise choose the URL checked.
+    """
+    config = app.config
+    hops, x_host, x_prefix = (
+        config["PROXY_FIX_HOPS"],
+        config.get("PROXY_FIX_X_HOST", 0),
+        config.get("PROXY_FIX_X_PREFIX", 0),
+    )
+    if hops or x_host or x_prefix:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=x_host, x_prefix=x_prefix
         )
 
 

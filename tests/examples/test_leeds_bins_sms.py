@@ -281,3 +281,70 @@ def test_web_unsubscribe_is_not_undone_by_start(leeds_app, leeds_client, leeds_s
     leeds_client.post(link, data={"csrf_token": csrf_token(page)})
     twilio_post(leeds_client, "/twilio/inbound", {"From": PHONE, "Body": "START"})
     assert status_of(leeds_app) == ["stopped"]
+
+
+@pytest.mark.parametrize(
+    ("forwarded_host", "prefix"),
+    [("other-app.example", ""), ("localhost", "/other-app"), ("localhost:8443", "")],
+)
+def test_forwarded_host_and_prefix_cannot_choose_the_url_a_signature_is_checked_against(
+    tmp_path, leeds_sender, forwarded_host, prefix
+):
+    """A request Twilio signed for another app's URL, replayed here with X-Forwarded-Host
+    and X-Forwarded-Prefix naming that URL, behind one trusted proxy hop."""
+    from twilio.request_validator import RequestValidator
+
+    from tests.examples.helpers import load_leeds_sample, make_leeds_app
+
+    app = make_leeds_app(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path, leeds_sender, PROXY_FIX_HOPS=1
+    )
+    load_leeds_sample(app)
+    client = app.test_client()
+    subscribed(client, leeds_sender)
+    params = {"From": PHONE, "Body": "STOP", "MessageSid": "SM" + "1" * 32}
+    other = f"https://{forwarded_host}{prefix}/twilio/inbound"
+    response = client.post(
+        "/twilio/inbound",
+        data=params,
+        headers={
+            "X-Twilio-Signature": RequestValidator("test-auth-token").compute_signature(
+                other, params
+            ),
+            "X-Forwarded-For": "203.0.113.9",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": forwarded_host,
+            "X-Forwarded-Prefix": prefix,
+        },
+    )
+    assert response.status_code in (400, 403)
+    assert status_of(app) == ["active"]
+
+
+def test_genuine_webhooks_behind_a_tls_proxy_pass_on_public_base_url(tmp_path, leeds_sender):
+    from twilio.request_validator import RequestValidator
+
+    from tests.examples.helpers import load_leeds_sample, make_leeds_app
+
+    app = make_leeds_app(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        tmp_path,
+        leeds_sender,
+        PROXY_FIX_HOPS=1,
+        PUBLIC_BASE_URL="https://bins.example.org",
+        SERVER_NAME="bins.example.org",  # the test client's Host, as nginx passes it on
+    )
+    load_leeds_sample(app)
+    client = app.test_client()
+    subscribed(client, leeds_sender)
+    params = {"From": PHONE, "Body": "STOP", "MessageSid": "SM" + "2" * 32}
+    signature = RequestValidator("test-auth-token").compute_signature(
+        "https://bins.example.org/twilio/inbound", params
+    )
+    response = client.post(  # plain http from the proxy, which says the client used https
+        "/twilio/inbound",
+        data=params,
+        headers={"X-Twilio-Signature": signature, "X-Forwarded-Proto": "https"},
+    )
+    assert response.status_code == 200
+    assert status_of(app) == ["stopped"]
