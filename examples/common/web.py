@@ -152,6 +152,38 @@ def get_limiter(app: Flask | None = None) -> Limiter:
     return web.limiter
 
 
+def spend_limit(limits: str, *key: str) -> bool:
+    """Count one attempt for ``key`` against each of ``limits`` ("10/hour;30/day").
+
+    False when any of them was already spent (the attempt is refused); always
+    True with the limiter switched off. Views call this for what they limit,
+    keyed by what they limit (``"signup", "ip", address``).
+    """
+    from limits import parse_many
+
+    limiter = get_limiter()
+    if not limiter.enabled:
+        return True
+    allowed = True
+    for item in parse_many(limits):
+        allowed = limiter.limiter.hit(item, *key) and allowed
+    return allowed
+
+
+def limit_has_room(limits: str, *key: str) -> bool:
+    """Whether one more attempt for ``key`` fits every one of ``limits``, without counting it.
+
+    For limits that count only what succeeded: check here first, then
+    :func:`spend_limit` once it has.
+    """
+    from limits import parse_many
+
+    limiter = get_limiter()
+    return not limiter.enabled or all(
+        limiter.limiter.test(item, *key) for item in parse_many(limits)
+    )
+
+
 def exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
     """Let ``blueprint`` take POSTs without a CSRF token (it must check its callers itself)."""
     web: _Web = app.extensions[_WEB]

@@ -167,6 +167,26 @@ def test_sign_up_is_rate_limited_per_ip(leeds_app, leeds_sender):
     assert statuses == [303, 303, 429]
 
 
+def test_the_per_number_limit_counts_only_codes_actually_sent(leeds_client, leeds_sender):
+    # three tries whose texts fail (Twilio busy) leave the number its 3 codes an hour
+    leeds_sender.fail_next(SMSError(20429, False, "too many requests"), times=3)
+    assert [sign_up(leeds_client, leeds_sender).status_code for _ in range(3)] == [400] * 3
+    assert leeds_sender.messages_to(PHONE) == []
+    statuses = [sign_up(leeds_client, leeds_sender).status_code for _ in range(4)]
+    assert statuses == [303, 303, 303, 429]
+    assert len(leeds_sender.messages_to(PHONE)) == 3
+
+
+def test_tries_refused_by_the_ip_limit_leave_the_numbers_limit_alone(leeds_app, leeds_sender):
+    leeds_app.config["SIGNUP_LIMIT_IP"] = "1/hour"
+    attacker = leeds_app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.66"
+    assert [sign_up(attacker, leeds_sender).status_code for _ in range(5)] == [303] + [429] * 4
+    owner = leeds_app.test_client()  # another address: the number still has 2 codes this hour
+    assert [sign_up(owner, leeds_sender).status_code for _ in range(1)] == [303]
+    assert len(leeds_sender.messages_to(PHONE)) == 2
+
+
 def test_verify_is_rate_limited_per_phone(leeds_app, leeds_client, leeds_sender):
     leeds_app.config["VERIFY_LIMIT_PHONE"] = "3/hour"
     sign_up(leeds_client, leeds_sender)
