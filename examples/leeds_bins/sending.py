@@ -43,6 +43,14 @@ def code_message(code: str) -> str:
     )
 
 
+def already_message(address: str) -> str:
+    """For the owner of a number someone tried to sign up again (no code: nothing to confirm)."""
+    return (
+        f"Leeds bin days: someone asked for texts about {short_address(address)} to this "
+        "number. You are already signed up, so nothing has changed. Reply STOP to stop."
+    )
+
+
 def short_address(address: str, limit: int = 60) -> str:
     """The first parts of an address that fit in ``limit`` characters."""
     parts = [p.strip() for p in address.split(",") if p.strip()]

@@ -68,14 +68,25 @@ def by_token(token: str) -> Subscription | None:
         )
 
 
-def start(phone: str, premises_id: int, now: datetime) -> tuple[Subscription, str | None]:
-    """Create (or reuse) a pending subscription and a fresh code.
+@dataclass(frozen=True)
+class Started:
+    """A sign-up begun: the subscription, and its new code.
 
-    Returns the subscription and the code to text, or ``None`` for the code
-    when the number is already signed up for this address.
+    ``already`` says the number already gets texts for this address: the code
+    is then never sent (the owner is told instead), but it exists and counts
+    tries like any other, so the sign-up looks the same to whoever asked.
     """
+
+    subscription: Subscription
+    code: str
+    already: bool
+
+
+def start(phone: str, premises_id: int, now: datetime) -> Started:
+    """Create (or reuse) the subscription of ``phone`` to ``premises_id``, with a fresh code."""
     s, v = models.subscriptions, models.verification_codes
     code = f"{secrets.randbelow(1_000_000):06d}"
+    already = False
     with get_engine().begin() as conn:
         row = conn.execute(
             sa.select(*_columns()).where(s.c.phone == phone, s.c.premises_id == premises_id)
@@ -94,10 +105,10 @@ def start(phone: str, premises_id: int, now: datetime) -> tuple[Subscription, st
                 )
                 .returning(s.c.id)
             ).scalar_one()
+        elif row.status == "active":
+            sub_id, already = row.id, True  # its consent stands as given
         else:
             sub_id = row.id
-            if row.status == "active":
-                return _row(row), None  # type: ignore[return-value]
             # a stopped or pending sign-up starts again, with today's consent wording
             conn.execute(
                 sa.update(s)
@@ -121,7 +132,7 @@ def start(phone: str, premises_id: int, now: datetime) -> tuple[Subscription, st
         )
     sub = get(sub_id)
     assert sub is not None
-    return sub, code
+    return Started(sub, code, already)
 
 
 class CodeProblem(Exception):

@@ -21,7 +21,7 @@ from tests.examples.helpers import (
 )
 
 LONDON = ZoneInfo("Europe/London")
-OTHER = "+447700900456"
+OTHER = "07700 900456"
 
 
 # -- sign-up ---------------------------------------------------------------------------
@@ -201,10 +201,49 @@ def test_sms_failure_when_sending_the_code_is_an_inline_error(leeds_client, leed
     assert "could not send a text" in response.get_data(as_text=True)
 
 
-def test_already_signed_up(leeds_client, leeds_sender):
-    subscribed(leeds_client, leeds_sender)
-    response = sign_up(leeds_client, leeds_sender)
-    assert "You are already signed up" in response.get_data(as_text=True)
+def _answers(app, sender, phone: str) -> list:
+    """What a stranger sees signing ``phone`` up, then typing a wrong code: statuses,
+    redirects and pages, with the CSRF token and the masked number taken out."""
+    client = app.test_client()
+    masked = "+44 77** ***" + phone[-3:]
+
+    def seen(response):
+        html = re.sub(r'value="[^"]+"', "", response.get_data(as_text=True))
+        return response.status_code, response.headers.get("Location"), html.replace(masked, "N")
+
+    e164 = "+44" + phone.replace(" ", "")[1:]
+    return [
+        seen(sign_up(client, sender, phone=phone)),
+        seen(client.get("/sms/verify")),
+        seen(confirm(client, sender, phone=e164, code="000000")),
+    ]
+
+
+def test_sign_up_answers_alike_whether_or_not_the_number_already_gets_texts(
+    leeds_app, leeds_sender, monkeypatch
+):
+    import secrets
+
+    monkeypatch.setattr(secrets, "randbelow", lambda n: 123456)  # so 000000 is always wrong
+    subscribed(leeds_app.test_client(), leeds_sender)  # 07700 900123 gets texts for 666057
+    before = len(leeds_sender.messages_to(PHONE))
+    signed_up, stranger = (_answers(leeds_app, leeds_sender, n) for n in ("07700 900123", OTHER))
+    assert signed_up == stranger
+    assert signed_up[0][:2] == (303, "/sms/verify")
+    assert "We have sent a code to N if this number can receive one" in signed_up[1][2]
+    assert "That code is not right" in signed_up[2][2] and "4 tries left" in signed_up[2][2]
+    # the owner is told, and nothing changes
+    [told] = leeds_sender.messages_to(PHONE)[before:]
+    assert "already" in told.body and "Reply STOP to stop" in told.body
+    assert "1 Abbey Avenue" in told.body and "123456" not in told.body
+    assert status_of(leeds_app) == ["active"]
+
+
+def test_telling_the_owner_counts_against_the_numbers_limit(leeds_app, leeds_sender):
+    subscribed(leeds_app.test_client(), leeds_sender)  # its code was the first of 3 an hour
+    statuses = [sign_up(leeds_app.test_client(), leeds_sender).status_code for _ in range(3)]
+    assert statuses == [303, 303, 429]
+    assert len(leeds_sender.messages_to(PHONE)) == 4  # code, confirmation, 2 "already"
 
 
 # -- unsubscribe ----------------------------------------------------------------------

@@ -65,22 +65,23 @@ def signup(premises_id: int) -> ResponseReturnValue:
     texts_limit = current_app.config["SIGNUP_LIMIT_PHONE"]
     if not limit_has_room(texts_limit, "leeds_bins", "SIGNUP_LIMIT_PHONE", phone):
         return _limited()
-    now = utcnow()
-    sub, code = subscriptions.start(phone, premises_id, now)
-    if code is None:
-        return render_template(
-            "leeds_bins/sms_already.html", place=place, title="You are already signed up"
-        )
+    # Whether the number already gets texts here must not show: the answer is the same
+    # either way, and an owner is told by text instead of being sent a code.
+    started = subscriptions.start(phone, premises_id, utcnow())
+    if started.already:
+        text = sending.already_message(place.address)
+    else:
+        text = sending.code_message(started.code)
     try:
-        get_sender().send(phone, sending.code_message(code))
+        get_sender().send(phone, text)
     except SMSError as exc:
-        log.warning("could not text a code to %s: %s", mask_phone(phone), exc.code)
+        log.warning("could not text %s: %s", mask_phone(phone), exc.code)
         form.phone.errors = [
             "We could not send a text to that number. Check it is a UK mobile number and try again."
         ]
         return pages.premises(premises_id, signup_form=form, status=400)
     spend_limit(texts_limit, "leeds_bins", "SIGNUP_LIMIT_PHONE", phone)
-    session["leeds_bins.verify"] = sub.id
+    session["leeds_bins.verify"] = started.subscription.id
     return redirect(url_for("sms.verify"), code=303)
 
 
