@@ -140,46 +140,57 @@ class CodeProblem(Exception):
 
 
 def verify(subscription_id: int, code: str, now: datetime) -> Subscription:
-    """Check ``code``; on success make the subscription active and record consent."""
+    """Check ``code``; on success make the subscription active and record consent.
+
+    Each check first spends one of the code's tries in a single statement
+    (``UPDATE ... SET attempts = attempts + 1 WHERE attempts < 5 RETURNING``),
+    so guesses sent in parallel can never share a try: a code is compared at
+    most 5 times, on SQLite and on PostgreSQL alike.
+    """
     s, v = models.subscriptions, models.verification_codes
     code = "".join(code.split())
-    problem = None
-    # the transaction commits a wrong try's count; the problem is raised afterwards
-    with get_engine().begin() as conn:
+    engine = get_engine()
+    with engine.connect() as conn:
         row = conn.execute(
-            sa.select(v)
+            sa.select(v.c.id, v.c.code_hash, v.c.expires_at)
             .where(v.c.subscription_id == subscription_id, v.c.used_at.is_(None))
             .order_by(v.c.id.desc())
             .limit(1)
         ).first()
-        if row is None:
-            problem = "That code has been used or replaced. Ask for a new code."
-        elif models.aware(row.expires_at) < now:
-            problem = "That code has expired. Ask for a new code."
-        elif row.attempts >= MAX_ATTEMPTS:
-            problem = "Too many wrong codes. Ask for a new code."
-        elif not (len(code) == 6 and code.isdigit()) or not hmac.compare_digest(
-            row.code_hash, _hash(subscription_id, code)
-        ):
-            attempts = row.attempts + 1
-            conn.execute(sa.update(v).where(v.c.id == row.id).values(attempts=attempts))
-            left = MAX_ATTEMPTS - attempts
-            if left <= 0:
-                problem = "Too many wrong codes. Ask for a new code."
-            else:
-                problem = (
-                    "That code is not right. Check the text and try again "
-                    f"({left} {'try' if left == 1 else 'tries'} left)."
-                )
-        else:
-            conn.execute(sa.update(v).where(v.c.id == row.id).values(used_at=now))
-            conn.execute(
-                sa.update(s)
-                .where(s.c.id == subscription_id)
-                .values(status="active", consented_at=now, stopped_at=None, stop_reason=None)
-            )
-    if problem:
-        raise CodeProblem(problem)
+    if row is None:
+        raise CodeProblem("That code has been used or replaced. Ask for a new code.")
+    if models.aware(row.expires_at) < now:
+        raise CodeProblem("That code has expired. Ask for a new code.")
+    # a transaction that begins by writing: no read snapshot to upgrade (SQLite's WAL)
+    with engine.begin() as conn:
+        attempts = conn.execute(
+            sa.update(v)
+            .where(v.c.id == row.id, v.c.used_at.is_(None), v.c.attempts < MAX_ATTEMPTS)
+            .values(attempts=v.c.attempts + 1)
+            .returning(v.c.attempts)
+        ).scalar()
+    if attempts is None:
+        raise CodeProblem("Too many wrong codes. Ask for a new code.")
+    right = len(code) == 6 and code.isdigit()
+    if not (right and hmac.compare_digest(row.code_hash, _hash(subscription_id, code))):
+        left = MAX_ATTEMPTS - attempts
+        if left <= 0:
+            raise CodeProblem("Too many wrong codes. Ask for a new code.")
+        raise CodeProblem(
+            "That code is not right. Check the text and try again "
+            f"({left} {'try' if left == 1 else 'tries'} left)."
+        )
+    with engine.begin() as conn:
+        used = conn.execute(
+            sa.update(v).where(v.c.id == row.id, v.c.used_at.is_(None)).values(used_at=now)
+        ).rowcount
+        if not used:  # a newer code replaced it meanwhile
+            raise CodeProblem("That code has been used or replaced. Ask for a new code.")
+        conn.execute(
+            sa.update(s)
+            .where(s.c.id == subscription_id)
+            .values(status="active", consented_at=now, stopped_at=None, stop_reason=None)
+        )
     sub = get(subscription_id)
     assert sub is not None
     return sub

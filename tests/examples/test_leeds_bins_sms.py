@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from civickit.errors import SMSError
 from tests.examples.helpers import (
@@ -407,3 +408,79 @@ def test_genuine_webhooks_behind_a_tls_proxy_pass_on_public_base_url(tmp_path, l
     )
     assert response.status_code == 200
     assert status_of(app) == ["stopped"]
+
+
+def test_parallel_wrong_codes_get_five_checks_in_all(database_url, tmp_path, monkeypatch):
+    """Guesses sent at once, on real threads, on SQLite and PostgreSQL: each check of a
+    code spends one of its 5 tries atomically, so no two guesses can share a try.
+
+    Every guess that reaches the comparison waits there until every other guess has
+    either reached it too or been answered: with the tries read and written back
+    separately, all of them would be compared; counted atomically, only 5 can be."""
+    from civickit.sms import MemorySender
+    from tests.examples.helpers import make_leeds_app
+
+    sender = MemorySender()
+    app = make_leeds_app(
+        database_url, tmp_path, sender, VERIFY_LIMIT_IP="1000/hour", VERIFY_LIMIT_PHONE="1000/hour"
+    )
+    try:
+        _guess_in_parallel(app, sender, monkeypatch)
+    finally:
+        leeds_engine(app).dispose()
+
+
+def _guess_in_parallel(app, sender, monkeypatch):
+    import threading
+
+    from examples.leeds_bins import models, subscriptions
+    from tests.examples.helpers import load_leeds_sample
+
+    load_leeds_sample(app)
+    first = app.test_client()
+    assert sign_up(first, sender).status_code == 303
+    good = sender.last_code_for(PHONE)
+    wrong = "000000" if good != "000000" else "111111"
+    token = csrf_token(first.get("/sms/verify").get_data(as_text=True))
+    cookie = first.get_cookie("session").value
+
+    guesses = 12  # fewer than the connection pool holds (5 + 10 overflow)
+    arrived = threading.Condition()
+    state = {"here_or_done": 0, "checks": 0}
+    real_hash = subscriptions._hash
+
+    def counting_hash(subscription_id, code):
+        with arrived:
+            state["checks"] += 1
+            state["here_or_done"] += 1
+            arrived.notify_all()
+            arrived.wait_for(lambda: state["here_or_done"] >= guesses, timeout=20)
+        return real_hash(subscription_id, code)
+
+    monkeypatch.setattr(subscriptions, "_hash", counting_hash)
+    answers: list[str] = []
+
+    def guess():
+        client = app.test_client()
+        client.set_cookie("session", cookie)
+        try:
+            response = client.post("/sms/verify", data={"csrf_token": token, "code": wrong})
+            answers.append(response.get_data(as_text=True))
+        finally:
+            with arrived:
+                state["here_or_done"] += 1
+                arrived.notify_all()
+
+    threads = [threading.Thread(target=guess) for _ in range(guesses)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(answers) == guesses
+    assert state["checks"] == subscriptions.MAX_ATTEMPTS
+    assert sum("not right" in a for a in answers) == subscriptions.MAX_ATTEMPTS - 1
+    with leeds_engine(app).connect() as conn:
+        assert conn.execute(sa.select(models.verification_codes.c.attempts)).scalar() == 5
+    monkeypatch.setattr(subscriptions, "_hash", real_hash)
+    assert "Too many wrong codes" in confirm(first, sender, code=good).get_data(as_text=True)
+    assert status_of(app) == ["pending"]
