@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,12 @@ def twilio_post(
     token: str = "test-auth-token",
     signature: str | None = None,
 ) -> Any:
-    """POST a webhook as Twilio would, signed with ``token`` (or carrying ``signature``)."""
+    """POST a webhook as Twilio would, signed with ``token`` (or carrying ``signature``).
+
+    Like Twilio, every request names its message: a fresh ``MessageSid`` is
+    added unless ``params`` has one (replays pass the same one again).
+    """
+    params = {"MessageSid": "SM" + secrets.token_hex(16), **params}
     url = f"http://localhost{path}"
     sig = (
         signature

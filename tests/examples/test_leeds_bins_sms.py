@@ -334,6 +334,64 @@ def test_delivery_status_21610_opts_out(leeds_app, leeds_client, leeds_sender):
     assert status_of(leeds_app) == ["stopped"]
 
 
+def _text(client, sid: str, body: str):
+    return twilio_post(client, "/twilio/inbound", {"From": PHONE, "Body": body, "MessageSid": sid})
+
+
+def test_a_replayed_stop_does_not_stop_again(leeds_any_app, leeds_sender):
+    leeds_app, leeds_client = leeds_any_app, leeds_any_app.test_client()  # SQLite and PostgreSQL
+    subscribed(leeds_client, leeds_sender)
+    _text(leeds_client, "SM" + "a" * 32, "STOP")
+    _text(leeds_client, "SM" + "b" * 32, "START")
+    assert status_of(leeds_app) == ["active"]
+    replay = _text(leeds_client, "SM" + "a" * 32, "STOP")  # the same signed request, again
+    assert replay.status_code == 200 and replay.mimetype == "text/xml"
+    assert status_of(leeds_app) == ["active"]
+
+
+def test_a_stop_without_a_message_sid_changes_nothing(leeds_app, leeds_client, leeds_sender):
+    subscribed(leeds_client, leeds_sender)
+    _text(leeds_client, "", "STOP")  # no message to remember it by, so no replay to refuse
+    assert status_of(leeds_app) == ["active"]
+
+
+def test_a_replayed_start_does_not_resubscribe(leeds_app, leeds_client, leeds_sender):
+    subscribed(leeds_client, leeds_sender)
+    for sid, body in [("a", "STOP"), ("b", "START"), ("c", "STOP"), ("b", "START")]:
+        _text(leeds_client, "SM" + sid * 32, body)
+    assert status_of(leeds_app) == ["stopped"]
+
+
+def test_a_replayed_status_callback_changes_nothing(leeds_app, leeds_client, leeds_sender):
+    subscribed(leeds_client, leeds_sender)
+    opted_out = {
+        "MessageSid": "SM" + "d" * 32,
+        "MessageStatus": "undelivered",
+        "SmsStatus": "undelivered",
+        "ErrorCode": "21610",
+        "To": PHONE,
+    }
+    assert twilio_post(leeds_client, "/twilio/status", opted_out).status_code == 204
+    assert status_of(leeds_app) == ["stopped"]
+    _text(leeds_client, "SM" + "e" * 32, "START")
+    assert status_of(leeds_app) == ["active"]
+    assert twilio_post(leeds_client, "/twilio/status", opted_out).status_code == 204
+    assert status_of(leeds_app) == ["active"]
+
+
+def test_the_same_message_in_a_new_status_is_not_a_replay(leeds_app, leeds_client, leeds_sender):
+    subscribed(leeds_client, leeds_sender)
+    sid = "SM" + "f" * 32
+    sent = {"MessageSid": sid, "MessageStatus": "sent", "To": PHONE}
+    twilio_post(leeds_client, "/twilio/status", sent)
+    twilio_post(
+        leeds_client,
+        "/twilio/status",
+        {**sent, "MessageStatus": "undelivered", "ErrorCode": "21610"},
+    )
+    assert status_of(leeds_app) == ["stopped"]
+
+
 def test_web_unsubscribe_is_not_undone_by_start(leeds_app, leeds_client, leeds_sender):
     html = subscribed(leeds_client, leeds_sender).get_data(as_text=True)
     link = re.search(r'href="http://localhost(/unsubscribe/[^"]+)"', html).group(1)
