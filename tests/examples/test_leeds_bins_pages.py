@@ -207,3 +207,11 @@ def test_links_use_public_base_url_whatever_host_was_asked(tmp_path, leeds_sende
     feed = client.get("/premises/666057/calendar.ics", base_url="http://internal.lan:8001")
     cal = icalendar.Calendar.from_ical(feed.data)
     assert str(cal["URL"]) == "https://bins.example.org/premises/666057/calendar.ics"
+
+
+def test_if_none_match_star_on_premises_that_do_not_exist_is_404(leeds_client):
+    response = leeds_client.get("/premises/1/calendar.ics", headers={"If-None-Match": "*"})
+    assert response.status_code == 404
+    # on one that exists, "*" matches its feed as HTTP says
+    response = leeds_client.get("/premises/666057/calendar.ics", headers={"If-None-Match": "*"})
+    assert response.status_code == 304

@@ -134,7 +134,8 @@ def calendar(premises_id: int) -> ResponseReturnValue:
     # If-None-Match without building it.
     url = feed_url(premises_id)
     etag = hashlib.sha256(f"{premises_id}|{day}|{data_version()}|{url}".encode()).hexdigest()[:32]
-    if etag in request.if_none_match:
+    # (not for "*": that matches any feed that exists, so first find out whether this one does)
+    if not request.if_none_match.star_tag and etag in request.if_none_match:
         response = current_app.response_class(status=304)
         response.set_etag(etag)
         response.headers["Cache-Control"] = "public, max-age=3600"
