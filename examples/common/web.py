@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+)
 from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -298,11 +307,18 @@ def find_templates(app: Flask, service_name: str) -> None:
 
 
 def add_security_headers(app: Flask) -> None:
-    """CSP, no framing, no sniffing, a strict referrer, no device APIs; HSTS over https."""
+    """CSP, no framing, no sniffing, a strict referrer, no device APIs; HSTS over https.
+
+    A response that carries the session's CSRF token (any page with a form that
+    posts) is ``Cache-Control: private, no-store``: no cache may keep one
+    visitor's token, or serve it to another.
+    """
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
+        if app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token") in g:  # Flask-WTF made one
+            headers["Cache-Control"] = "private, no-store"
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")

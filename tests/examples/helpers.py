@@ -111,6 +111,15 @@ def status_of(app: Flask, phone: str = PHONE) -> list[str]:
         return [r[0] for r in conn.execute(sa.select(s.c.status).where(s.c.phone == phone))]
 
 
+def subscriptions_token(app: Flask, phone: str = PHONE) -> str:
+    """The unsubscribe token of ``phone``'s (first) subscription."""
+    from examples.leeds_bins import models
+
+    s = models.subscriptions
+    with leeds_engine(app).connect() as conn:
+        return conn.execute(sa.select(s.c.unsubscribe_token).where(s.c.phone == phone)).scalar()
+
+
 def twilio_post(
     client: Any,
     path: str,

@@ -215,3 +215,19 @@ def test_if_none_match_star_on_premises_that_do_not_exist_is_404(leeds_client):
     # on one that exists, "*" matches its feed as HTTP says
     response = leeds_client.get("/premises/666057/calendar.ics", headers={"If-None-Match": "*"})
     assert response.status_code == 304
+
+
+def test_pages_holding_a_csrf_token_are_never_cached_by_others(leeds_app, leeds_sender):
+    from tests.examples.helpers import sign_up, subscriptions_token
+
+    client = leeds_app.test_client()
+    assert sign_up(client, leeds_sender).status_code == 303
+    token = subscriptions_token(leeds_app)
+    for path in ("/premises/666057", "/sms/verify", f"/unsubscribe/{token}"):
+        response = client.get(path)
+        assert 'name="csrf_token"' in response.get_data(as_text=True), path
+        directives = {d.strip() for d in response.headers.get("Cache-Control", "").split(",")}
+        assert {"private", "no-store"} <= directives, (path, directives)
+    # the calendar feed has no token, and shared caches may keep it
+    feed = client.get("/premises/666057/calendar.ics")
+    assert feed.headers["Cache-Control"] == "public, max-age=3600"
