@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+from urllib.parse import urlsplit
+
 import pytest
+import sqlalchemy as sa
 
 from examples.streetwise import importer
+from examples.streetwise.models import Hospital
 from tests.examples.helpers import (
     MALFORMED_HOSTS,
     every_route,
@@ -27,3 +33,47 @@ def test_malformed_or_foreign_host_headers_are_400_on_every_route(app, host):
     for method, path in every_route(app):
         response = client.open(path, method=method, headers={"Host": host})
         assert response.status_code == 400, (host, method, path, response.status_code)
+
+
+@pytest.mark.parametrize(
+    "website",
+    [
+        "javascript://%0Aalert(document.cookie)",
+        "JavaScript://example.org/%0Aalert(1)",
+        "data://text/html,<script>alert(1)</script>",
+        "vbscript://x",
+        "//evil.example/path",
+        "http://",
+        " ftp://files.example.org ",
+    ],
+)
+def test_hospital_links_from_the_data_are_only_http_or_https(tmp_path, website):
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.sqlite3'}")
+    engine = streetwise_engine(app)
+    try:
+        importer.import_sample(engine)
+        with engine.begin() as conn:  # as if the published file said so
+            conn.execute(sa.update(Hospital).values(website=website))
+        client = app.test_client()
+        links = [h["link"] for h in client.get("/api/area/LS1%201UR").get_json()["hospitals"]]
+        assert links and all(urlsplit(link).scheme in ("http", "https") for link in links)
+        assert all(urlsplit(link).netloc for link in links)
+        html = client.get("/area/LS1%201UR").get_data(as_text=True)
+        found = re.findall(r'<a class="govuk-link" href="([^"]*)" rel="noopener">', html)
+        hrefs = [unescape(h) for h in found]
+        assert hrefs == links
+    finally:
+        engine.dispose()
+
+
+def test_plain_hospital_websites_still_link(tmp_path):
+    from examples.streetwise import area
+
+    place = {"latitude": 53.8, "longitude": -1.55}
+    assert area._link({**place, "website": "www.leedsth.nhs.uk"}) == "https://www.leedsth.nhs.uk"
+    assert area._link({**place, "website": "http://www.leedsth.nhs.uk"}) == (
+        "http://www.leedsth.nhs.uk"
+    )
+    assert area._link({**place, "website": "javascript:alert(1)"}).startswith(
+        "https://www.openstreetmap.org/"
+    )
