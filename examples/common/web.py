@@ -115,6 +115,8 @@ def configure(app: Flask, name: str, config: Mapping[str, Any] | None = None) ->
         PROXY_FIX_X_PREFIX=int(env.get("PROXY_FIX_X_PREFIX", "0")),
         MAX_CONTENT_LENGTH=int(env.get("MAX_CONTENT_LENGTH", str(64 * 1024))),
         RATELIMIT_ENABLED=env.get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
+        # Who may see /readyz's detail: `Authorization: Bearer <token>` (nobody when unset).
+        READYZ_TOKEN=env.get("READYZ_TOKEN") or None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=(env.get("PUBLIC_BASE_URL") or "").startswith("https://"),
@@ -327,6 +329,33 @@ def add_security_headers(app: Flask) -> None:
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
+
+
+def readiness(checks: Mapping[str, Mapping[str, Any]]) -> Response:
+    """The answer of ``/readyz``: 200 when every check is ok, else 503.
+
+    Anyone sees ``{"status": "ready" | "not_ready"}``. The checks themselves
+    (import times, row counts, the scheduler's heartbeat) go only to a caller
+    presenting ``Authorization: Bearer <READYZ_TOKEN>``.
+    """
+    ready = all(check["ok"] for check in checks.values())
+    body: dict[str, Any] = {"status": "ready" if ready else "not_ready"}
+    if _may_see_detail():
+        body["checks"] = checks
+    response = jsonify(body)
+    response.status_code = 200 if ready else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _may_see_detail() -> bool:
+    token: str | None = current_app.config.get("READYZ_TOKEN")
+    if not token:
+        return False
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(
+        given.strip().encode(), token.encode()
+    )
 
 
 def wants_json() -> bool:
