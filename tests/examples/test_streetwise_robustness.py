@@ -77,3 +77,33 @@ def test_plain_hospital_websites_still_link(tmp_path):
     assert area._link({**place, "website": "javascript:alert(1)"}).startswith(
         "https://www.openstreetmap.org/"
     )
+
+
+def test_healthz_does_no_io_and_readyz_checks_the_database(app, monkeypatch):
+    client = app.test_client()
+    app.config["READYZ_TOKEN"] = "readyz-token"
+    token = {"Authorization": "Bearer readyz-token"}
+    ready = client.get("/readyz", headers=token)
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"]["data"]["hospitals"]["rows"] > 0
+    assert client.get("/readyz").get_json() == {"status": "ready"}  # no detail for anyone
+
+    def unreachable(*args, **kwargs):
+        raise sa.exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("database down"))
+
+    monkeypatch.setattr(streetwise_engine(app), "connect", unreachable)
+    assert client.get("/healthz").get_json() == {"status": "ok"}  # the process is up
+    down = client.get("/readyz", headers=token)
+    assert down.status_code == 503
+    assert down.get_json()["checks"]["database"]["ok"] is False
+    assert client.get("/readyz").get_json() == {"status": "not_ready"}
+
+
+def test_readyz_without_data_is_not_ready(tmp_path):
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'empty.sqlite3'}", READYZ_TOKEN="t")
+    try:
+        response = app.test_client().get("/readyz", headers={"Authorization": "Bearer t"})
+        assert response.status_code == 503
+        assert "sw import" in response.get_json()["checks"]["data"]["message"]
+    finally:
+        streetwise_engine(app).dispose()
