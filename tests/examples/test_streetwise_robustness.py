@@ -107,3 +107,55 @@ def test_readyz_without_data_is_not_ready(tmp_path):
         assert "sw import" in response.get_json()["checks"]["data"]["message"]
     finally:
         streetwise_engine(app).dispose()
+
+
+def test_area_requests_are_limited_per_address(tmp_path):
+    app = make_streetwise_app(
+        f"sqlite:///{tmp_path / 'sw.sqlite3'}", RATELIMIT_ENABLED=True, AREA_LIMIT_IP="3/hour"
+    )
+    try:
+        importer.import_sample(streetwise_engine(app))
+        client = app.test_client()
+        paths = ["/area/LS1%201UR", "/api/area/LS1%201UR", "/area/LS1%201UR?radius_m=500"]
+        assert [client.get(p).status_code for p in paths] == [200, 200, 200]
+        page = client.get("/area/LS2%209JT")
+        assert page.status_code == 429 and "Too many attempts" in page.get_data(as_text=True)
+        api = client.get("/api/area/LS2%209JT")
+        assert api.status_code == 429
+        assert api.get_json()["error"]["code"] == "too_many_requests"
+        other = app.test_client()  # another address has its own allowance
+        other.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+        assert other.get("/api/area/LS2%209JT").status_code == 200
+    finally:
+        streetwise_engine(app).dispose()
+
+
+def test_postcodes_io_lookups_are_limited_per_address(tmp_path, rsps):
+    """Each valid postcode missing from the local table costs a postcodes.io request."""
+    app = make_streetwise_app(
+        f"sqlite:///{tmp_path / 'sw.sqlite3'}", RATELIMIT_ENABLED=True, LOOKUP_LIMIT_IP="2/hour"
+    )
+    unknown = ["LS6 3HN", "LS6 3HP", "LS6 3HQ", "LS6 3HR"]
+    for postcode in unknown:
+        path = postcode.replace(" ", "%20")
+        rsps.get(
+            f"https://api.postcodes.io/postcodes/{path}",
+            status=404,
+            json={"status": 404, "error": "Postcode not found"},
+        )
+        rsps.get(  # ... nor retired
+            f"https://api.postcodes.io/terminated_postcodes/{path}",
+            status=404,
+            json={"status": 404, "error": "Terminated postcode not found"},
+        )
+    try:
+        importer.import_sample(streetwise_engine(app))
+        client = app.test_client()
+        statuses = [client.get(f"/api/area/{pc}").status_code for pc in unknown]
+        assert statuses == [404, 404, 429, 429]
+        asked = {call.request.url.rsplit("/", 1)[1] for call in rsps.calls}
+        assert asked == {"LS6%203HN", "LS6%203HP"}
+        # postcodes in the local table cost nothing upstream, so they are not held back
+        assert client.get("/api/area/LS1%201UR").status_code == 200
+    finally:
+        streetwise_engine(app).dispose()
