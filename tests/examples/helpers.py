@@ -210,6 +210,41 @@ ROUTE_VALUES = {
 }
 
 
+def hostile_hosts() -> Any:
+    """Hypothesis: ``Host`` headers, well-formed or not (any latin-1 text, as WSGI carries)."""
+    from hypothesis import strategies as st
+
+    return st.one_of(
+        st.sampled_from(
+            [
+                *MALFORMED_HOSTS,
+                "localhost",
+                "localhost:8001",
+                "127.0.0.1:1",
+                "LOCALHOST",
+                "[::1]:8001",
+                "",
+                ":80",
+                "localhost:",
+                "evil.example",
+                "xn--vil-bpa.example",
+            ]
+        ),
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f")),
+    )
+
+
+def hostile_dates() -> Any:
+    """Hypothesis: date parameters, real dates of any year, near-dates, and junk."""
+    from hypothesis import strategies as st
+
+    return st.one_of(
+        st.dates().map(date.isoformat),
+        st.sampled_from(["9999-12-31", "0001-01-01", "2026-12-03", "2026-02-30", "-1", ""]),
+        st.text(max_size=24),
+    )
+
+
 def every_route(app: Flask) -> list[tuple[str, str]]:
     """``(method, path)`` for every route and method of ``app`` (HEAD and OPTIONS aside)."""
     adapter = app.url_map.bind("localhost")
