@@ -196,3 +196,23 @@ def test_proxy_hops_believe_the_client_address_and_scheme_only(tmp_path):
     assert _seen(tmp_path, FORWARDED, PROXY_FIX_HOPS=1, PROXY_FIX_X_PREFIX=1)["url"] == (
         "https://localhost/elsewhere/seen"
     )
+
+
+def test_the_flask_command_says_what_is_missing_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PUBLIC_BASE_URL", "FLASK_DEBUG")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "examples.streetwise", "routes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    [line] = [x for x in result.stderr.splitlines() if "PUBLIC_BASE_URL" in x]
+    assert line.startswith("Error: PUBLIC_BASE_URL is not set: set it to")

@@ -29,6 +29,7 @@ from flask import (
     render_template,
     request,
 )
+from flask.cli import NoAppException
 from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -75,8 +76,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-class MissingSetting(CivicKitError):
-    """A setting production cannot run without; the message says which and what to set."""
+class MissingSetting(CivicKitError, NoAppException):
+    """A setting production cannot run without; the message says which and what to set.
+
+    Also Flask's ``NoAppException``, so the ``flask`` command prints it as one
+    line ("Error: ...") instead of a traceback.
+    """
 
 
 class ApiError(Exception):
