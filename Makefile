@@ -20,7 +20,7 @@ help:
 	@echo "make test    set up, then run the whole test suite"
 	@echo "make bench   run the benchmarks in benchmarks/ (figures + ratio to a peer)"
 	@echo "make docs    build the documentation site into site/"
-	@echo "make lint    ruff check and format check, and the import-layer contract (lint-imports)"
+	@echo "make lint    ruff (check and format), mypy (strict on civickit/) and the import-layer contract (lint-imports)"
 	@echo "make dist    build the library's wheel and sdist into dist/"
 
 prereqs:
@@ -87,6 +87,7 @@ dist: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
 format: $(DEV_STAMP)

@@ -38,6 +38,8 @@ _EXPORTS = {
     "portal": "civickit.portals",
     "detect_portal": "civickit.portals",
     "known_portals": "civickit.portals",
+    "PortalInfo": "civickit.portals",
+    "Portal": "civickit.portals",
     "UnknownPortal": "civickit.errors",
     "CKAN": "civickit.portals.ckan",
     "ArcGIS": "civickit.portals.arcgis",
@@ -52,6 +54,7 @@ _EXPORTS = {
     "Place": "civickit.postcodes",
     "PoliceUK": "civickit.police",
     "Crime": "civickit.police",
+    "Outcome": "civickit.police",
     # geo
     "distance_m": "civickit.geo",
     "osgb_to_wgs84": "civickit.geo",
@@ -60,16 +63,26 @@ _EXPORTS = {
     # files
     "open_table": "civickit.tabular",
     "datasets": "civickit.datasets",
-    # reminders
+    # calendar feeds
     "Feed": "civickit.ical",
     "subscribe_links": "civickit.ical",
+    # text messages
     "normalise_phone": "civickit.sms",
     "TwilioSender": "civickit.sms",
     "ConsoleSender": "civickit.sms",
     "MemorySender": "civickit.sms",
     "SentMessage": "civickit.sms",
+    "keyword": "civickit.sms",
+    "verify_twilio_request": "civickit.sms",
+    "twilio_webhook": "civickit.sms",
+    # databases and reminders
+    "make_engine": "civickit.db",
     "Outbox": "civickit.reminders",
+    "Reminder": "civickit.reminders",
+    "OutboxRow": "civickit.reminders",
+    "DispatchReport": "civickit.reminders",
     "make_scheduler": "civickit.reminders",
+    "add_job": "civickit.reminders",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -91,18 +104,28 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # let type checkers and IDEs see the real names
     from . import datasets
+    from .db import make_engine
     from .errors import *  # noqa: F403
     from .geo import PointIndex, distance_m, osgb_to_wgs84, osgb_to_wgs84_many
     from .http import HttpClient
     from .ical import Feed, subscribe_links
-    from .police import Crime, PoliceUK
-    from .portals import detect_portal, known_portals, portal
+    from .police import Crime, Outcome, PoliceUK
+    from .portals import Portal, PortalInfo, detect_portal, known_portals, portal
     from .portals.arcgis import ArcGIS, ArcGISHub
     from .portals.ckan import CKAN
     from .portals.models import Dataset, Resource
     from .portals.opendatasoft import OpenDataSoft
     from .portals.socrata import Socrata
     from .postcodes import Place, Postcodes, normalise
-    from .reminders import Outbox, make_scheduler
-    from .sms import ConsoleSender, MemorySender, SentMessage, TwilioSender, normalise_phone
+    from .reminders import DispatchReport, Outbox, OutboxRow, Reminder, add_job, make_scheduler
+    from .sms import (
+        ConsoleSender,
+        MemorySender,
+        SentMessage,
+        TwilioSender,
+        keyword,
+        normalise_phone,
+        twilio_webhook,
+        verify_twilio_request,
+    )
     from .tabular import open_table

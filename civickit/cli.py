@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
 from .errors import CivicKitError
+
+if TYPE_CHECKING:
+    from .http import HttpClient
+    from .postcodes import Place
 
 __all__ = ["main"]
 
@@ -42,14 +46,20 @@ class _Group(click.Group):
     metavar="PATH|redis://",
     help="Cache HTTP responses here (an SQLite file or a redis:// URL).",
 )
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Read timeout, s.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Read timeout, s (more than 0).",
+)
 @click.pass_context
 def cli(ctx: click.Context, cache: str | None, timeout: float) -> None:
     """Open data plumbing for UK civic-tech prototypes."""
     ctx.obj = {"cache": cache, "timeout": timeout}
 
 
-def http_client(ctx: click.Context):
+def http_client(ctx: click.Context) -> HttpClient:
     """The one HttpClient for this invocation, built from the global options."""
     from .http import HttpClient
 
@@ -57,7 +67,8 @@ def http_client(ctx: click.Context):
     if "http" not in obj:
         obj["http"] = HttpClient(cache=obj.get("cache"), timeout=(5, obj.get("timeout", 30.0)))
         ctx.call_on_close(obj["http"].close)
-    return obj["http"]
+    client: HttpClient = obj["http"]
+    return client
 
 
 def echo_json(value: Any) -> None:
@@ -428,7 +439,7 @@ def postcode_command(ctx: click.Context, postcodes: tuple[str, ...], as_json: bo
         normalise(text)  # refuse junk before any request
     client = Postcodes(http=http_client(ctx))
     if len(postcodes) == 1:
-        found = {postcodes[0]: client.lookup(postcodes[0])}
+        found: dict[str, Place | None] = {postcodes[0]: client.lookup(postcodes[0])}
     else:
         found = client.lookup_many(postcodes)
     places = [place for place in found.values() if place is not None]
@@ -467,9 +478,13 @@ def crime_command(
     """Street-level crime within a mile of a postcode (PoliceUK.street_crimes)."""
     from collections import Counter
 
-    from .police import PoliceUK
-    from .postcodes import Postcodes
+    from .police import PoliceUK, check_category, normalise_month
+    from .postcodes import Postcodes, normalise
 
+    # refuse junk before any request
+    normalise(pc)
+    month = normalise_month(month) if month is not None else None
+    check_category(category)
     http = http_client(ctx)
     place = Postcodes(http=http).lookup(pc)
     if place.latitude is None or place.longitude is None:
@@ -558,4 +573,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -31,6 +31,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import __version__
+from ._convert import int_if_valid
 from .errors import (
     APIError,
     NotAPortalResponse,
@@ -110,11 +111,21 @@ class _RateLimitedAdapter(HTTPAdapter):
         super().__init__(**kwargs)
         self._buckets = buckets
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        bucket = self._buckets.get((urlsplit(request.url).hostname or "").lower())
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        bucket = self._buckets.get((urlsplit(request.url or "").hostname or "").lower())
         if bucket is not None:
             bucket.acquire()
-        return super().send(request, **kwargs)
+        return super().send(
+            request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+        )
 
 
 @dataclass(frozen=True)
@@ -275,7 +286,9 @@ class HttpClient:
         except requests.exceptions.RequestException as exc:
             raise APIError(None, f"the request failed: {exc.__class__.__name__}", url) from exc
 
-    def get(self, url: str, params: Mapping[str, Any] | None = None, **kwargs: Any):
+    def get(
+        self, url: str, params: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> requests.Response:
         return self.request("GET", url, params=params, **kwargs)
 
     def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -304,9 +317,10 @@ class HttpClient:
             )
         try:
             return json.loads(body)
-        except ValueError as exc:
+        except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for bytes not UTF
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8, -16 or -32 text"
             raise NotAPortalResponse(
-                response.status_code, f"the response is not valid JSON ({exc.msg})", response.url
+                response.status_code, f"the response is not valid JSON ({why})", response.url
             ) from exc
 
     @classmethod
@@ -372,7 +386,7 @@ class HttpClient:
                 return Download(dest, False, 0, meta.get("etag"), meta.get("last_modified"))
             if response.status_code >= 400:
                 raise error_for_status(response)
-            expected = _int_or_none(response.headers.get("Content-Length"))
+            expected = int_if_valid(response.headers.get("Content-Length"))
             if response.headers.get("Content-Encoding"):
                 expected = None  # Content-Length counts compressed bytes
             written = self._write_atomically(response, dest, expected, progress)
@@ -456,13 +470,6 @@ def _timed_out(exc: requests.exceptions.ConnectionError) -> bool:
     )
 
 
-def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 @contextlib.contextmanager
 def _progress(enabled: bool, total: int | None, label: str) -> Iterator[Callable[[int], None]]:
     if not enabled:
@@ -488,16 +495,17 @@ def _progress(enabled: bool, total: int | None, label: str) -> Iterator[Callable
 
 
 def _cached_session(cache: str | os.PathLike[str], ttl: int) -> requests.Session:
-    import requests_cache
-
     target = os.fspath(cache)
     if target.startswith(("redis://", "rediss://", "unix://")):
         from redis import Redis
+        from requests_cache.backends.redis import RedisCache
 
-        backend: Any = requests_cache.RedisCache(connection=Redis.from_url(target))
+        backend: Any = RedisCache(connection=Redis.from_url(target))
     else:
+        from requests_cache.backends.sqlite import SQLiteCache
+
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-        backend = requests_cache.SQLiteCache(target)
+        backend = SQLiteCache(target)
     return _cached_session_on(backend, ttl)
 
 

@@ -16,13 +16,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
+from ._convert import float_if_present
+from ._records import Record
 from .errors import (
     NotAPortalResponse,
     NotFound,
@@ -32,16 +34,24 @@ from .errors import (
 )
 from .http import MAX_RETRY_AFTER_S, HttpClient
 
-__all__ = ["MAX_GET_URL", "MIN_SPLIT_DEG", "Crime", "Outcome", "PoliceUK"]
+__all__ = [
+    "MAX_GET_URL",
+    "MIN_SPLIT_DEG",
+    "Crime",
+    "Outcome",
+    "PoliceUK",
+    "check_category",
+    "normalise_month",
+]
 
 #: police.uk's published limit: 15 requests a second, bursts of 30.
 RATE_PER_S = 15
 BURST = 30
 #: GET URLs longer than this go by POST (police.uk answers 400 above 4094 characters).
 MAX_GET_URL = 4000
-#: Areas smaller than this (degrees, either side) are never split further: a
-#: how long the list of available months is trusted (police.uk adds one a month)
+#: How long the list of available months is trusted, in seconds (police.uk adds one a month).
 MONTHS_TTL_S = 3600.0
+#: Areas smaller than this (degrees, either side) are never split further: a
 #: 503 for so small an area means the service is down, not over 10,000 crimes.
 MIN_SPLIT_DEG = 0.005
 
@@ -52,7 +62,7 @@ Point = tuple[float, float]
 
 
 @dataclass(frozen=True)
-class Crime:
+class Crime(Record):
     """One street-level crime.
 
     The location is approximate: police.uk moves each crime to the nearest of
@@ -86,8 +96,8 @@ class Crime:
             persistent_id=item.get("persistent_id") or None,
             category=item["category"],
             month=item["month"],
-            latitude=_float_or_none(location.get("latitude")),
-            longitude=_float_or_none(location.get("longitude")),
+            latitude=float_if_present(location.get("latitude")),
+            longitude=float_if_present(location.get("longitude")),
             street=street.get("name"),
             location_id=street.get("id"),
             location_type=item.get("location_type") or None,
@@ -95,13 +105,9 @@ class Crime:
             outcome_month=status.get("date"),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a JSON-ready dict."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class Outcome:
+class Outcome(Record):
     """One step in a crime's case history (``outcomes-for-crime``)."""
 
     category: str
@@ -118,15 +124,6 @@ class Outcome:
             month=item.get("date"),
             person_id=item.get("person_id"),
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _float_or_none(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    return float(value)
 
 
 class PoliceUK:
@@ -171,7 +168,7 @@ class PoliceUK:
         Raises :class:`ValidationError`, listing the available range, for a
         month police.uk does not have.
         """
-        wanted = _month_text(month) if month is not None else None
+        wanted = normalise_month(month) if month is not None else None
         months = self.available_months()
         if not months:
             raise ServiceUnavailable(
@@ -219,7 +216,7 @@ class PoliceUK:
         category: str = "all-crime",
     ) -> list[Crime]:
         """Street-level crimes within a mile of a point in one month (default: the newest)."""
-        category = _category(category)
+        category = check_category(category)
         params = {"lat": lat, "lng": lon, "date": self.resolve_month(month)}
         return self._crimes(self._get(f"crimes-street/{category}", params))
 
@@ -239,7 +236,7 @@ class PoliceUK:
         :class:`ServiceUnavailable`.
         """
         points = _polygon(polygon)
-        category = _category(category)
+        category = check_category(category)
         merged: dict[int, Crime] = {}
         self._crimes_in(points, self.resolve_month(month), category, merged)
         return list(merged.values())
@@ -319,7 +316,8 @@ class PoliceUK:
         return f"{self.base_url}/{path}"
 
 
-def _month_text(month: str | date) -> str:
+def normalise_month(month: str | date) -> str:
+    """``"2024-05"`` or a date -> ``"YYYY-MM"``; :class:`ValidationError` otherwise, with no request."""
     if isinstance(month, date):
         return f"{month.year:04d}-{month.month:02d}"
     text = str(month).strip()
@@ -332,7 +330,8 @@ def _month_text(month: str | date) -> str:
     return text
 
 
-def _category(category: str) -> str:
+def check_category(category: str) -> str:
+    """``category`` if it is shaped like a police.uk category id; :class:`ValidationError` otherwise."""
     if not _CATEGORY.fullmatch(category or ""):
         raise ValidationError(
             None,

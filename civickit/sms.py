@@ -446,7 +446,7 @@ def verify_twilio_request(
     """
     if not auth_token or not signature:
         return False
-    return RequestValidator(auth_token).validate(url, params or {}, signature, algorithm)
+    return bool(RequestValidator(auth_token).validate(url, params or {}, signature, algorithm))
 
 
 def public_request_url() -> str:

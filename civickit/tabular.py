@@ -30,12 +30,15 @@ import csv
 import io
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import DataFormatError
+
+if TYPE_CHECKING:
+    from charset_normalizer import CharsetMatch
 
 __all__ = ["DELIMITERS", "Table", "open_table"]
 
@@ -285,7 +288,7 @@ class Table:
 
     # -- reading -----------------------------------------------------------------
 
-    def _numbered_records(self, maxsplit: int = -1) -> Iterator[tuple[int, list[str]]]:
+    def _numbered_records(self, maxsplit: int = -1) -> Generator[tuple[int, list[str]], None, None]:
         delim = self.delimiter
         quote = self.quotechar
         lines = self._raw_lines
@@ -425,7 +428,7 @@ def _utf16_without_bom(sample: bytes) -> str | None:
     return None
 
 
-def _charset_normalizer_guess(sample: bytes) -> Any:
+def _charset_normalizer_guess(sample: bytes) -> CharsetMatch | None:
     from charset_normalizer import from_bytes
 
     return from_bytes(sample).best()

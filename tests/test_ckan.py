@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,14 +22,14 @@ from civickit.errors import (
 )
 from civickit.http import HttpClient
 from civickit.portals import CKAN, Dataset, Resource, UnknownPortal, known_portals, portal
+from tests.helpers import load_json
 
 SITE = "https://datamillnorth.org"
 API = f"{SITE}/api/3/action"
 CKAN_DIR = Path(__file__).parent / "fixtures" / "ckan"
 
 
-def load(name: str) -> Any:
-    return json.loads((CKAN_DIR / name).read_text())
+load = partial(load_json, "ckan")
 
 
 def query(call: Any) -> dict[str, str]:

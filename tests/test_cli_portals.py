@@ -16,10 +16,11 @@ from click.testing import CliRunner
 import civickit.cli
 from civickit.cli import cli
 from civickit.http import HttpClient
+from tests.helpers import assert_one_line_error, load_json
 
 API = "https://datamillnorth.org/api/3/action"
 CKAN_DIR = Path(__file__).parent / "fixtures" / "ckan"
-PACKAGE = json.loads((CKAN_DIR / "package_show.json").read_text())
+PACKAGE = load_json("ckan", "package_show.json")
 DUMP_ID = PACKAGE["result"]["resources"][0]["id"]
 
 
@@ -39,16 +40,6 @@ def ok(result: object) -> str:
 
 def sent(call) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
-
-
-def assert_one_line_error(result, *needles: str) -> None:
-    assert result.exit_code != 0
-    assert isinstance(result.exception, SystemExit)  # handled, not a crash
-    assert "Traceback" not in result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    for needle in needles:
-        assert needle in lines[0]
 
 
 def test_portals_lists_the_registry(run):

@@ -9,17 +9,10 @@ import responses
 from click.testing import CliRunner
 
 from civickit.cli import cli
+from tests.helpers import assert_one_line_error, load_json
 
 POSTCODES = "https://api.postcodes.io"
 POLICE = "https://data.police.uk/api"
-
-
-@pytest.fixture
-def load(fixtures):
-    def read(source: str, name: str):
-        return json.loads((fixtures / source / name).read_text())
-
-    return read
 
 
 @pytest.fixture
@@ -31,20 +24,10 @@ def run():
 
 
 @pytest.fixture
-def br8(rsps, load):
+def br8(rsps):
     return rsps.get(
-        f"{POSTCODES}/postcodes/BR8%207RE", json=load("postcodes_io", "lookup_BR87RE_200.json")
+        f"{POSTCODES}/postcodes/BR8%207RE", json=load_json("postcodes_io", "lookup_BR87RE_200.json")
     )
-
-
-def _one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code != 0
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output
-    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(error_lines) == 1, result.output
-    for fragment in fragments:
-        assert fragment in error_lines[0]
 
 
 # -- postcode ------------------------------------------------------------------------
@@ -64,8 +47,8 @@ def test_postcode_json(rsps, br8, run):
     assert place["postcode"] == "BR8 7RE" and place["codes"]["pfa"] == "E23000032"
 
 
-def test_several_postcodes_use_one_bulk_request(rsps, run, load):
-    sample = load("postcodes_io", "lookup_BR87RE_200.json")["result"]
+def test_several_postcodes_use_one_bulk_request(rsps, run):
+    sample = load_json("postcodes_io", "lookup_BR87RE_200.json")["result"]
     rsps.post(
         f"{POSTCODES}/postcodes",
         json={
@@ -85,17 +68,17 @@ def test_several_postcodes_use_one_bulk_request(rsps, run, load):
 
 def test_postcode_junk_is_one_line_and_offline(rsps, run):
     result = run("postcode", "BR8 7RE", "not-a-postcode")
-    _one_line_error(result, "not-a-postcode", "LS1 1UR")
+    assert_one_line_error(result, "not-a-postcode", "LS1 1UR")
     assert len(rsps.calls) == 0
 
 
-def test_postcode_retired(rsps, run, load):
+def test_postcode_retired(rsps, run):
     rsps.get(
         f"{POSTCODES}/postcodes/E1W%201UU",
         status=404,
-        json=load("postcodes_io", "lookup_terminated_inline_404.json"),
+        json=load_json("postcodes_io", "lookup_terminated_inline_404.json"),
     )
-    _one_line_error(run("postcode", "E1W 1UU"), "E1W 1UU was retired", "02/2015")
+    assert_one_line_error(run("postcode", "E1W 1UU"), "E1W 1UU was retired", "02/2015")
 
 
 def test_postcode_needs_an_argument(run):
@@ -108,16 +91,16 @@ def test_postcode_needs_an_argument(run):
 
 
 @pytest.fixture
-def dates(rsps, load):
+def dates(rsps):
     return rsps.get(
-        f"{POLICE}/crimes-street-dates", json=load("police_uk", "crimes_street_dates.json")
+        f"{POLICE}/crimes-street-dates", json=load_json("police_uk", "crimes_street_dates.json")
     )
 
 
-def test_crime_counts_by_category(rsps, br8, dates, run, load):
+def test_crime_counts_by_category(rsps, br8, dates, run):
     street = rsps.get(
         f"{POLICE}/crimes-street/all-crime",
-        json=load("police_uk", "crimes_street_all_crime_2014-08.json"),
+        json=load_json("police_uk", "crimes_street_all_crime_2014-08.json"),
         match=[
             responses.matchers.query_param_matcher(
                 {"lat": "51.411831", "lng": "0.178871", "date": "2025-08"}
@@ -134,10 +117,10 @@ def test_crime_counts_by_category(rsps, br8, dates, run, load):
     assert "BR8 7RE" in result.output and "2025-08" in result.output
 
 
-def test_crime_json_prints_records(rsps, br8, dates, run, load):
+def test_crime_json_prints_records(rsps, br8, dates, run):
     rsps.get(
         f"{POLICE}/crimes-street/burglary",
-        json=load("police_uk", "crimes_street_all_crime_2014-08.json")[:2],
+        json=load_json("police_uk", "crimes_street_all_crime_2014-08.json")[:2],
         match=[responses.matchers.query_param_matcher({"date": "2024-01"}, strict_match=False)],
     )
     result = run("crime", "BR8 7RE", "--month", "2024-01", "--category", "burglary", "--json")
@@ -149,28 +132,55 @@ def test_crime_json_prints_records(rsps, br8, dates, run, load):
 
 def test_crime_month_out_of_range(rsps, br8, dates, run):
     result = run("crime", "BR8 7RE", "--month", "2015-01")
-    _one_line_error(result, "2015-01", "2022-09", "2025-08")
+    assert_one_line_error(result, "2015-01", "2022-09", "2025-08")
     assert not [c for c in rsps.calls if "/crimes-street/" in c.request.url]
 
 
 def test_crime_malformed_month(rsps, br8, dates, run):
-    _one_line_error(run("crime", "BR8 7RE", "--month", "jan"), "YYYY-MM")
+    assert_one_line_error(run("crime", "BR8 7RE", "--month", "jan"), "YYYY-MM")
 
 
 def test_crime_junk_postcode(rsps, run):
-    _one_line_error(run("crime", "hello"), "'hello' is not a valid UK postcode")
+    assert_one_line_error(run("crime", "hello"), "'hello' is not a valid UK postcode")
     assert len(rsps.calls) == 0
 
 
-def test_crime_unknown_postcode(rsps, run, load):
+def test_crime_unknown_postcode(rsps, run):
     rsps.get(
         f"{POSTCODES}/postcodes/LS99%209ZZ",
         status=404,
-        json=load("postcodes_io", "lookup_not_found_404.json"),
+        json=load_json("postcodes_io", "lookup_not_found_404.json"),
     )
     rsps.get(
         f"{POSTCODES}/terminated_postcodes/LS99%209ZZ",
         status=404,
-        json=load("postcodes_io", "terminated_not_found_404.json"),
+        json=load_json("postcodes_io", "terminated_not_found_404.json"),
     )
-    _one_line_error(run("crime", "LS99 9ZZ"), "LS99 9ZZ is not a postcode in use")
+    assert_one_line_error(run("crime", "LS99 9ZZ"), "LS99 9ZZ is not a postcode in use")
+
+
+# -- arguments checked before any request ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["crime", "LS1 1UR", "--month", "junk"], "month must look like YYYY-MM"),
+        (["crime", "LS1 1UR", "--month", "2024-13"], "month must look like YYYY-MM"),
+        (["crime", "LS1 1UR", "--category", "Bad Category!"], "category must be a police.uk"),
+        (["crime", "not a postcode"], "not a postcode"),
+    ],
+)
+def test_crime_checks_its_arguments_before_any_request(rsps, run, args, fragment):
+    result = run(*args)
+    assert_one_line_error(result, fragment)
+    assert len(rsps.calls) == 0  # refused before the network was touched
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "soon"])
+def test_a_timeout_that_cannot_work_is_a_usage_error(rsps, run, timeout):
+    result = run("--timeout", timeout, "postcode", "LS1 1UR")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "Invalid value for '--timeout'" in result.output
+    assert len(rsps.calls) == 0

@@ -267,3 +267,28 @@ def test_stats19_reads_from_a_path(tmp_path):
     path.write_bytes(stats19_file(HEADER_2024, [stats19_row(HEADER_2024)]).getvalue())
     (c,) = read_stats19(path)
     assert c.reference == "2024131000001"
+
+
+def test_stats19_grid_reference_that_is_not_numeric_is_a_bad_row():
+    rows = [stats19_row(HEADER_2024, index=str(i)) for i in range(6)]
+    rows[1] = stats19_row(HEADER_2024, index="1", lon="", lat="", east="530000", north="180000")
+    rows[3] = stats19_row(HEADER_2024, index="3", lon="", lat="", east="5300O0", north="180000")
+    errors = []
+    found = list(read_stats19(stats19_file(HEADER_2024, rows), on_error=errors.append))
+    assert [c.reference for c in found] == ["0", "1", "2", "4", "5"]
+    assert [(e.line, e.message) for e in errors] == [
+        (5, "grid reference '5300O0', '180000' is not numeric")
+    ]
+    assert (found[1].latitude, found[1].longitude) == pytest.approx(osgb_to_wgs84(530000, 180000))
+
+
+def test_records_built_for_speed_are_what_the_constructor_builds(streetwise_data):
+    # the readers make records without Collision.__init__ (see fast_constructor): each
+    # must have exactly Collision's fields, so the real constructor rebuilds it equal
+    rows = [stats19_row(HEADER_2024, index=str(i)) for i in range(5)]
+    rows[2] = stats19_row(HEADER_2024, index="2", lon="", lat="", east="530000", north="180000")
+    records = list(read_stats19(stats19_file(HEADER_2024, rows)))
+    records += read_leeds_rtc(streetwise_data / "leeds_rtc_2015_sample.csv")
+    assert len(records) == 5 + 21
+    for record in records:
+        assert Collision(**vars(record)) == record  # a missing or extra field: TypeError

@@ -1,12 +1,16 @@
 import math
 import random
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import civickit
+from civickit import _pointindex
 from civickit.geo import PointIndex, distance_m, osgb_to_wgs84, osgb_to_wgs84_many
 
 LEEDS = (53.7969, -1.5460)
@@ -304,3 +308,56 @@ def test_haversine_error_across_great_britain():
                     ratios.append(distance_m(tenth / 10, lon, lat2, lon2) / metres)
     assert 1 - 0.0037 <= min(ratios) < 1 - 0.0036  # the worst: 0.37% short
     assert 1 - 0.0004 < max(ratios) <= 1 - 0.0002  # the best: still 0.03% short
+
+
+# -- the haversine, written out in the point index's hot loops ---------------------------
+
+# The last line of the haversine: distance_m's, and each copy inlined for speed.
+HAVERSINE = re.compile(r"asin\(\s*sqrt\(")
+
+
+def test_every_haversine_in_the_library_is_one_pinned_here():
+    # distance_m, plus the two loops of civickit/_pointindex.py pinned by the tests below;
+    # a new copy elsewhere fails here until it gets a test of its own
+    library = Path(civickit.__file__).parent
+    found = {
+        str(path.relative_to(library)): len(HAVERSINE.findall(path.read_text()))
+        for path in sorted(library.rglob("*.py"))
+        if HAVERSINE.search(path.read_text())
+    }
+    assert found == {"_pointindex.py": 2, "geo.py": 1}
+
+
+@pytest.mark.parametrize(
+    "small_run",
+    [10**9, 0],
+    ids=["every run scanned in plain Python", "every run picked by NumPy, then _measure"],
+)
+def test_inlined_haversines_in_radius_queries_are_distance_m_bit_for_bit(monkeypatch, small_run):
+    monkeypatch.setattr(_pointindex, "_SMALL", small_run)
+    rng = random.Random(11)
+    points = [(rng.uniform(53.0, 54.5), rng.uniform(-2.5, -0.5)) for _ in range(5_000)]
+    index = PointIndex.from_arrays([p[0] for p in points], [p[1] for p in points])
+    for _ in range(40):
+        q = (rng.uniform(53.0, 54.5), rng.uniform(-2.5, -0.5))
+        radius = rng.choice([300.0, 3_000.0, 30_000.0])
+        assert [(d, i) for i, d in index.within(*q, radius)] == brute_within(points, *q, radius)
+
+
+def test_inlined_haversine_in_the_nearest_shortcut_is_distance_m_bit_for_bit():
+    rng = random.Random(12)
+    points = [(rng.uniform(53.0, 54.5), rng.uniform(-2.5, -0.5)) for _ in range(5_000)]
+    index = PointIndex.from_arrays([p[0] for p in points], [p[1] for p in points])
+    grid = index._grid
+    settled = 0
+    for _ in range(200):
+        q = (rng.uniform(53.0, 54.5), rng.uniform(-2.5, -0.5))
+        run = grid.nearest_in_run(*q, 5)
+        if run is None:
+            continue
+        assert [d for d, _ in run.hits] == [distance_m(*q, *points[rank]) for _, rank in run.hits]
+        assert run.hits == sorted(run.hits) and len(run.hits) == 5
+        if run.settled:
+            settled += 1
+            assert run.hits == brute_within(points, *q, math.inf)[:5]
+    assert settled > 100  # the shortcut is the usual path, so it was tested

@@ -134,6 +134,14 @@ def test_broken_json_is_not_a_portal_response(rsps):
         HttpClient().get_json(URL)
 
 
+def test_bytes_that_are_not_text_are_not_a_portal_response(rsps):
+    # json.loads raises UnicodeDecodeError here, which has no .msg (this used to crash)
+    rsps.get(URL, body=b'{"name": "Le\xe9ds"}', content_type="application/json")
+
+    with pytest.raises(NotAPortalResponse, match=r"not valid JSON \(not UTF-8"):
+        HttpClient().get_json(URL)
+
+
 # -- transport failures ---------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import date
+from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,6 +21,7 @@ from civickit.errors import (
 )
 from civickit.http import HttpClient
 from civickit.police import MAX_GET_URL, Crime, Outcome, PoliceUK
+from tests.helpers import load_json
 
 BASE = "https://data.police.uk/api"
 STREET = f"{BASE}/crimes-street/all-crime"
@@ -27,11 +29,8 @@ NEWEST, OLDEST = "2025-08", "2022-09"  # the 36 months in crimes_street_dates.js
 
 
 @pytest.fixture
-def fixture_json(fixtures):
-    def load(name: str):
-        return json.loads((fixtures / "police_uk" / name).read_text())
-
-    return load
+def fixture_json():
+    return partial(load_json, "police_uk")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,14 +15,13 @@ import responses
 from civickit.errors import NotAuthorized, ServiceUnavailable, ValidationError
 from civickit.http import HttpClient
 from civickit.portals import ArcGIS, ArcGISHub
+from tests.helpers import load_json
 
-FIX = Path(__file__).parent / "fixtures" / "portals"
 LAYER = "https://gis.example.com/arcgis/rest/services/Zoning/FeatureServer/0"
 SERVICE = "https://gis.example.com/arcgis/rest/services/Bin_Rounds/FeatureServer"
 
 
-def load(name: str) -> Any:
-    return json.loads((FIX / name).read_text())
+load = partial(load_json, "portals")
 
 
 MODERN = load("arcgis_featureserver-layer-metadata_nyc-buildability-ZF01a.json")  # mrc 2000

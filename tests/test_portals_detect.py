@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import ast
-import json
 import re
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,15 +24,14 @@ from civickit.portals import (
     known_portals,
     portal,
 )
+from tests.helpers import load_json
 
-FIX = Path(__file__).parent / "fixtures" / "portals"
 SITE = "https://portal.example.com"
 ANY = re.compile(r"https://portal\.example\.com/.*")
 HTML = "<!doctype html><html><body><div id='app'></div></body></html>"
 
 
-def load(name: str) -> Any:
-    return json.loads((FIX / name).read_text())
+load = partial(load_json, "portals")
 
 
 @pytest.fixture(autouse=True)

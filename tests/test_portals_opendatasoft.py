@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,8 +15,8 @@ import responses
 from civickit.errors import RateLimited, ValidationError
 from civickit.http import HttpClient
 from civickit.portals import OpenDataSoft
+from tests.helpers import load_json
 
-FIX = Path(__file__).parent / "fixtures" / "portals"
 SITE = "https://data.leicester.gov.uk"
 API = f"{SITE}/api/explore/v2.1"
 DATASET = "geonames-all-cities-with-a-population-1000"
@@ -24,8 +24,7 @@ RECORDS = f"{API}/catalog/datasets/{DATASET}/records"
 EXPORT = f"{API}/catalog/datasets/{DATASET}/exports/jsonl"
 
 
-def load(name: str) -> Any:
-    return json.loads((FIX / name).read_text())
+load = partial(load_json, "portals")
 
 
 TEMPLATE = load("ods_catalog-dataset-records_v2.1_ods-openapi-example.json")["results"][0]

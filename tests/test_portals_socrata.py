@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,15 +14,14 @@ import responses
 from civickit.errors import NotFound, ValidationError
 from civickit.http import HttpClient
 from civickit.portals import Socrata
+from tests.helpers import load_json
 
-FIX = Path(__file__).parent / "fixtures" / "portals"
 SITE = "https://opendata.camden.gov.uk"
 VIEW = "64uk-42ks"
 RESOURCE = f"{SITE}/resource/{VIEW}.json"
 
 
-def load(name: str) -> Any:
-    return json.loads((FIX / name).read_text())
+load = partial(load_json, "portals")
 
 
 TEMPLATE = load("socrata_resource-order-limit-page1_nyc-buildability-F06a.json")[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import string
+from functools import partial
 
 import pytest
 import responses
@@ -20,16 +21,14 @@ from civickit.errors import (
 )
 from civickit.http import HttpClient
 from civickit.postcodes import Place, Postcodes, normalise
+from tests.helpers import load_json
 
 BASE = "https://api.postcodes.io"
 
 
 @pytest.fixture
-def fixture_json(fixtures):
-    def load(name: str):
-        return json.loads((fixtures / "postcodes_io" / name).read_text())
-
-    return load
+def fixture_json():
+    return partial(load_json, "postcodes_io")
 
 
 @pytest.fixture

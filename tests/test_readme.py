@@ -9,6 +9,8 @@ from pathlib import Path
 
 import responses
 
+from tests.helpers import load_json
+
 ROOT = Path(__file__).parent.parent
 
 
@@ -22,13 +24,13 @@ def _readme_python() -> str:
 def test_the_readme_example_runs(fixtures, streetwise_data, tmp_path, monkeypatch, capsys):
     shutil.copy(streetwise_data / "nhs_hospital_sample.csv", tmp_path / "Hospital.csv")
     monkeypatch.chdir(tmp_path)
-    place = json.loads((fixtures / "postcodes_io" / "lookup_BR87RE_200.json").read_text())
+    place = load_json("postcodes_io", "lookup_BR87RE_200.json")
     place["result"].update(postcode="LS1 1UR", latitude=53.7997, longitude=-1.5492)
-    months = json.loads((fixtures / "police_uk" / "crimes_street_dates.json").read_text())
+    months = load_json("police_uk", "crimes_street_dates.json")
     crimes = json.loads(
         (fixtures / "police_uk" / "crimes_street_all_crime_2014-08.json").read_text()
     )
-    package = json.loads((fixtures / "ckan" / "package_show.json").read_text())["result"]
+    package = load_json("ckan", "package_show.json")["result"]
     search = {"success": True, "result": {"count": 1, "results": [package]}}
 
     with responses.RequestsMock() as rsps:

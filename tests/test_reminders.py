@@ -73,7 +73,7 @@ def drain(outbox: Outbox, sender: object, now: datetime = NOW, **kw: object) -> 
     total = DispatchReport()
     while True:
         report = outbox.dispatch(sender, now=now, **kw)
-        for name, value in report.as_dict().items():
+        for name, value in report.to_dict().items():
             setattr(total, name, getattr(total, name) + value)
         if not report.claimed:
             return total
@@ -297,6 +297,26 @@ def test_an_error_mid_group_gives_back_the_rows_never_handed_over(outbox: Outbox
     assert (counts["sent"], counts["unknown"], counts["pending"], counts["sending"]) == (1, 1, 8, 0)
 
 
+@pytest.mark.parametrize(("in_flight", "handed_over"), [(1, 3), (5, 5)])
+def test_should_stop_gives_back_every_row_not_yet_handed_over(
+    outbox: Outbox, in_flight: int, handed_over: int
+) -> None:
+    """Asked before each message (or group): a stop settles the message in hand and
+    releases the rest to pending, leaving nothing 'sending' and nothing 'unknown'."""
+    outbox.plan(reminders(10), now=NOW)
+    sender = MemorySender()
+    report = outbox.dispatch(
+        sender, now=NOW, batch=10, in_flight=in_flight, should_stop=lambda: len(sender.sent) >= 3
+    )
+    assert (report.claimed, report.sent, report.released) == (10, handed_over, 10 - handed_over)
+    counts = outbox.counts()
+    assert (counts["sent"], counts["pending"]) == (handed_over, 10 - handed_over)
+    assert counts["unknown"] == counts["sending"] == counts["claimed"] == 0
+    rest = drain(outbox, sender)
+    assert rest.sent == 10 - handed_over
+    assert sorted(m.to for m in sender.sent) == sorted(number(i) for i in range(10))
+
+
 def test_make_engine_puts_sqlite_in_wal_mode(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}", timeout=5)
     with engine.connect() as conn:
@@ -355,6 +375,28 @@ def wait_for(path: Path, proc: subprocess.Popen[str], what: str) -> None:
         assert proc.poll() is None, f"worker exited before {what}"
         assert time.monotonic() < deadline, f"worker never reached {what}"
         time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_a_worker_sent_sigterm_mid_send_finishes_that_send_and_releases_the_rest(
+    outbox: Outbox, db: DB, tmp_path: Path
+) -> None:
+    outbox.plan(reminders(100), now=NOW)
+    log, ready = tmp_path / "stopped.log", tmp_path / "in-flight"
+    proc = spawn(
+        db, log, "--batch", "50", "--block-at", "20", "--ready", str(ready), "--block-for", "1"
+    )
+    wait_for(ready, proc, "its 20th send")
+    proc.send_signal(signal.SIGTERM)  # lands while the 20th message is with the provider
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert json.loads(out) == {"batches": 1, "claimed": 50, "sent": 20, "released": 30}
+    assert len(log.read_text().splitlines()) == 20
+    counts = outbox.counts()
+    assert (counts["sent"], counts["pending"]) == (20, 80)
+    assert counts["unknown"] == counts["sending"] == counts["claimed"] == 0
+    sender = MemorySender()
+    assert drain(outbox, sender).sent == 80  # at once: nothing waits for a claim timeout
 
 
 @pytest.mark.slow

@@ -1,14 +1,16 @@
-"""What the dataset readers share: error reporting, records, small parsers."""
+"""What the dataset readers share: error reporting, fast records, small parsers."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
-from datetime import date, datetime, time
-from typing import IO, Any
+from datetime import date, datetime
+from typing import IO, Any, Generic, TypeVar
 
 from ..errors import DataFormatError
+
+R = TypeVar("R")
+V = TypeVar("V")
 
 OnError = Callable[[DataFormatError], None] | None
 #: what every reader accepts: a path, or a binary file object
@@ -23,44 +25,24 @@ def problem(on_error: OnError, source: str, line: int | None, message: str) -> N
     on_error(error)
 
 
-class Record:
-    """Mixin for the frozen record dataclasses: ``to_dict()`` with JSON-ready values."""
-
-    __slots__ = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a dict; dates and times as ISO 8601 text."""
-        return {
-            f.name: _plain(getattr(self, f.name))
-            for f in dataclasses.fields(self)  # type: ignore[arg-type]
-        }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, date | time):
-        return value.isoformat(timespec="minutes") if isinstance(value, time) else value.isoformat()
-    return value
-
-
-def fast_factory(cls: type) -> Callable[..., Any]:
-    """A constructor for a frozen dataclass that skips its per-field ``__setattr__``.
+def fast_constructor(cls: type[R]) -> Callable[..., R]:
+    """A keyword-only constructor for a frozen dataclass that skips its per-field ``__setattr__``.
 
     A frozen dataclass's ``__init__`` sets each field through
     ``object.__setattr__``, which costs about a microsecond for ten fields; a
-    reader making a million records uses this instead. Callers pass every field.
+    reader making a million records uses this instead. Callers pass every
+    field by name, and nothing is checked: the readers' tests rebuild each
+    record with the real constructor (``cls(**vars(record)) == record``).
     """
-    names = [f.name for f in dataclasses.fields(cls)]
     new = object.__new__
-    setdict = object.__setattr__
-    args = ", ".join(names)
-    body = ", ".join(f"{n!r}: {n}" for n in names)
-    namespace: dict[str, Any] = {"new": new, "setdict": setdict, "cls": cls}
-    exec(  # a generated function is the fastest way to take the fields by position
-        f"def make({args}):\n    obj = new(cls)\n    setdict(obj, '__dict__', {{{body}}})\n"
-        "    return obj\n",
-        namespace,
-    )
-    return namespace["make"]
+    set_attribute = object.__setattr__
+
+    def make(**fields: Any) -> R:
+        record = new(cls)
+        set_attribute(record, "__dict__", fields)  # the keyword arguments are a fresh dict
+        return record
+
+    return make
 
 
 def text_or_none(value: str) -> str | None:
@@ -90,21 +72,27 @@ def parse_date(text: str) -> date:
 _DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d", "%d-%b-%y", "%d-%b-%Y", "%d-%m-%Y", "%d.%m.%Y")
 
 
-def cached(parse: Callable[[str], Any], limit: int = 100_000) -> Callable[[str], Any]:
-    """Memoise a parser of few distinct values (dates, times) for speed."""
-    memo: dict[str, Any] = {}
+class Memo(Generic[V]):
+    """A parser of few distinct values (dates, times), memoised for speed.
 
-    def get(text: str) -> Any:
+    ``memo(text)`` parses (or recalls) ``text``; a hot loop may read
+    ``memo.known.get(text)`` first, which saves a call per row.
+    """
+
+    def __init__(self, parse: Callable[[str], V], limit: int = 100_000) -> None:
+        self.parse = parse
+        self.limit = limit
+        #: text -> value, for up to ``limit`` distinct texts
+        self.known: dict[str, V] = {}
+
+    def __call__(self, text: str) -> V:
         try:
-            return memo[text]
+            return self.known[text]
         except KeyError:
-            value = parse(text)
-            if len(memo) < limit:
-                memo[text] = value
+            value = self.parse(text)
+            if len(self.known) < self.limit:
+                self.known[text] = value
             return value
-
-    get.memo = memo  # type: ignore[attr-defined]
-    return get
 
 
 def normalise_postcode(text: str) -> str | None:

@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from .._records import Record
 from ..tabular import open_table
-from ._common import OnError, Record, Source, cached, normalise_postcode, problem, text_or_none
+from ._common import Memo, OnError, Source, normalise_postcode, problem, text_or_none
 
 __all__ = ["BINS", "Collection", "Premises", "format_address", "read_jobs", "read_premises"]
 
@@ -98,7 +99,8 @@ def read_jobs(src: Source, *, on_error: OnError = None) -> Iterator[Collection]:
     its neighbours (the published file keeps each premises' jobs together),
     so memory stays flat.
     """
-    parse = cached(_job_date)
+    parse = Memo(_job_date)
+    known_days = parse.known
     bins = BINS
     recent: OrderedDict[str, set[tuple[str, date]]] = OrderedDict()
     current_id = None
@@ -129,7 +131,7 @@ def read_jobs(src: Source, *, on_error: OnError = None) -> Iterator[Collection]:
                     problem(on_error, source, line, f"bin type {kind!r} is not one of {choices}")
                     continue
             try:
-                day = parse(when)
+                day = known_days.get(when) or parse(when)
                 premises_id = int(ident)
             except ValueError:
                 if not ident.strip().isdigit():

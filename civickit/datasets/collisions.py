@@ -26,17 +26,18 @@ National Grid only, converted in batches.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._records import Record
 from ..errors import DataFormatError
 from ..geo import osgb_to_wgs84_many
 from ..tabular import Table, open_table
-from ._common import OnError, Record, Source, cached, fast_factory, parse_date, problem
+from ._common import Memo, OnError, Source, fast_constructor, parse_date, problem
 
 __all__ = ["SEVERITIES", "Collision", "read_leeds_rtc", "read_stats19"]
 
@@ -67,7 +68,7 @@ class Collision(Record):
     source: str
 
 
-_make = fast_factory(Collision)
+_collision = fast_constructor(Collision)  # Collision(**fields), without its __setattr__s
 
 # STATS19 first_road_class codes, named as the Leeds files name them
 ROAD_CLASSES = {"1": "Motorway", "2": "A(M)", "3": "A", "4": "B", "5": "C", "6": "Unclassified"}
@@ -92,33 +93,43 @@ _STATS19_COLUMNS = {
 }
 
 
+class _AwaitingGrid(NamedTuple):
+    """A row whose coordinates come from its grid reference, converted in the next batch."""
+
+    line: int
+    fields: dict[str, Any]  # the Collision's fields but latitude and longitude
+    easting: str
+    northing: str
+
+
 def read_stats19(src: Source, *, on_error: OnError = None) -> Iterator[Collision]:
     """Stream the collisions in a DfT STATS19 collision (accident) file, any era."""
     with open_table(src, has_header=True) as table:
         source = table.source
         cols = _find_columns(table, _STATS19_COLUMNS, _STATS19_COLUMNS, "a STATS19 collision")
-        i_ref, i_sev, i_date, i_time = (
-            cols["reference"],
-            cols["severity"],
-            cols["date"],
-            cols["time"],
-        )
-        i_lon, i_lat, i_east, i_north = (
-            cols["longitude"],
-            cols["latitude"],
-            cols["easting"],
-            cols["northing"],
-        )
-        i_veh, i_cas, i_road = cols["vehicles"], cols["casualties"], cols["road_class"]
+        # column positions, read once: this loop runs a million times
+        i_ref = cols["reference"]
+        i_sev = cols["severity"]
+        i_date = cols["date"]
+        i_time = cols["time"]
+        i_lon = cols["longitude"]
+        i_lat = cols["latitude"]
+        i_east = cols["easting"]
+        i_north = cols["northing"]
+        i_veh = cols["vehicles"]
+        i_cas = cols["casualties"]
+        i_road = cols["road_class"]
         width = max(cols.values()) + 1
-        parse_day = cached(parse_date)
-        parse_time = cached(_hh_mm)
-        days, clocks = parse_day.memo, parse_time.memo  # type: ignore[attr-defined]
+        parse_day = Memo(parse_date)
+        parse_time = Memo(_hh_mm)
+        days, clocks = parse_day.known, parse_time.known
         severities = _SEVERITY_CODES
         roads = ROAD_CLASSES
         missing = _MISSING
-        make = _make
-        held: list[list[Any]] = []  # rows waiting, in file order, for a batched conversion
+        make = _collision
+        # rows waiting, in file order, for the grid references among them to be converted
+        held: list[Collision | _AwaitingGrid] = []
+        waiting = 0  # how many of the held rows are _AwaitingGrid
         for line, f in table.records(max_fields=width):
             try:
                 sev = f[i_sev]
@@ -142,24 +153,28 @@ def read_stats19(src: Source, *, on_error: OnError = None) -> Iterator[Collision
             except (ValueError, IndexError):
                 problem(on_error, source, line, _explain_stats19(f, cols, width))
                 continue
-            if vehicles < 0:
-                vehicles = None
-            if casualties < 0:
-                casualties = None
-            road = roads.get(road) or (None if road in missing else road)
-            if lat is None or held:
-                east, north = f[i_east], f[i_north]
-                grid = lat is None and east not in missing and north not in missing
-                held.append(
-                    [line, f[i_ref], day, tm, lat, lon, severity, vehicles, casualties, road,
-                     east if grid else None, north if grid else None]
-                )  # fmt: skip
-                if len(held) >= _BATCH:
-                    yield from _release(held, "stats19", source, on_error)
-                    held = []
-                continue
-            yield make(f[i_ref], day, tm, lat, lon, severity, vehicles, casualties, road, "stats19")
-        yield from _release(held, "stats19", source, on_error)
+            road_class = roads.get(road) or (None if road in missing else road)
+            if lat is None and f[i_east] not in missing and f[i_north] not in missing:
+                fields = {"reference": f[i_ref], "date": day, "time": tm, "severity": severity,
+                          "vehicles": vehicles if vehicles >= 0 else None,
+                          "casualties": casualties if casualties >= 0 else None,
+                          "road_class": road_class, "source": "stats19"}  # fmt: skip
+                held.append(_AwaitingGrid(line, fields, f[i_east], f[i_north]))
+                waiting += 1
+            else:
+                record = make(reference=f[i_ref], date=day, time=tm, latitude=lat, longitude=lon,
+                              severity=severity, vehicles=vehicles if vehicles >= 0 else None,
+                              casualties=casualties if casualties >= 0 else None,
+                              road_class=road_class, source="stats19")  # fmt: skip
+                if not waiting:
+                    yield record
+                    continue
+                held.append(record)  # after a row awaiting its grid reference: keep the order
+            if len(held) >= _BATCH:
+                yield from _release(held, source, on_error)
+                held = []
+                waiting = 0
+        yield from _release(held, source, on_error)
 
 
 def _explain_stats19(f: list[str], cols: dict[str, int], width: int) -> str:
@@ -194,44 +209,61 @@ def _hh_mm(text: str) -> time:
 
 
 def _release(
-    held: list[list[Any]], kind: str, source: str, on_error: OnError
+    held: Sequence[Collision | _AwaitingGrid], source: str, on_error: OnError
 ) -> Iterator[Collision]:
-    """Convert the held rows' grid references in one call and yield them in order."""
-    if not held:
-        return
-    todo = [row for row in held if row[10] is not None]
-    if todo:
-        try:
-            eastings = np.array([float(row[10]) for row in todo])
-            northings = np.array([float(row[11]) for row in todo])
-        except ValueError:
-            eastings, northings = _grid_one_by_one(todo, source, on_error)
-        lats, lons = osgb_to_wgs84_many(eastings, northings)
-        for row, la, lo in zip(todo, lats.tolist(), lons.tolist(), strict=True):
-            if la == la:  # not NaN
-                row[4], row[5] = la, lo
+    """Convert the held rows' grid references in one call and yield the rows in file order."""
+    awaiting = [row for row in held if isinstance(row, _AwaitingGrid)]
+    places = iter(_grid_to_wgs84(awaiting, source, on_error))
     for row in held:
-        if row[0] is None:  # a row dropped by _grid_one_by_one
+        if not isinstance(row, _AwaitingGrid):
+            yield row
             continue
-        yield _make(*row[1:10], kind)
+        place = next(places)
+        if place is not None:  # None: a bad grid reference, reported and left out
+            yield _collision(**row.fields, latitude=place[0], longitude=place[1])
+
+
+def _grid_to_wgs84(
+    rows: list[_AwaitingGrid], source: str, on_error: OnError
+) -> list[tuple[float | None, float | None] | None]:
+    """Each row's ``(latitude, longitude)``, from its grid reference in one pyproj call.
+
+    ``(None, None)`` for a point that cannot be placed; ``None`` for a row
+    whose grid reference is not numeric (reported through ``on_error``).
+    """
+    if not rows:
+        return []
+    numeric: list[bool] = []
+    try:
+        eastings = np.array([float(row.easting) for row in rows])
+        northings = np.array([float(row.northing) for row in rows])
+        numeric = [True] * len(rows)
+    except ValueError:
+        eastings, northings, numeric = _grid_one_by_one(rows, source, on_error)
+    lats, lons = osgb_to_wgs84_many(eastings, northings)
+    return [
+        (None if la != la else la, None if la != la else lo) if ok else None  # la != la: NaN
+        for ok, la, lo in zip(numeric, lats.tolist(), lons.tolist(), strict=True)
+    ]
 
 
 def _grid_one_by_one(
-    rows: list[list[Any]], source: str, on_error: OnError
-) -> tuple[np.ndarray, np.ndarray]:
-    eastings, northings = [], []
+    rows: list[_AwaitingGrid], source: str, on_error: OnError
+) -> tuple[np.ndarray, np.ndarray, list[bool]]:
+    """Eastings and northings (NaN where not numeric), and which rows were numeric."""
+    eastings, northings, numeric = [], [], []
     for row in rows:
         try:
-            e, n = float(row[10]), float(row[11])
+            e, n = float(row.easting), float(row.northing)
+            numeric.append(True)
         except ValueError:
-            problem(
-                on_error, source, row[0], f"grid reference {row[10]!r}, {row[11]!r} is not numeric"
-            )
-            row[0] = None
+            message = f"grid reference {row.easting!r}, {row.northing!r} is not numeric"
+            problem(on_error, source, row.line, message)
             e = n = float("nan")
+            numeric.append(False)
         eastings.append(e)
         northings.append(n)
-    return np.array(eastings), np.array(northings)
+    return np.array(eastings), np.array(northings), numeric
 
 
 # -- Leeds RTC -------------------------------------------------------------------------
@@ -250,6 +282,28 @@ _LEEDS_REQUIRED = ("reference", "easting", "northing", "date", "time", "severity
 _LEEDS_SEVERITY = {"fatal": 0, "serious": 1, "slight": 2, "1": 0, "2": 1, "3": 2}
 
 
+class _Casualty(NamedTuple):
+    """One row of a Leeds file: one casualty of a collision."""
+
+    reference: str
+    date: date | None
+    time: time | None
+    easting: str  # "" when the file gives none
+    northing: str
+    severity: int  # an index into SEVERITIES: 0 is the worst
+    vehicles: int | None
+    road_class: str | None
+
+
+@dataclass(slots=True)
+class _LeedsCollision:
+    """A collision being folded from its casualties' consecutive rows."""
+
+    first: _Casualty
+    severity: int  # the worst so far
+    casualties: int = 1
+
+
 def read_leeds_rtc(src: Source, *, on_error: OnError = None) -> Iterator[Collision]:
     """Stream the collisions in a Leeds City Council road traffic accidents file.
 
@@ -262,10 +316,10 @@ def read_leeds_rtc(src: Source, *, on_error: OnError = None) -> Iterator[Collisi
         source = table.source
         required = {k: _LEEDS_COLUMNS[k] for k in _LEEDS_REQUIRED}
         cols = _find_columns(table, _LEEDS_COLUMNS, required, "a Leeds road traffic accidents")
-        dates = cached(parse_date)
-        times = cached(_unpadded_time)
-        chunk: list[list[Any]] = []
-        group: list[Any] | None = None
+        dates = Memo(parse_date)
+        times = Memo(_unpadded_time)
+        chunk: list[_LeedsCollision] = []
+        group: _LeedsCollision | None = None
         key: tuple[str, ...] | None = None
         for line, f in table.records():
             try:
@@ -273,11 +327,11 @@ def read_leeds_rtc(src: Source, *, on_error: OnError = None) -> Iterator[Collisi
             except (ValueError, IndexError, KeyError) as exc:
                 problem(on_error, source, line, _explain_leeds(f, cols, exc))
                 continue
-            reference, day, tm, east, north, rank, vehicles, road = row
-            this = (reference, f[cols["date"]].strip(), f[cols["time"]].strip(), east, north)
+            this = (row.reference, f[cols["date"]].strip(), f[cols["time"]].strip(),
+                    row.easting, row.northing)  # fmt: skip
             if this == key and group is not None:
-                group[5] = min(group[5], rank)
-                group[7] += 1
+                group.severity = min(group.severity, row.severity)
+                group.casualties += 1
                 continue
             if group is not None:
                 chunk.append(group)
@@ -285,17 +339,19 @@ def read_leeds_rtc(src: Source, *, on_error: OnError = None) -> Iterator[Collisi
                     yield from _release_leeds(chunk)
                     chunk = []
             key = this
-            group = [reference, day, tm, east, north, rank, vehicles, 1, road]
+            group = _LeedsCollision(row, row.severity)
         if group is not None:
             chunk.append(group)
         yield from _release_leeds(chunk)
 
 
-def _leeds_row(f: list[str], cols: dict[str, int], dates: Any, times: Any) -> tuple[Any, ...]:
+def _leeds_row(
+    f: list[str], cols: dict[str, int], dates: Memo[date], times: Memo[time]
+) -> _Casualty:
     reference = f[cols["reference"]].strip()
     if not reference:
         raise ValueError("reference")
-    rank = _LEEDS_SEVERITY[f[cols["severity"]].strip().lower()]
+    severity = _LEEDS_SEVERITY[f[cols["severity"]].strip().lower()]
     east, north = f[cols["easting"]].strip(), f[cols["northing"]].strip()
     east = east if east not in _MISSING and east != "0" else ""
     north = north if north not in _MISSING and north != "0" else ""
@@ -311,15 +367,15 @@ def _leeds_row(f: list[str], cols: dict[str, int], dates: Any, times: Any) -> tu
     if "road_class" in cols:
         road = f[cols["road_class"]].strip() or None
         road = ROAD_CLASSES.get(road, road) if road else None
-    return (
-        reference,
-        dates(when) if when else None,
-        times(clock) if clock else None,
-        east,
-        north,
-        rank,
-        vehicles,
-        road,
+    return _Casualty(
+        reference=reference,
+        date=dates(when) if when else None,
+        time=times(clock) if clock else None,
+        easting=east,
+        northing=north,
+        severity=severity,
+        vehicles=vehicles,
+        road_class=road,
     )
 
 
@@ -363,19 +419,33 @@ def _unpadded_time(text: str) -> time:
     return time(value // 100, value % 100)
 
 
-def _release_leeds(chunk: list[list[Any]]) -> Iterator[Collision]:
-    if not chunk:
-        return
-    grid = [g for g in chunk if g[3] and g[4]]
-    coords: dict[int, tuple[float, float]] = {}
-    if grid:
-        lats, lons = osgb_to_wgs84_many([float(g[3]) for g in grid], [float(g[4]) for g in grid])
-        for g, la, lo in zip(grid, lats.tolist(), lons.tolist(), strict=True):
+def _release_leeds(chunk: list[_LeedsCollision]) -> Iterator[Collision]:
+    """Convert the chunk's grid references in one call and yield its collisions in order."""
+    located = [group for group in chunk if group.first.easting and group.first.northing]
+    places: dict[int, tuple[float, float]] = {}  # id(group) -> (latitude, longitude)
+    if located:
+        lats, lons = osgb_to_wgs84_many(
+            [float(group.first.easting) for group in located],
+            [float(group.first.northing) for group in located],
+        )
+        for group, la, lo in zip(located, lats.tolist(), lons.tolist(), strict=True):
             if la == la:  # not NaN
-                coords[id(g)] = (la, lo)
-    for g in chunk:
-        la, lo = coords.get(id(g), (None, None))
-        yield _make(g[0], g[1], g[2], la, lo, SEVERITIES[g[5]], g[6], g[7], g[8], "leeds-rtc")
+                places[id(group)] = (la, lo)
+    for group in chunk:
+        first = group.first
+        latitude, longitude = places.get(id(group), (None, None))
+        yield _collision(
+            reference=first.reference,
+            date=first.date,
+            time=first.time,
+            latitude=latitude,
+            longitude=longitude,
+            severity=SEVERITIES[group.severity],
+            vehicles=first.vehicles,
+            casualties=group.casualties,
+            road_class=first.road_class,
+            source="leeds-rtc",
+        )
 
 
 # -- columns ---------------------------------------------------------------------------

@@ -16,9 +16,10 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from .._records import Record
 from ..errors import DataFormatError
 from ..tabular import open_table
-from ._common import OnError, Record, Source, normalise_postcode, problem, text_or_none
+from ._common import OnError, Source, normalise_postcode, problem, text_or_none
 
 __all__ = ["FIELDS", "Hospital", "read_nhs"]
 

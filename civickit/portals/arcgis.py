@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from .._convert import int_if_valid
 from ..errors import (
     APIError,
     NotAPortalResponse,
@@ -48,7 +49,7 @@ from ..errors import (
 from ..http import HttpClient, error_for_status
 from ._common import download_path, esri_geometry_to_geojson, locate, safe_filename, write_rows
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
-from .models import Dataset, FieldType, Resource, int_or_none, mapping, timestamp
+from .models import Dataset, FieldType, Resource, mapping, timestamp
 
 __all__ = ["ArcGIS", "ArcGISHub"]
 
@@ -79,7 +80,7 @@ class _Busy(ServiceUnavailable):
 
 def _esri_error(error: Mapping[str, Any], url: str) -> APIError:
     """The civickit error for an ArcGIS ``{"error": {...}}`` body."""
-    code = int_or_none(error.get("code"))
+    code = int_if_valid(error.get("code"))
     message = str(error.get("message") or "the server reported an error").rstrip(".")
     details = [str(d) for d in error.get("details") or () if d]
     text = f"ArcGIS: {message}" + (f" ({'; '.join(details)})" if details else "")
@@ -232,7 +233,7 @@ class ArcGIS:
             f"{self._layer_url(resource)}/query",
             {"where": where or "1=1", "returnCountOnly": "true"},
         )
-        count = int_or_none(body.get("count")) if isinstance(body, dict) else None
+        count = int_if_valid(body.get("count")) if isinstance(body, dict) else None
         if count is None:
             raise NotAPortalResponse(None, "the layer did not answer with a count", self.base_url)
         return count
@@ -292,7 +293,7 @@ class ArcGIS:
     ) -> Iterator[Row]:
         meta = self.metadata(url)
         oid = _oid_field(meta)
-        cap = int_or_none(meta.get("maxRecordCount"))
+        cap = int_if_valid(meta.get("maxRecordCount"))
         paging = bool(
             (meta.get("advancedQueryCapabilities") or {}).get("supportsPagination")
             or meta.get("supportsPagination")
@@ -680,7 +681,7 @@ class ArcGISHub:
                     return
             self._ogc = True
             start += len(features)
-            matched = int_or_none(body.get("numberMatched"))
+            matched = int_if_valid(body.get("numberMatched"))
             if not features or (matched is not None and start > matched):
                 return
 

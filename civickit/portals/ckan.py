@@ -19,12 +19,13 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
 
+from .._convert import int_if_valid
 from ..errors import (
     APIError,
     NotAPortalResponse,
@@ -35,7 +36,7 @@ from ..errors import (
 )
 from ..http import HttpClient, error_for_status
 from ._common import download_path, safe_filename
-from .models import Dataset, FieldType, Resource, absolute_url, int_or_none
+from .models import Dataset, FieldType, Resource, absolute_url
 
 __all__ = ["CKAN", "Dataset", "Resource", "absolute_url"]
 
@@ -399,7 +400,7 @@ class CKAN:
             for f in info.get("fields") or ()
             if isinstance(f, Mapping) and f.get("id")
         }
-        total = None if info.get("total_was_estimated") else int_or_none(info.get("total"))
+        total = None if info.get("total_was_estimated") else int_if_valid(info.get("total"))
         url = f"{self.base_url}/datastore/dump/{resource_id}"
         response = self.http.request(
             "GET", url, params={"bom": "false"}, headers=self._headers, stream=True
@@ -420,7 +421,8 @@ class CKAN:
             try:
                 response.raw.decode_content = True  # gzip is undone before the text layer
                 response.raw.auto_close = False  # let the text layer see the end, not a closed file
-                text = io.TextIOWrapper(response.raw, encoding="utf-8-sig", newline="")
+                raw = cast("IO[bytes]", response.raw)  # urllib3's HTTPResponse: a binary file
+                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
                 reader = csv.reader(text)
                 header = next(reader, None)
                 if header is None:
@@ -489,7 +491,7 @@ class CKAN:
             yielded += count
             offset += count
             # the server clamps limit to its rows_max; a page that full is not short
-            served = min(want, int_or_none(result.get("limit")) or want)
+            served = min(want, int_if_valid(result.get("limit")) or want)
             if count < served or not count:
                 return
             next_page = result.get("next_page") if keyset else None
@@ -499,7 +501,7 @@ class CKAN:
                 continue
             if next_filters is not None:
                 return  # keyset paging said there is nothing after this page
-            total = int_or_none(result.get("total"))
+            total = int_if_valid(result.get("total"))
             if total is not None and not result.get("total_was_estimated") and offset >= total:
                 return
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urljoin, urlsplit
+
+from .._convert import int_if_valid
+from .._records import Record
 
 __all__ = ["Dataset", "FieldType", "Portal", "Resource", "absolute_url"]
 
@@ -46,29 +49,6 @@ def mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _to_dict(obj: Any) -> dict[str, Any]:
-    plain: dict[str, Any] = _plain(asdict(obj))
-    return plain
-
-
-def _plain(value: Any) -> Any:
-    """Make ``asdict`` output JSON-ready: ISO timestamps, lists for tuples."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
 def absolute_url(url: str | None, site: str) -> str:
     """Resolve a resource URL against the portal ``site`` (which may carry a path prefix).
 
@@ -93,7 +73,7 @@ def absolute_url(url: str | None, site: str) -> str:
 
 
 @dataclass(frozen=True)
-class Resource:
+class Resource(Record):
     """One table, layer, file or export behind a dataset. ``url`` is always absolute.
 
     ``datastore_active`` says whether :meth:`Portal.records` can read it row
@@ -118,18 +98,15 @@ class Resource:
             name=data.get("name") or "",
             format=(data.get("format") or "").strip(),
             url=absolute_url(data.get("url"), site),
-            size=int_or_none(data.get("size")),
+            size=int_if_valid(data.get("size")),
             last_modified=timestamp(data.get("last_modified") or data.get("metadata_modified")),
             datastore_active=bool(data.get("datastore_active")),
             package_id=data.get("package_id"),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
-
 
 @dataclass(frozen=True)
-class Dataset:
+class Dataset(Record):
     """A dataset and its resources, the same shape for every kind of portal.
 
     ``url`` is its page on the portal, for people.
@@ -166,9 +143,6 @@ class Dataset:
             resources=tuple(Resource.from_api(r, site) for r in data.get("resources") or ()),
             url=f"{site.rstrip('/')}/dataset/{name or data.get('id')}",
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
 
     def table(self) -> Resource | None:
         """The first resource that :meth:`Portal.records` can read, if any."""

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3.exceptions
 
+from .._convert import int_if_valid
 from ..errors import (
     APIError,
     NotAPortalResponse,
@@ -35,7 +36,7 @@ from ..errors import (
 from ..http import HttpClient, error_for_status
 from ._common import download_path, geo_keys, locate, safe_filename
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
-from .models import Dataset, FieldType, Resource, int_or_none, mapping, timestamp
+from .models import Dataset, FieldType, Resource, mapping, timestamp
 
 __all__ = ["OpenDataSoft"]
 
@@ -220,7 +221,7 @@ class OpenDataSoft:
                     seen.add(ds.id)
                     yield ds
             offset += len(results)
-            if len(results) < page or offset >= (int_or_none(body.get("total_count")) or 0):
+            if len(results) < page or offset >= (int_if_valid(body.get("total_count")) or 0):
                 return
 
     def dataset(self, id: str) -> Dataset:
@@ -241,7 +242,7 @@ class OpenDataSoft:
                 name=str(default.get("title") or dataset_id),
                 format="OpenDataSoft records",
                 url=table_url,
-                size=int_or_none(default.get("records_count")),
+                size=int_if_valid(default.get("records_count")),
                 last_modified=modified,
                 datastore_active=bool(raw.get("has_records", True)),
                 package_id=dataset_id,
@@ -340,7 +341,7 @@ class OpenDataSoft:
         first_size = size if limit is None else min(size, limit)
         body = self._json(url, {**params, "limit": first_size, "offset": 0})
         first = body.get("results") if isinstance(body, dict) else None
-        total = int_or_none(body.get("total_count")) if isinstance(body, dict) else None
+        total = int_if_valid(body.get("total_count")) if isinstance(body, dict) else None
         if not isinstance(first, list) or total is None:
             raise NotAPortalResponse(None, "the records endpoint did not answer with results", url)
         wanted = total if limit is None else min(limit, total)

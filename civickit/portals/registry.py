@@ -17,13 +17,15 @@ public records, not a civickit run.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+
+from .._records import Record
 
 __all__ = ["PortalInfo", "known_portals", "register"]
 
 
 @dataclass(frozen=True)
-class PortalInfo:
+class PortalInfo(Record):
     """A named portal: its short name, title, platform kind, address and publisher."""
 
     name: str
@@ -31,9 +33,6 @@ class PortalInfo:
     kind: str
     url: str
     publisher: str
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 _REGISTRY: dict[str, PortalInfo] = {}

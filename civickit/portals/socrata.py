@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from .._convert import int_if_valid
 from ..errors import (
     APIError,
     NotAPortalResponse,
@@ -32,7 +33,7 @@ from ..errors import (
 from ..http import HttpClient, error_for_status
 from ._common import download_path, geo_keys, locate, safe_filename
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
-from .models import Dataset, FieldType, Resource, int_or_none, mapping, timestamp
+from .models import Dataset, FieldType, Resource, mapping, timestamp
 
 __all__ = ["Socrata"]
 
@@ -241,7 +242,7 @@ class Socrata:
                     if limit is not None and len(seen) >= limit:
                         return
             offset += len(results)
-            total = int_or_none(body.get("resultSetSize"))
+            total = int_if_valid(body.get("resultSetSize"))
             if len(results) < page or (total is not None and offset >= total):
                 return
 

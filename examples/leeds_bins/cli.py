@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, ScriptInfo
 
 from civickit.sms import mask_phone
+from civickit.stopping import StopSignals
 from examples.common import ImportFailed, ImportReport
 from examples.common.console import ProgressBar, import_failed, print_json, print_report
 
@@ -140,15 +141,16 @@ def send_due(dry_run):
                 click.echo(f"would send to {mask_phone(reminder.recipient)}: {reminder.body}")
         return
     planned = sending.plan(app, now)
-    report = sending.dispatch(app, now)
-    click.echo(json.dumps({"planned": planned, **report.as_dict()}))
+    # SIGTERM or Ctrl-C: the message in hand is finished, the rest wait for the next run
+    with StopSignals() as stop:
+        report = sending.dispatch(app, now, should_stop=lambda: stop.requested)
+    click.echo(json.dumps({"planned": planned, **report.to_dict()}))
 
 
 @bins.command("scheduler")
 def scheduler_command():
     """Run the one scheduler process: plan, dispatch every minute, refresh data daily."""
     from civickit.reminders import make_scheduler
-    from civickit.stopping import StopSignals
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -171,6 +173,7 @@ def scheduler_command():
             )
             stop.wait()
             click.echo("Stopping the scheduler: letting running jobs finish...")
+            jobs.stopping.set()  # a dispatch in progress gives back what it has not sent
             scheduler.shutdown(wait=True)
     click.echo("Scheduler stopped.")
 

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from civickit.datasets import bins as bins_reader
 from civickit.errors import DataFormatError
 from civickit.http import Download
+from civickit.portals.ckan import CKAN
 from examples.common import ImportFailed, ImportReport, Progress, Refused, Staging, attempt
 from examples.common.importing import no_progress, plural
 
@@ -139,7 +140,7 @@ def import_from_portal(
     engine: sa.Engine,
     download_dir: str | os.PathLike[str],
     *,
-    portal: Any = None,
+    portal: CKAN | None = None,
     http_cache: str | None = None,
     dataset: str = DATASET,
     force: bool = False,
@@ -411,20 +412,22 @@ def _checkpoint(engine: sa.Engine) -> None:
 
 def _download(
     folder: Path,
-    portal: Any,
+    portal: CKAN | None,
     http_cache: str | None,
     dataset: str,
     progress: Progress | None,
 ) -> dict[str, Download]:
     """Both files, from the portal's catalogue (only re-downloaded when they changed)."""
-    import civickit
     from civickit.http import HttpClient
+    from civickit.portals import known_portals
 
     folder.mkdir(parents=True, exist_ok=True)
     try:
         # the catalogue calls share the app's cache (REDIS_URL); downloads bypass it
         http = HttpClient(cache=http_cache) if http_cache else None
-        ckan = portal or civickit.portal("datamillnorth", http=http)
+        # Data Mill North is CKAN (DataPress): the client's own HttpClient gives the
+        # conditional download (ETag, Last-Modified) that only re-fetches changed files
+        ckan = portal or CKAN(known_portals()["datamillnorth"].url, http=http)
         resources = list(ckan.dataset(dataset).resources)
         return {
             filename: ckan.http.download(

@@ -9,6 +9,7 @@ tests can drive them on a fake clock.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT = "leeds_bins.scheduler"
 _app: Flask | None = None
+# Set by `bins scheduler` when it is asked to stop: a dispatch in progress then
+# sends no further message and gives the rest back (see sending.dispatch).
+stopping = threading.Event()
 
 
 def use_app(app: Flask | None) -> None:
@@ -52,10 +56,10 @@ def dispatch_job(now: datetime | None = None) -> dict[str, int]:
     app = _current()
     now = now or utcnow()
     sending.plan(app, now)
-    report = sending.dispatch(app, now)
+    report = sending.dispatch(app, now, should_stop=stopping.is_set)
     if report.claimed:
-        log.info("dispatch: %s", report.as_dict())
-    return report.as_dict()
+        log.info("dispatch: %s", report.to_dict())
+    return report.to_dict()
 
 
 def refresh_job(now: datetime | None = None) -> str:

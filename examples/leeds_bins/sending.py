@@ -165,8 +165,18 @@ def _opt_out(app: Flask, now: datetime) -> Callable[[OutboxRow, SMSError], None]
     return on_permanent_failure
 
 
-def dispatch(app: Flask, now: datetime, *, batch: int = 100) -> DispatchReport:
-    """Send every due reminder (consent re-checked per message)."""
+def dispatch(
+    app: Flask,
+    now: datetime,
+    *,
+    batch: int = 100,
+    should_stop: Callable[[], bool] | None = None,
+) -> DispatchReport:
+    """Send every due reminder (consent re-checked per message).
+
+    ``should_stop()`` is asked before each message: once it says yes, the rows
+    not yet sent go back to pending for the next run (SIGTERM stops cleanly).
+    """
     outbox = get_outbox(app)
     sender = get_sender(app)
     total = DispatchReport()
@@ -177,10 +187,11 @@ def dispatch(app: Flask, now: datetime, *, batch: int = 100) -> DispatchReport:
             batch=batch,
             consent=_still_wanted(app, now),
             on_permanent_failure=_opt_out(app, now),
+            should_stop=should_stop,
         )
-        for key, value in report.as_dict().items():
+        for key, value in report.to_dict().items():
             setattr(total, key, getattr(total, key) + value)
-        if report.claimed < batch:
+        if report.claimed < batch or report.released:
             return total
 
 

@@ -17,6 +17,8 @@ from functools import cache
 
 import numpy as np
 
+from civickit.geo import EARTH_RADIUS_M
+
 Point = tuple[float, float]
 
 #: Approximate outline of Leeds Metropolitan District, (lat, lon), WGS84.
@@ -38,7 +40,6 @@ LEEDS_OUTLINE: tuple[Point, ...] = (
     (53.880, -1.730),
 )
 LEEDS_NAME = "Leeds"
-EARTH_RADIUS_M = 6_371_008.8
 
 
 @cache

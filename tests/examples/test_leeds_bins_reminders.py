@@ -182,3 +182,38 @@ def test_send_due_dry_run_sends_nothing(world, leeds_sender, monkeypatch):
     result = app.test_cli_runner().invoke(args=["bins", "send-due"])
     assert result.exit_code == 0, result.output
     assert len(reminders(leeds_sender, ABBEY)) == 1
+
+
+def test_send_due_stopped_by_sigterm_sends_no_further_message(world, leeds_sender, monkeypatch):
+    """SIGTERM lands while the first text is with the provider: that text is kept,
+    the others go back to pending and the next run sends them, each once."""
+    import json
+    import os
+    import signal
+
+    from examples.leeds_bins import cli
+
+    app, _ = world
+    monkeypatch.setattr(cli, "utcnow", lambda: at(3, 19, 30))
+    send = leeds_sender.send
+
+    def send_then_sigterm(to, body):
+        sent = send(to, body)
+        if len(leeds_sender.sent) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return sent
+
+    monkeypatch.setattr(leeds_sender, "send", send_then_sigterm)
+    result = app.test_cli_runner().invoke(args=["bins", "send-due"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["planned"], report["sent"], report["released"]) == (3, 1, 2)
+    assert report["unknown"] == 0
+    first = [m.to for m in leeds_sender.sent]
+
+    monkeypatch.setattr(leeds_sender, "send", send)
+    result = app.test_cli_runner().invoke(args=["bins", "send-due"])
+    report = json.loads(result.output)
+    assert (report["planned"], report["sent"], report["released"]) == (0, 2, 0)
+    everyone = [m.to for m in leeds_sender.sent]
+    assert len(everyone) == len(set(everyone)) == 3 and everyone[:1] == first
