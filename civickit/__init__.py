@@ -27,6 +27,7 @@ _EXPORTS = {
             "NotAPortalResponse",
             "InvalidPostcode",
             "PostcodeNotFound",
+            "NoPostcodeDirectory",
             "InvalidPhoneNumber",
             "DataFormatError",
             "SMSError",
@@ -52,6 +53,7 @@ _EXPORTS = {
     "normalise": "civickit.postcodes",
     "Postcodes": "civickit.postcodes",
     "Place": "civickit.postcodes",
+    "PostcodeDirectory": "civickit.postcodes",
     "PoliceUK": "civickit.police",
     "Crime": "civickit.police",
     "Outcome": "civickit.police",
@@ -116,7 +118,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
     from .portals.models import Dataset, Resource
     from .portals.opendatasoft import OpenDataSoft
     from .portals.socrata import Socrata
-    from .postcodes import Place, Postcodes, normalise
+    from .postcodes import Place, PostcodeDirectory, Postcodes, normalise
     from .reminders import DispatchReport, Outbox, OutboxRow, Reminder, add_job, make_scheduler
     from .sms import (
         ConsoleSender,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,8 +20,9 @@ from . import __version__
 from .errors import CivicKitError
 
 if TYPE_CHECKING:
+    from .errors import DataFormatError
     from .http import HttpClient
-    from .postcodes import Place
+    from .postcodes import Place, PostcodeDirectory
 
 __all__ = ["main"]
 
@@ -420,26 +422,34 @@ def load_command(
 
 
 # -- postcodes and police.uk -----------------------------------------------------------
-# (commands: postcode, crime)
+# (commands: postcode, postcodes build|fetch|info, crime)
 
 
 @cli.command("postcode")
 @click.argument("postcodes", nargs=-1, required=True, metavar="PC...")
+@click.option(
+    "--offline", is_flag=True, help="Answer from the local postcode directory alone, never online."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full records as JSON.")
 @click.pass_context
-def postcode_command(ctx: click.Context, postcodes: tuple[str, ...], as_json: bool) -> None:
-    """Look up postcodes on postcodes.io (Postcodes.lookup / lookup_many).
+def postcode_command(
+    ctx: click.Context, postcodes: tuple[str, ...], offline: bool, as_json: bool
+) -> None:
+    """Look up postcodes (Postcodes.lookup / lookup_many).
 
-    Every postcode is checked offline first; unknown ones are reported on
-    stderr and make the exit status 1.
+    The local postcode directory answers first when there is one
+    (CIVICKIT_POSTCODES, or the one `civickit postcodes fetch` made);
+    postcodes.io answers the rest. Every postcode is checked offline first;
+    unknown ones are reported on stderr and make the exit status 1.
     """
     from .postcodes import Postcodes, normalise
 
     for text in postcodes:
         normalise(text)  # refuse junk before any request
-    client = Postcodes(http=http_client(ctx))
+    client = Postcodes(http=http_client(ctx), offline=offline)
+    found: dict[str, Place | None]
     if len(postcodes) == 1:
-        found: dict[str, Place | None] = {postcodes[0]: client.lookup(postcodes[0])}
+        found = {postcodes[0]: client.lookup(postcodes[0])}
     else:
         found = client.lookup_many(postcodes)
     places = [place for place in found.values() if place is not None]
@@ -455,8 +465,8 @@ def postcode_command(ctx: click.Context, postcodes: tuple[str, ...], as_json: bo
                 place.postcode,
                 _coord(place.latitude),
                 _coord(place.longitude),
-                place.admin_district or "",
-                place.admin_ward or "",
+                place.admin_district or place.codes.get("admin_district") or "",
+                place.admin_ward or place.codes.get("admin_ward") or "",
             )
         Console().print(table)
     missing = [text for text, place in found.items() if place is None]
@@ -464,6 +474,132 @@ def postcode_command(ctx: click.Context, postcodes: tuple[str, ...], as_json: bo
         click.echo(f"Error: {text} is not a postcode in use.", err=True)
     if missing:
         ctx.exit(1)
+
+
+@cli.group("postcodes")
+def postcodes_group() -> None:
+    """The local postcode directory: build it from the ONS files, fetch the latest, inspect it."""
+
+
+def _directory_path(output: str | None) -> Path:
+    from .postcodes import default_directory, user_directory_path
+
+    if output:
+        return Path(output)
+    return default_directory() or user_directory_path()
+
+
+def _build(sources: list[str | Path], dest: Path, strict: bool) -> PostcodeDirectory:
+    """Build, reporting skipped rows on stderr (the first 20), or stopping at one (--strict)."""
+    from .postcodes import PostcodeDirectory
+
+    shown = 0
+
+    def report(error: DataFormatError) -> None:
+        nonlocal shown
+        shown += 1
+        if shown <= 20:
+            click.echo(f"skipped {error}", err=True)
+
+    return PostcodeDirectory.build(
+        sources, dest, progress=sys.stderr.isatty(), on_error=None if strict else report
+    )
+
+
+def _summary(directory: PostcodeDirectory, as_json: bool) -> None:
+    info = dict(directory.info, path=str(directory.path))
+    if as_json:
+        echo_json(info)
+        return
+    release = f" ({info['release']})" if info.get("release") else ""
+    click.echo(
+        f"{info['path']}: {int(info['rows']):,} postcodes{release}, "
+        f"{int(info['in_use']):,} in use, {int(info['retired']):,} retired, "
+        f"{int(info['without_location']):,} without a location; "
+        f"built {info['built']} from {info['source']}"
+    )
+    if int(info.get("skipped", 0)) or int(info.get("duplicates", 0)):
+        click.echo(
+            f"skipped {int(info['skipped']):,} unreadable rows and "
+            f"{int(info['duplicates']):,} repeated postcodes",
+            err=True,
+        )
+
+
+@postcodes_group.command("build")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Where to write the directory (default: $CIVICKIT_POSTCODES, else your data folder).",
+)
+@click.option("--strict", is_flag=True, help="Stop at the first unreadable row (default: skip it).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was built as JSON.")
+def postcodes_build_command(
+    files: tuple[str, ...], output: str | None, strict: bool, as_json: bool
+) -> None:
+    """Build a postcode directory from the ONSPD, NSPL or Code-Point Open.
+
+    FILE is the published zip or a CSV from it, in any release's layout;
+    give several for Code-Point Open's per-area CSVs or a names lookup. The
+    new directory replaces the old one only once it is complete.
+    """
+    directory = _build(list(files), _directory_path(output), strict)
+    _summary(directory, as_json)
+
+
+@postcodes_group.command("fetch")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Where to write the directory (default: $CIVICKIT_POSTCODES, else your data folder).",
+)
+@click.option("--url", help="Download the ONSPD zip from here instead of finding the latest.")
+@click.option("--strict", is_flag=True, help="Stop at the first unreadable row (default: skip it).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was built as JSON.")
+@click.pass_context
+def postcodes_fetch_command(
+    ctx: click.Context, output: str | None, url: str | None, strict: bool, as_json: bool
+) -> None:
+    """Download the latest ONS Postcode Directory and build the local directory from it.
+
+    The zip is kept beside the directory, so running this again downloads
+    nothing unless a newer release is out, and an interrupted download
+    resumes where it stopped.
+    """
+    from .postcodes import PostcodeDirectory, latest_onspd
+
+    dest = _directory_path(output)
+    http = http_client(ctx)
+    if url is None:
+        release = latest_onspd(http=http)
+        url = release.url
+        if not as_json:
+            click.echo(f"latest: {release.title} ({url})", err=True)
+    zipped = dest.with_name(dest.stem + "-onspd.zip")
+    download = http.download(url, zipped, progress=sys.stderr.isatty(), resume=True)
+    if not download.changed and dest.is_file():
+        if not as_json:
+            click.echo(f"{zipped.name} is unchanged on the server; {dest} is up to date.", err=True)
+        _summary(PostcodeDirectory(dest), as_json)
+        return
+    _summary(_build([zipped], dest, strict), as_json)
+
+
+@postcodes_group.command("info")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the details as JSON.")
+def postcodes_info_command(path: str | None, as_json: bool) -> None:
+    """Say what a postcode directory holds and where it came from (default: the one in use)."""
+    from .errors import NoPostcodeDirectory
+    from .postcodes import PostcodeDirectory, default_directory
+
+    found = path or default_directory()
+    if found is None:
+        raise NoPostcodeDirectory(None)
+    _summary(PostcodeDirectory(found), as_json)
 
 
 @cli.command("crime")

@@ -11,6 +11,7 @@
      ├── UnknownPortal            (ValueError)  a name not registered, or a URL no probe recognised
      ├── InvalidPostcode          (ValueError)  not shaped like a UK postcode; never sent anywhere
      ├── PostcodeNotFound                       well-formed but unknown (.terminated when retired)
+     ├── NoPostcodeDirectory                    no local postcode directory where one is needed
      ├── InvalidPhoneNumber       (ValueError)  not a number we can text (.reason says why)
      ├── DataFormatError(source, line, message) a row or file that does not match its layout
      └── SMSError(code, permanent)              the SMS provider refused or may not have sent
@@ -28,6 +29,7 @@ __all__ = [
     "DataFormatError",
     "InvalidPhoneNumber",
     "InvalidPostcode",
+    "NoPostcodeDirectory",
     "NotAPortalResponse",
     "NotAuthorized",
     "NotFound",
@@ -190,6 +192,26 @@ class PostcodeNotFound(CivicKitError):
                 "Use the postcode currently in use at that address."
             )
         return f"{self.postcode} is not a postcode in use. Check it against a recent letter."
+
+
+class NoPostcodeDirectory(CivicKitError):
+    """No local postcode directory where one was asked for (``path``; ``None``: none configured)."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(path)
+
+    def __str__(self) -> str:
+        where = (
+            f"There is no postcode directory at {self.path}"
+            if self.path
+            else ("No local postcode directory is set up")
+        )
+        return (
+            f"{where}. Download and build one with `civickit postcodes fetch`, build one "
+            "from an ONSPD, NSPL or Code-Point Open file with `civickit postcodes build FILE`, "
+            "or set CIVICKIT_POSTCODES to the path of one."
+        )
 
 
 class InvalidPhoneNumber(CivicKitError, ValueError):

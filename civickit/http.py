@@ -15,6 +15,7 @@ import email.utils
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -340,10 +341,11 @@ class HttpClient:
         progress: bool = False,
         if_modified: bool = True,
         headers: Mapping[str, str] | None = None,
+        resume: bool = False,
     ) -> Path:
-        """Download ``url`` to ``dest`` atomically and return the path."""
+        """Download ``url`` to ``dest`` atomically and return the path (see :meth:`download`)."""
         return self.download(
-            url, dest, progress=progress, if_modified=if_modified, headers=headers
+            url, dest, progress=progress, if_modified=if_modified, headers=headers, resume=resume
         ).path
 
     def download(
@@ -354,6 +356,7 @@ class HttpClient:
         progress: bool = False,
         if_modified: bool = True,
         headers: Mapping[str, str] | None = None,
+        resume: bool = False,
     ) -> Download:
         """Download ``url`` to ``dest``, saying whether anything changed.
 
@@ -362,6 +365,12 @@ class HttpClient:
         ``if_modified`` the previous ETag / Last-Modified (kept in a small
         sidecar file) are sent, and a 304 leaves ``dest`` untouched.
         ``headers`` are sent as well (e.g. a portal's API token).
+
+        With ``resume``, a download that is cut off keeps what arrived (in
+        ``.<name>.partial`` beside ``dest``) and the next call asks only for
+        the rest, with ``Range`` and ``If-Range``: if the file changed on the
+        server meanwhile, the server sends it whole and the download starts
+        over. Only answers with an ETag or Last-Modified can be resumed.
         """
         dest = Path(dest)
         if dest.is_dir():
@@ -378,6 +387,8 @@ class HttpClient:
                     headers["If-None-Match"] = meta["etag"]
                 if meta.get("last_modified"):
                     headers["If-Modified-Since"] = meta["last_modified"]
+        if resume:
+            return self._download_resuming(url, dest, meta_path, headers, meta, progress)
 
         with self._uncached():
             response = self.request("GET", url, headers=headers, stream=True)
@@ -392,6 +403,101 @@ class HttpClient:
             written = self._write_atomically(response, dest, expected, progress)
         etag = response.headers.get("ETag")
         last_modified = response.headers.get("Last-Modified")
+        if etag or last_modified:
+            meta_path.write_text(
+                json.dumps({"url": url, "etag": etag, "last_modified": last_modified})
+            )
+        else:
+            meta_path.unlink(missing_ok=True)
+        return Download(dest, True, written, etag, last_modified)
+
+    def _download_resuming(
+        self,
+        url: str,
+        dest: Path,
+        meta_path: Path,
+        headers: dict[str, str],
+        meta: dict[str, str],
+        progress: bool,
+    ) -> Download:
+        partial = dest.with_name(f".{dest.name}.partial")
+        partial_meta = dest.with_name(f".{dest.name}.partial.json")
+        have = partial.stat().st_size if partial.exists() else 0
+        kept: dict[str, str] = {}
+        if have:
+            with contextlib.suppress(ValueError, OSError):
+                kept = json.loads(partial_meta.read_text())
+            validator = kept.get("etag") or kept.get("last_modified")
+            if kept.get("url") == url and validator:
+                headers.pop("If-None-Match", None)
+                headers.pop("If-Modified-Since", None)
+                headers["Range"] = f"bytes={have}-"
+                headers["If-Range"] = validator
+            else:
+                have = 0
+        with self._uncached():
+            response = self.request("GET", url, headers=headers, stream=True)
+        with contextlib.closing(response):
+            status = response.status_code
+            if status == 304:
+                return Download(dest, False, 0, meta.get("etag"), meta.get("last_modified"))
+            if status == 416 and have:  # what we kept is no prefix of the file: start over
+                partial.unlink(missing_ok=True)
+                partial_meta.unlink(missing_ok=True)
+                headers = {k: v for k, v in headers.items() if k not in ("Range", "If-Range")}
+                return self._download_resuming(url, dest, meta_path, headers, meta, progress)
+            if status >= 400:
+                raise error_for_status(response)
+            etag = response.headers.get("ETag")
+            last_modified = response.headers.get("Last-Modified")
+            total = int_if_valid(response.headers.get("Content-Length"))
+            if status == 206 and have:
+                start, total = _content_range(response.headers.get("Content-Range"))
+                if start != have:
+                    raise ServiceUnavailable(
+                        None, f"the server resumed at byte {start}, not {have}", url
+                    )
+                etag = etag or kept.get("etag")
+                last_modified = last_modified or kept.get("last_modified")
+            else:
+                have = 0  # a whole file: the server ignored the range, or the file changed
+            if response.headers.get("Content-Encoding"):
+                total = None  # Content-Length counts compressed bytes
+            elif total is not None and status != 206:
+                total += have
+            resumable = bool(etag or last_modified)
+            if resumable:
+                partial_meta.write_text(
+                    json.dumps({"url": url, "etag": etag, "last_modified": last_modified})
+                )
+            written = have
+            try:
+                with (
+                    partial.open("ab" if have else "wb") as out,
+                    _progress(progress, total, dest.name) as advance,
+                ):
+                    advance(have)
+                    try:
+                        for chunk in response.iter_content(CHUNK_SIZE):
+                            out.write(chunk)
+                            written += len(chunk)
+                            advance(len(chunk))
+                    except requests.exceptions.RequestException as exc:
+                        raise ServiceUnavailable(
+                            None, _cut_off(written, total, resumable), response.url
+                        ) from exc
+                    if total is not None and written != total:
+                        raise ServiceUnavailable(
+                            None, _cut_off(written, total, resumable), response.url
+                        )
+                    out.flush()
+                    os.fsync(out.fileno())
+            except BaseException:
+                if not resumable:
+                    partial.unlink(missing_ok=True)
+                raise
+        os.replace(partial, dest)
+        partial_meta.unlink(missing_ok=True)
         if etag or last_modified:
             meta_path.write_text(
                 json.dumps({"url": url, "etag": etag, "last_modified": last_modified})
@@ -468,6 +574,21 @@ def _timed_out(exc: requests.exceptions.ConnectionError) -> bool:
     return isinstance(reason, urllib3.exceptions.TimeoutError) and not isinstance(
         reason, urllib3.exceptions.NewConnectionError
     )
+
+
+def _content_range(value: str | None) -> tuple[int, int | None]:
+    """``bytes 100-199/1000`` -> (100, 1000); the total is None when given as ``*``."""
+    match = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", (value or "").strip())
+    if not match:
+        raise ServiceUnavailable(None, f"a partial answer with a bad Content-Range {value!r}")
+    total = match.group(2)
+    return int(match.group(1)), None if total == "*" else int(total)
+
+
+def _cut_off(written: int, total: int | None, resumable: bool) -> str:
+    got = f"{written:,} of {total:,} bytes" if total is not None else f"{written:,} bytes"
+    again = "; run it again to resume" if resumable else ""
+    return f"the download was cut off after {got}{again}"
 
 
 @contextlib.contextmanager

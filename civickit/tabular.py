@@ -31,7 +31,6 @@ import io
 import os
 import re
 from collections.abc import Generator, Iterator, Sequence
-from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -117,6 +116,26 @@ class _Stream(io.RawIOBase):
         buffer[: min(size, len(data))] = data[:size]
         self._pending = data[size:]
         return min(size, len(data))
+
+
+class _Feed:
+    """Lines for a csv reader: the line in hand, then more of the file only if a field spans lines."""
+
+    __slots__ = ("line", "rest")
+
+    def __init__(self, rest: Iterator[str]) -> None:
+        self.line: str | None = None
+        self.rest = rest
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        line = self.line
+        if line is None:
+            return next(self.rest)
+        self.line = None
+        return line
 
 
 class Table:
@@ -293,16 +312,21 @@ class Table:
         quote = self.quotechar
         lines = self._raw_lines
         n = self._line_no
+        # One csv reader for every quoted line (making a reader per line costs more
+        # than parsing it); it reads on from the file only when a field spans lines.
+        feed = _Feed(lines)
+        reader = None
         try:
             for line in lines:
                 n += 1
                 if quote is not None and quote in line:
-                    reader = csv.reader(
-                        chain([line], lines), delimiter=delim, quotechar=quote, strict=False
-                    )
+                    if reader is None:
+                        reader = csv.reader(feed, delimiter=delim, quotechar=quote, strict=False)
+                    feed.line = line
                     start = n
+                    before = reader.line_num
                     fields = next(reader, [])
-                    n += reader.line_num - 1
+                    n += reader.line_num - before - 1
                     if any(fields):
                         yield start, fields
                     continue

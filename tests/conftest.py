@@ -28,6 +28,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _no_postcode_directory_of_the_developer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Postcodes()`` here never finds a directory on this machine (empty means "none")."""
+    monkeypatch.setenv("CIVICKIT_POSTCODES", "")
+
+
 @pytest.fixture
 def fixtures() -> Path:
     """The folder of real, trimmed published files (each with a SOURCE.txt)."""

@@ -76,6 +76,6 @@ def test_dispatch_report_to_dict_like_every_record():
 
     report = DispatchReport(claimed=3, sent=2, retried=1)
     expected = {"claimed": 3, "sent": 2, "failed": 0, "retried": 1, "unknown": 0,
-                "skipped": 0, "recovered": 0}  # fmt: skip
+                "skipped": 0, "recovered": 0, "released": 0}  # fmt: skip
     assert report.to_dict() == expected
     assert not hasattr(report, "as_dict")  # one convention: to_dict

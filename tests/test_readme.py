@@ -1,4 +1,8 @@
-"""The README's library example runs as written (its network calls answered by recorded shapes)."""
+"""The README's library example runs as written.
+
+Its postcode comes from the bundled postcode directory with postcodes.io
+unreachable; police.uk and the CKAN portal are answered by recorded shapes.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +28,10 @@ def _readme_python() -> str:
 def test_the_readme_example_runs(fixtures, streetwise_data, tmp_path, monkeypatch, capsys):
     shutil.copy(streetwise_data / "nhs_hospital_sample.csv", tmp_path / "Hospital.csv")
     monkeypatch.chdir(tmp_path)
-    place = load_json("postcodes_io", "lookup_BR87RE_200.json")
-    place["result"].update(postcode="LS1 1UR", latitude=53.7997, longitude=-1.5492)
+    # as the README says: the bundled directory, and no route to postcodes.io at all
+    monkeypatch.setenv(
+        "CIVICKIT_POSTCODES", str(ROOT / "civickit" / "data" / "postcodes_sample.db")
+    )
     months = load_json("police_uk", "crimes_street_dates.json")
     crimes = json.loads(
         (fixtures / "police_uk" / "crimes_street_all_crime_2014-08.json").read_text()
@@ -34,7 +40,6 @@ def test_the_readme_example_runs(fixtures, streetwise_data, tmp_path, monkeypatc
     search = {"success": True, "result": {"count": 1, "results": [package]}}
 
     with responses.RequestsMock() as rsps:
-        rsps.get("https://api.postcodes.io/postcodes/LS1%201UR", json=place)
         rsps.get("https://data.police.uk/api/crimes-street-dates", json=months)
         rsps.get(
             re.compile(r"https://data\.police\.uk/api/crimes-street/all-crime\?.*"), json=crimes
@@ -44,7 +49,8 @@ def test_the_readme_example_runs(fixtures, streetwise_data, tmp_path, monkeypatc
         )
         exec(compile(_readme_python(), "README.md", "exec"), {})
 
+    assert not [c for c in rsps.calls if "postcodes.io" in c.request.url]
     out = capsys.readouterr().out
-    assert f"{len(crimes)} crimes near LS1 1UR in police.uk's newest month" in out
+    assert f"{len(crimes)} crimes near LS1 3EX in police.uk's newest month" in out
     assert package["title"] in out
     assert "Leeds General Infirmary" in out  # the nearest hospital to central Leeds
