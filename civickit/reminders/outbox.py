@@ -52,6 +52,7 @@ __all__ = ["STATUSES", "DispatchReport", "Outbox", "OutboxRow", "Reminder", "Sen
 STATUSES = ("pending", "claimed", "sending", "sent", "failed", "retry", "unknown", "skipped")
 _WAITING = ("pending", "retry")
 _UNSETTLED = ("claimed", "sending", "unknown")
+_FINISHED = ("sent", "failed", "skipped")
 
 _PLAN_CHUNK = 1000  # reminders inserted per statement
 
@@ -364,6 +365,25 @@ class Outbox:
             query = query.where(c.not_before <= _aware(now, "now"))
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one()
+
+    def purge(self, *, older_than: datetime) -> int:
+        """Delete finished rows (sent, failed, skipped) last changed before ``older_than``.
+
+        Each row holds a phone number and a message, so keep them only as long
+        as they are needed (storage limitation): long enough to answer "did my
+        reminder go?", not for ever. ``unknown`` rows stay until reconciled,
+        and rows still to be sent are never touched. Returns how many went.
+        """
+        self._ready()
+        c = self.table.c
+        with self.engine.begin() as conn:
+            deleted: int = conn.execute(
+                sa.delete(self.table).where(
+                    _status_in(c.status, _FINISHED),
+                    c.updated_at < _aware(older_than, "older_than"),
+                )
+            ).rowcount
+        return deleted
 
     def counts(self) -> dict[str, int]:
         """Rows per status, every status present (zero when none)."""

@@ -262,3 +262,45 @@ def test_every_sample_reminder_fits_one_segment(tmp_path, leeds_sender):
     longest = max([*texts, worst], key=len)
     assert segments(longest) == 1, longest
     assert {segments(t) for t in texts} == {1}
+
+
+def test_a_stopped_number_is_gone_from_every_table_after_the_grace_period(world, leeds_sender):
+    """STOP keeps the number 30 days (so START can resume), then forgets it: the
+    subscription, its codes and every text sent to it."""
+    from examples.leeds_bins import models, retention, sending
+
+    app, _ = world
+    sending.plan(app, at(3, 19, 30))
+    sending.dispatch(app, at(3, 19, 30))
+    assert reminders(leeds_sender, ABBEY)  # texts were sent, so the outbox holds the number
+    stopped = at(3, 21, 0)
+    assert sending.stop_phone(app, ABBEY, reason="sms_stop", now=stopped) == 1
+
+    def tables_holding(number: str) -> list[str]:
+        found = []
+        with leeds_engine(app).connect() as conn:
+            meta = sa.MetaData()
+            meta.reflect(bind=conn)
+            for table in meta.sorted_tables:
+                text = [c for c in table.columns if isinstance(c.type, sa.String | sa.Text)]
+                if not text:
+                    continue
+                hit = sa.or_(*(c.contains(number) for c in text))
+                if conn.execute(sa.select(sa.func.count()).select_from(table).where(hit)).scalar():
+                    found.append(table.name)
+        return found
+
+    retention.forget_old_numbers(app, stopped + timedelta(days=29))
+    assert tables_holding(ABBEY) == ["civickit_outbox", "subscriptions"]  # START still works
+    assert sending.restart_phone(app, ABBEY) == 1
+    assert sending.stop_phone(app, ABBEY, reason="sms_stop", now=stopped) == 1
+
+    forgotten = retention.forget_old_numbers(app, stopped + timedelta(days=31))
+    assert forgotten["subscriptions"] == 1 and forgotten["texts"] >= 1
+    assert tables_holding(ABBEY) == []
+    assert tables_holding("7700900123") == []  # in no spelling either
+    # an active subscription keeps its number; its texts go after 30 days like anyone's
+    assert tables_holding(ASH) == ["subscriptions"]
+    s = models.subscriptions
+    with leeds_engine(app).connect() as conn:
+        assert conn.execute(sa.select(s.c.status).where(s.c.phone == ASH)).scalar() == "active"
