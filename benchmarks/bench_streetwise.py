@@ -166,6 +166,8 @@ def _app(url: str, index: str = "auto"):
             "POSTCODES_ONLINE": False,
             "COLLISION_INDEX": index,
             "RATELIMIT_ENABLED": False,
+            # production refuses to start without it (links never follow the Host header)
+            "PUBLIC_BASE_URL": os.environ.get("BENCH_PUBLIC_BASE_URL", "http://localhost"),
         }
     )
 
@@ -263,7 +265,11 @@ def under_gunicorn(url: str) -> list[list]:
     import requests
 
     port = _free_port()
-    env = {**os.environ, "BENCH_DATABASE_URL": url}
+    env = {
+        **os.environ,
+        "BENCH_DATABASE_URL": url,
+        "BENCH_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level",
          "warning", "benchmarks.bench_streetwise:gunicorn_app()"],

@@ -35,6 +35,7 @@ from . import __version__
 from ._convert import int_if_valid
 from .errors import (
     APIError,
+    InvalidArgument,
     NotAPortalResponse,
     NotAuthorized,
     NotFound,
@@ -72,7 +73,7 @@ class TokenBucket:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if rate <= 0:
-            raise ValueError("rate must be a positive number of requests per second")
+            raise InvalidArgument("rate must be a positive number of requests per second")
         self.rate = float(rate)
         self.burst = float(burst if burst is not None else max(1.0, rate))
         self._clock = clock

@@ -67,6 +67,10 @@ def _env_config(instance: Path) -> dict[str, Any]:
         # auto: radius queries go to the database's spatial index (SQLite R*Tree, PostGIS)
         # where it has one; memory: every worker keeps all collisions in a PointIndex
         "COLLISION_INDEX": env.get("STREETWISE_COLLISION_INDEX", "auto"),
+        # per client address: area pages and answers (each new place may ask police.uk
+        # 13 times), and postcodes.io lookups for postcodes missing from the local table
+        "AREA_LIMIT_IP": env.get("STREETWISE_AREA_LIMIT_IP", "30/minute;300/hour"),
+        "LOOKUP_LIMIT_IP": env.get("STREETWISE_LOOKUP_LIMIT_IP", "10/minute;60/hour"),
     }
 
 

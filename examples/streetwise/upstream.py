@@ -11,6 +11,7 @@ let it down.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,11 +82,13 @@ def _district_code(place: Place) -> str | None:
     return code
 
 
-def resolve(app: Flask, text: str) -> Location:
+def resolve(app: Flask, text: str, *, before_lookup: Callable[[], None] | None = None) -> Location:
     """Find a postcode's centre and district: the local directory first, then postcodes.io.
 
     Raises ``InvalidPostcode`` (never sent anywhere), ``PostcodeNotFound``
     (``.terminated`` when retired) or :class:`UpstreamFailed`.
+    ``before_lookup`` runs just before postcodes.io is asked (and may raise:
+    the views count lookups against a per-address limit there).
     """
     postcode = normalise(text)
     directory = state.get_postcodes(app).local
@@ -100,6 +103,8 @@ def resolve(app: Flask, text: str) -> Location:
             # asked without the directory's fallback, so that a postcodes.io failure is
             # reported as one, not as "postcode not found"
             source = "postcodes.io"
+            if before_lookup is not None:
+                before_lookup()
             place = Postcodes(
                 base_url=app.config["POSTCODES_BASE_URL"], http=state.get_http(app), local=False
             ).lookup(postcode)
