@@ -119,8 +119,8 @@ def has_index(engine: sa.Engine) -> bool:
         if kind == "postgis":
             return bool(
                 conn.exec_driver_sql(
-                    "SELECT 1 FROM information_schema.columns "
-                    "WHERE table_name = 'sw_collisions' AND column_name = 'geog'"
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = "
+                    "current_schema() AND table_name = 'sw_collisions' AND column_name = 'geog'"
                 ).first()
             )
     return False
