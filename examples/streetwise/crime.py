@@ -282,8 +282,10 @@ def fetch_baseline(
             for c in client.street_crimes_in(polygon, month=month):
                 seen.setdefault(c.id, c)
         located = [c for c in seen.values() if c.latitude is not None and c.longitude is not None]
-        mask = (
-            district.contains([c.latitude for c in located], [c.longitude for c in located])
+        mask: list[bool] = (
+            district.contains(
+                [c.latitude for c in located], [c.longitude for c in located]
+            ).tolist()
             if located
             else []
         )

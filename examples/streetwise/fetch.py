@@ -80,7 +80,11 @@ def district_boundaries(http: HttpClient, dest: Path, url: str = ONS_BOUNDARIES_
     import json
     import os
 
+    from civickit.portals.arcgis import ArcGIS
+
     layer = portal(url, http=http)
+    if not isinstance(layer, ArcGIS):  # the ONS service is ArcGIS; anything else is a mistake
+        raise click.ClickException(f"{url} is not an ArcGIS layer")
     tmp = dest.with_name(dest.name + ".part.geojson")
     dest.parent.mkdir(parents=True, exist_ok=True)
     written = layer.download(url, tmp, format="geojson", where="1=1")

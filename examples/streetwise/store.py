@@ -157,7 +157,7 @@ def district_collisions(engine: sa.Engine, data: Loaded, code: str) -> dict[str,
     key = ("collisions", code)
     found = data.district_totals.get(key)
     if found is not None:
-        return found  # type: ignore[no-any-return]
+        return found
     by_severity = [0, 0, 0]
     by_year: dict[int, int] = {}
     count = casualties = 0
