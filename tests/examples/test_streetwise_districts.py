@@ -209,3 +209,14 @@ def test_sw_h_is_help():
     short = CliRunner().invoke(sw, ["-h"])
     long = CliRunner().invoke(sw, ["--help"])
     assert short.exit_code == 0 and short.output == long.output
+
+
+def test_the_years_sentence_names_the_years_loaded_and_keeps_capitals(tmp_path):
+    """The bundled sample has 2015 and 2020-2024 for Leeds: six years, not "2015 to 2024"."""
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}")
+    importer.import_sample(streetwise_engine(app))
+    html = app.test_client().get("/area/LS1%203EX").get_data(as_text=True)
+    assert "In 2015 and 2020 to 2024 (6 years of data for Leeds)" in html
+    assert "averaged over those 6 years" in html
+    assert "times the Leeds rate" in html and "the leeds rate" not in html
+    assert "From 2015 to 2024" not in html
