@@ -50,7 +50,8 @@ def _env_config(instance: Path) -> dict[str, Any]:
         # District boundaries (ONS GeoJSON, EPSG:4326): `sw import --boundaries` writes a
         # finer set here; if there is none, the bundled 500 m set is used.
         "BOUNDARIES_FILE": env.get(
-            "STREETWISE_BOUNDARIES", str(instance / "streetwise_boundaries.geojson")
+            "STREETWISE_BOUNDARIES",
+            str(instance / "streetwise_boundaries_LAD_DEC_2024_BGC.geojson"),
         ),
         "POLICE_BASE_URL": env.get("STREETWISE_POLICE_URL", "https://data.police.uk/api"),
         "POSTCODES_BASE_URL": env.get("STREETWISE_POSTCODES_URL", "https://api.postcodes.io"),
