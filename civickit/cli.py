@@ -704,6 +704,104 @@ def read_command(kind: str, file: str) -> None:
         sys.exit(1)
 
 
+# -- a new app -------------------------------------------------------------------------
+# (commands: new)
+
+_PROJECT_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+
+
+def starter_template() -> Path:
+    """The starter app's folder: in the installed wheel, or examples/starter in a clone."""
+    import civickit
+
+    here = Path(civickit.__file__).resolve().parent
+    for folder in (here / "starter_template", here.parent / "examples" / "starter"):
+        if (folder / "copier.yml").is_file():
+            return folder
+    raise CivicKitError(
+        "the starter template is missing from this civickit install; reinstall civickit."
+    )
+
+
+def _civickit_source() -> str:
+    """What a new project's pip installs civickit from: this clone when run from one."""
+    import civickit
+
+    clone = Path(civickit.__file__).resolve().parent.parent
+    if (clone / "pyproject.toml").is_file() and (clone / "examples" / "starter").is_dir():
+        return str(clone)
+    return "civickit"
+
+
+@cli.command("new")
+@click.argument("name")
+@click.option("--portal", metavar="NAME|URL", help="A portal civickit knows (civickit portals).")
+@click.option("--dataset", metavar="ID", help="The dataset on --portal whose rows the app maps.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to create (default: ./NAME).",
+)
+@click.option(
+    "--civickit",
+    "source",
+    metavar="REQ",
+    help="What the project's pip installs civickit from: a name, wheel or clone "
+    "(default: this clone, else civickit).",
+)
+def new_command(
+    name: str, portal: str | None, dataset: str | None, output: Path | None, source: str | None
+) -> None:
+    """Start an app of your own: a dataset's rows near a postcode, on a page with a map.
+
+    Makes the folder NAME from civickit's starter app (examples/starter): a
+    Flask app styled with the GOV.UK Design System, a JSON endpoint, tests,
+    a pyproject.toml and a Makefile (make demo, make test). Without --portal
+    it shows a bundled sample of NHS hospitals and runs offline; with
+    --portal and --dataset it maps that dataset's rows.
+    """
+    import re
+
+    from .portals import known_portals
+
+    if not re.fullmatch(_PROJECT_NAME, name):
+        raise click.BadParameter(
+            f"{name!r} is not a project name: use letters, digits, - and _, starting with "
+            "a letter (for example bins-near-me).",
+            param_hint="NAME",
+        )
+    if (portal is None) != (dataset is None):
+        raise click.UsageError("give --portal and --dataset together (or neither, for the sample).")
+    if portal is not None:
+        text = portal.strip()
+        if text.lower() not in known_portals() and not re.match(r"https?://[^/\s]+", text):
+            from .errors import UnknownPortal
+
+            raise UnknownPortal(text, known=list(known_portals()))
+    dest = output if output is not None else Path(name)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise click.ClickException(f"{dest} already exists; choose another NAME or --output.")
+    from copier import run_copy
+    from copier.errors import CopierError
+
+    data = {
+        "project_name": name,
+        "portal": portal or "",
+        "dataset": dataset or "",
+        "civickit": source or _civickit_source(),
+        "civickit_version": __version__,
+    }
+    try:
+        run_copy(
+            str(starter_template()), str(dest), data=data, defaults=True, quiet=True, unsafe=False
+        )
+    except (CopierError, OSError) as exc:
+        raise click.ClickException(f"could not make {dest}: {exc}") from exc
+    click.echo(f"Made {dest}. Next:\n  cd {dest}\n  make demo    # then http://127.0.0.1:5000")
+    click.echo("  make test")
+
+
 def main() -> None:
     cli(prog_name="civickit")
 
