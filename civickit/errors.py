@@ -12,6 +12,7 @@
      ├── InvalidPostcode          (ValueError)  not shaped like a UK postcode; never sent anywhere
      ├── PostcodeNotFound                       well-formed but unknown (.terminated when retired)
      ├── NoPostcodeDirectory                    no local postcode directory where one is needed
+     ├── CacheUnavailable         (ValueError)  an HTTP cache that cannot be used (unreachable, not SQLite)
      ├── InvalidPhoneNumber       (ValueError)  not a number we can text (.reason says why)
      ├── DataFormatError(source, line, message) a row or file that does not match its layout
      └── SMSError(code, permanent)              the SMS provider refused or may not have sent
@@ -25,6 +26,7 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "CacheUnavailable",
     "CivicKitError",
     "DataFormatError",
     "InvalidPhoneNumber",
@@ -108,7 +110,24 @@ class RateLimited(APIError):
 
 
 class ServiceUnavailable(APIError):
+    """5xx, a timeout, or no connection at all (``unreachable``: the host could not be reached,
+    which is as often the caller's own network as the service)."""
+
     hint = "The service is down, slow or unreachable; try again later."
+
+    def __init__(
+        self, status: int | None, message: str, url: str | None = None, *, unreachable: bool = False
+    ) -> None:
+        super().__init__(status, message, url)
+        self.unreachable = unreachable
+
+    def __str__(self) -> str:
+        if not self.unreachable:
+            return super().__str__()
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(self.url).netloc if self.url else "") or "the service"
+        return f"could not reach host {host} (check your connection; the service may also be down)."
 
 
 class NotAPortalResponse(APIError):
@@ -212,6 +231,13 @@ class NoPostcodeDirectory(CivicKitError):
             "from an ONSPD, NSPL or Code-Point Open file with `civickit postcodes build FILE`, "
             "or set CIVICKIT_POSTCODES to the path of one."
         )
+
+
+class CacheUnavailable(CivicKitError, ValueError):
+    """An HTTP cache that cannot be used: a Redis server out of reach, a folder, a file not SQLite.
+
+    Raised when the :class:`~civickit.http.HttpClient` is made, before any request.
+    """
 
 
 class InvalidPhoneNumber(CivicKitError, ValueError):
