@@ -667,7 +667,12 @@ READERS = {
 @cli.command("read")
 @click.argument("kind", metavar="KIND")
 @click.argument("file", metavar="FILE")
-def read_command(kind: str, file: str) -> None:
+@click.option(
+    "--encoding",
+    metavar="NAME",
+    help="The file's text encoding, e.g. cp1252 or utf-16 (default: detect it).",
+)
+def read_command(kind: str, file: str, encoding: str | None) -> None:
     """Read a published FILE of KIND and print one JSON record per line.
 
     KIND is premises or jobs (Leeds bins), stats19, leeds-rtc or hospitals
@@ -680,6 +685,16 @@ def read_command(kind: str, file: str) -> None:
 
     if kind not in READERS:
         raise click.ClickException(f"unknown kind {kind!r}: choose one of {', '.join(READERS)}")
+    if encoding is not None:
+        import codecs
+
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise click.ClickException(
+                f"--encoding {encoding!r} is not an encoding Python knows "
+                "(try utf-8, cp1252 or utf-16)."
+            ) from None
     module, name = READERS[kind]
     reader = getattr(importlib.import_module(module), name)
     skipped = 0
@@ -698,7 +713,7 @@ def read_command(kind: str, file: str) -> None:
             yield record
 
     src: Any = sys.stdin.buffer if file == "-" else file
-    echo_json_lines(counted(reader(src, on_error=report)))
+    echo_json_lines(counted(reader(src, on_error=report, encoding=encoding)))
     click.echo(f"read {count:,} rows, skipped {skipped:,}", err=True)
     if skipped:
         sys.exit(1)
