@@ -22,7 +22,11 @@ from . import importer, jobs, sample_projection, sending, state
 from .models import utcnow
 from .words import LONDON, today
 
-bins = AppGroup("bins", help="Leeds bin data, text reminders and the scheduler.")
+bins = AppGroup(
+    "bins",
+    help="Leeds bin data, text reminders and the scheduler.",
+    context_settings={"help_option_names": ["-h", "--help"]},  # as `civickit -h`
+)
 
 
 def init_app(app: Flask) -> None:
