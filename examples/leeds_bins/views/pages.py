@@ -151,10 +151,10 @@ def calendar(premises_id: int) -> ResponseReturnValue:
     response.set_etag(etag)
     response.headers["Cache-Control"] = "public, max-age=3600"
     response.headers["Content-Disposition"] = f'inline; filename="bins-{premises_id}.ics"'
-    response = response.make_conditional(request)
+    conditional = response.make_conditional(request)
     # make_conditional stamps a Date header, and the server adds its own: keep the server's
-    del response.headers["Date"]
-    return response
+    del conditional.headers["Date"]
+    return conditional
 
 
 def _feed(place: lookup.Premises, day: date, url: str) -> bytes:
