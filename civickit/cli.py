@@ -35,9 +35,34 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except CivicKitError as exc:
             raise click.ClickException(str(exc)) from exc
+        except ValueError as exc:
+            # the portal clients check their arguments with ValueError (a dataset id of the
+            # wrong shape, a bad format): from the command line those are the user's input
+            if _raised_in(exc, "portals"):
+                raise click.ClickException(str(exc)) from exc
+            raise
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+
+
+class FilePath(click.Path):
+    """``click.Path`` that refuses a name no file can have (a NUL character) as a usage
+    error: click's own lets the ``ValueError`` from ``os.stat`` through as a traceback."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            self.fail(f"{value!r} is not a file name (it holds a NUL character).", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _raised_in(exc: BaseException, package: str) -> bool:
+    """Whether ``exc`` was raised by code in ``civickit.<package>``."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = Path(tb.tb_frame.f_code.co_filename) if tb is not None else None
+    return where is not None and where.parent == Path(__file__).parent / package
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -318,7 +343,7 @@ def records_command(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=str),
+    type=FilePath(path_type=str),
     help="File or folder to write to (default: the resource's own name, here).",
 )
 @click.option(
@@ -355,9 +380,7 @@ def download_command(
 @click.argument("portal_name", metavar="PORTAL")
 @click.argument("dataset")
 @click.argument("resource_id", metavar="[RESOURCE]", required=False)
-@click.option(
-    "--db", "db_path", required=True, type=click.Path(dir_okay=False), help="SQLite file."
-)
+@click.option("--db", "db_path", required=True, type=FilePath(dir_okay=False), help="SQLite file.")
 @click.option("--table", metavar="NAME", help="Table to (re)place (default: from the dataset).")
 @click.option("--where", metavar="EXPR", help="Only rows matching the platform's filter.")
 @click.option("--limit", type=int, default=None, help="Stop after N rows (default: all).")
@@ -470,8 +493,17 @@ def postcode_command(
             )
         Console().print(table)
     missing = [text for text, place in found.items() if place is None]
+    if offline:
+        why = "is not in the local postcode directory (looked up offline)."
+    elif not client.online_now:
+        why = (
+            "is not in the local postcode directory, and postcodes.io could not be reached "
+            "to look further (check your connection; the service may also be down)."
+        )
+    else:
+        why = "is not a postcode in use."
     for text in missing:
-        click.echo(f"Error: {text} is not a postcode in use.", err=True)
+        click.echo(f"Error: {text} {why}", err=True)
     if missing:
         ctx.exit(1)
 
@@ -531,7 +563,7 @@ def _summary(directory: PostcodeDirectory, as_json: bool) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False),
+    type=FilePath(dir_okay=False),
     help="Where to write the directory (default: $CIVICKIT_POSTCODES, else your data folder).",
 )
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable row (default: skip it).")
@@ -553,7 +585,7 @@ def postcodes_build_command(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False),
+    type=FilePath(dir_okay=False),
     help="Where to write the directory (default: $CIVICKIT_POSTCODES, else your data folder).",
 )
 @click.option("--url", help="Download the ONSPD zip from here instead of finding the latest.")
@@ -589,7 +621,7 @@ def postcodes_fetch_command(
 
 
 @postcodes_group.command("info")
-@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.argument("path", required=False, type=FilePath(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the details as JSON.")
 def postcodes_info_command(path: str | None, as_json: bool) -> None:
     """Say what a postcode directory holds and where it came from (default: the one in use)."""
@@ -755,7 +787,7 @@ def _civickit_source() -> str:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=FilePath(file_okay=False, path_type=Path),
     help="The folder to create (default: ./NAME).",
 )
 @click.option(

@@ -195,12 +195,19 @@ class PostcodeNotFound(CivicKitError):
     ``latitude``, ``longitude``).
     """
 
-    def __init__(self, postcode: str, terminated: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, postcode: str, terminated: dict[str, Any] | None = None, *, why: str | None = None
+    ) -> None:
         self.postcode = postcode
         self.terminated = terminated
+        #: what was (and was not) asked, when the answer may not be final: the local
+        #: directory alone answered, offline or with postcodes.io out of reach
+        self.why = why
         super().__init__(postcode, terminated)
 
     def __str__(self) -> str:
+        if self.why:
+            return f"{self.postcode} {self.why}"
         if self.terminated:
             when = self.terminated.get("year")
             month = self.terminated.get("month")

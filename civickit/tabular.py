@@ -427,6 +427,10 @@ def open_table(
             raise DataFormatError(source or str(path), None, "no such file") from None
         except IsADirectoryError:
             raise DataFormatError(source or str(path), None, "a folder, not a file") from None
+        except PermissionError:
+            raise DataFormatError(source or str(path), None, "not allowed to read it") from None
+        except ValueError:  # a NUL character, which no file name can hold
+            raise DataFormatError(repr(str(src)), None, "is not a file name") from None
         name, owns = source or str(path), True
     else:
         binary, owns = src, False
