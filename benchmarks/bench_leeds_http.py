@@ -120,7 +120,7 @@ def main() -> None:
         "DATABASE_URL": f"sqlite:///{db}",
         "LEEDS_BINS_BENCH": "1",
         "SECRET_KEY": "bench",
-        "PUBLIC_BASE_URL": "",
+        "PUBLIC_BASE_URL": base,  # production settings: links are built on it, Host checked
     }
     server = subprocess.Popen(
         [

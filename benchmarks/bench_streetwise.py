@@ -133,9 +133,11 @@ class FakePolice:
         self._server.shutdown()
 
 
-def _env(police_url: str, cache: Path) -> dict[str, str]:
+def _env(police_url: str, cache: Path, base: str = "http://localhost") -> dict[str, str]:
+    """Production settings (``base``: the address the app is reached at) on the bench data."""
     return {
         "DATABASE_URL": f"sqlite:///{_db()}",
+        "PUBLIC_BASE_URL": base,
         "STREETWISE_CRIME_SOURCE": "live",
         "STREETWISE_POLICE_URL": police_url,
         "STREETWISE_HTTP_CACHE": str(cache),
@@ -240,13 +242,13 @@ def under_gunicorn(police: FakePolice, cache: Path) -> list[list]:
 
 def _under_gunicorn(police: FakePolice, cache: Path, ttl: str) -> tuple[float, float, float]:
     port = _free_port()
-    env = {**os.environ, **_env(police.url, cache), "STREETWISE_PAGE_CACHE_TTL": ttl}
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, **_env(police.url, cache, base), "STREETWISE_PAGE_CACHE_TTL": ttl}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level",
          "warning", "benchmarks.bench_streetwise:gunicorn_app()"],
         cwd=ROOT, env=env,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     try:
         import requests
 

@@ -37,7 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, NamedTuple
 
-from .errors import DataFormatError, InvalidPostcode
+from .errors import (
+    DataFormatError,
+    InvalidArgument,
+    InvalidPostcode,
+)
 from .geo import osgb_to_wgs84_many
 from .postcodes import CODE_FIELDS, normalise
 from .tabular import open_table
@@ -463,7 +467,7 @@ def _yyyymm(text: str) -> int | None:
     if not 1 <= value % 100 <= 12:
         if not text.strip():
             return None
-        raise ValueError(f"date {text!r} is not YYYYMM")
+        raise InvalidArgument(f"date {text!r} is not YYYYMM")
     return value
 
 

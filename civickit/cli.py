@@ -35,12 +35,6 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except CivicKitError as exc:
             raise click.ClickException(str(exc)) from exc
-        except ValueError as exc:
-            # the portal clients check their arguments with ValueError (a dataset id of the
-            # wrong shape, a bad format): from the command line those are the user's input
-            if _raised_in(exc, "portals"):
-                raise click.ClickException(str(exc)) from exc
-            raise
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
@@ -54,15 +48,6 @@ class FilePath(click.Path):
         if isinstance(value, str) and "\x00" in value:
             self.fail(f"{value!r} is not a file name (it holds a NUL character).", param, ctx)
         return super().convert(value, param, ctx)
-
-
-def _raised_in(exc: BaseException, package: str) -> bool:
-    """Whether ``exc`` was raised by code in ``civickit.<package>``."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    where = Path(tb.tb_frame.f_code.co_filename) if tb is not None else None
-    return where is not None and where.parent == Path(__file__).parent / package
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
 
+from .errors import InvalidArgument
+
 __all__ = ["UTCDateTime", "dialect_insert", "make_engine"]
 
 
@@ -58,7 +60,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: pass an aware one, e.g. in UTC")
+            raise InvalidArgument(f"naive datetime {value!r}: pass an aware one, e.g. in UTC")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
@@ -82,7 +84,7 @@ def dialect_insert(engine: Engine) -> Callable[[sa.Table], Any]:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         return sqlite_insert
-    raise ValueError(
+    raise InvalidArgument(
         f"civickit's tables support SQLite and PostgreSQL, not {name!r}: "
         "use a sqlite:/// or postgresql+psycopg:// URL"
     )

@@ -15,7 +15,9 @@
      ├── CacheUnavailable         (ValueError)  an HTTP cache that cannot be used (unreachable, not SQLite)
      ├── InvalidPhoneNumber       (ValueError)  not a number we can text (.reason says why)
      ├── DataFormatError(source, line, message) a row or file that does not match its layout
-     └── SMSError(code, permanent)              the SMS provider refused or may not have sent
+     ├── SMSError(code, permanent)              the SMS provider refused or may not have sent
+     ├── InvalidArgument          (ValueError)  an argument that cannot work (a negative radius...)
+     └── InvalidArgumentType      (TypeError)   an argument of the wrong type (a datetime for a date...)
 
 Each message says what happened and what the caller can do about it.
 """
@@ -29,6 +31,8 @@ __all__ = [
     "CacheUnavailable",
     "CivicKitError",
     "DataFormatError",
+    "InvalidArgument",
+    "InvalidArgumentType",
     "InvalidPhoneNumber",
     "InvalidPostcode",
     "NoPostcodeDirectory",
@@ -306,3 +310,11 @@ class SMSError(CivicKitError):
         code = f" (error {self.code})" if self.code is not None else ""
         detail = f": {self.message}" if self.message else ""
         return f"The SMS {kind}{code}{detail}"
+
+
+class InvalidArgument(CivicKitError, ValueError):
+    """An argument whose value cannot work; the message says which and why."""
+
+
+class InvalidArgumentType(CivicKitError, TypeError):
+    """An argument of the wrong type; the message says what was expected."""

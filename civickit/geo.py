@@ -27,6 +27,7 @@ import numpy as np
 
 from ._pointindex import Hit, PointGrid, RunNearest, build_grid
 from ._sphere import EARTH_DIAMETER_M, EARTH_RADIUS_M
+from .errors import InvalidArgument
 
 __all__ = ["EARTH_RADIUS_M", "PointIndex", "distance_m", "osgb_to_wgs84", "osgb_to_wgs84_many"]
 
@@ -62,7 +63,7 @@ def osgb_to_wgs84(easting: float, northing: float) -> tuple[float, float]:
     """
     lon, lat = _transformer().transform(float(easting), float(northing))
     if not (math.isfinite(lat) and math.isfinite(lon)):
-        raise ValueError(f"cannot convert easting {easting}, northing {northing} to WGS84")
+        raise InvalidArgument(f"cannot convert easting {easting}, northing {northing} to WGS84")
     return lat, lon
 
 
@@ -77,7 +78,7 @@ def osgb_to_wgs84_many(
     e = np.asarray(eastings, dtype=np.float64)
     n = np.asarray(northings, dtype=np.float64)
     if e.shape != n.shape:
-        raise ValueError(f"{e.size} eastings but {n.size} northings")
+        raise InvalidArgument(f"{e.size} eastings but {n.size} northings")
     lon, lat = _transformer().transform(e, n)
     lat = np.asarray(lat, dtype=np.float64)
     lon = np.asarray(lon, dtype=np.float64)
@@ -97,8 +98,14 @@ def _getter(spec: str | Callable[[Any], Any]) -> Callable[[Any], Any]:
 
     def get(item: Any) -> Any:
         if isinstance(item, Mapping):
-            return item.get(spec)
-        return getattr(item, spec, None)
+            return item.get(spec)  # a row without the key simply has no coordinate
+        try:
+            return getattr(item, spec)
+        except AttributeError:  # a misspelt name would otherwise skip every item
+            raise InvalidArgument(
+                f"{type(item).__name__} has no attribute {spec!r}: give lat= and lon= as "
+                "attribute names the items have, or as callables"
+            ) from None
 
     return get
 
@@ -162,9 +169,9 @@ class PointIndex(Generic[T]):
         la = np.asarray(lats, dtype=np.float64)
         lo = np.asarray(lons, dtype=np.float64)
         if la.shape != lo.shape or la.ndim != 1:
-            raise ValueError("lats and lons must be one-dimensional and the same length")
+            raise InvalidArgument("lats and lons must be one-dimensional and the same length")
         if items is not None and len(items) != la.size:
-            raise ValueError(f"{len(items)} items but {la.size} coordinates")
+            raise InvalidArgument(f"{len(items)} items but {la.size} coordinates")
         ok = np.isfinite(la) & np.isfinite(lo) & (np.abs(la) <= 90) & (np.abs(lo) <= 180)
         keep = np.flatnonzero(ok)
         self = cls.__new__(cls)
@@ -212,9 +219,9 @@ class PointIndex(Generic[T]):
     def within(self, lat: float, lon: float, radius_m: float) -> list[tuple[T, float]]:
         """Items no further than ``radius_m`` metres (inclusive), nearest first."""
         if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-            raise ValueError(f"({lat}, {lon}) is not a latitude and longitude")
+            raise InvalidArgument(f"({lat}, {lon}) is not a latitude and longitude")
         if not 0.0 <= radius_m < math.inf:
-            raise ValueError(f"radius_m must be a non-negative number, not {radius_m!r}")
+            raise InvalidArgument(f"radius_m must be a non-negative number, not {radius_m!r}")
         grid = self._grid
         if grid is None:
             return []
@@ -232,7 +239,7 @@ class PointIndex(Generic[T]):
         ``max_m`` leaves out anything further than that many metres.
         """
         if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-            raise ValueError(f"({lat}, {lon}) is not a latitude and longitude")
+            raise InvalidArgument(f"({lat}, {lon}) is not a latitude and longitude")
         grid = self._grid
         if k <= 0 or grid is None:
             return []

@@ -36,6 +36,7 @@ from ._convert import int_if_valid
 from .errors import (
     APIError,
     CacheUnavailable,
+    InvalidArgument,
     NotAPortalResponse,
     NotAuthorized,
     NotFound,
@@ -73,7 +74,7 @@ class TokenBucket:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if rate <= 0:
-            raise ValueError("rate must be a positive number of requests per second")
+            raise InvalidArgument("rate must be a positive number of requests per second")
         self.rate = float(rate)
         self.burst = float(burst if burst is not None else max(1.0, rate))
         self._clock = clock

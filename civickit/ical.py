@@ -32,6 +32,8 @@ from icalendar import (
     vUnknown,
 )
 
+from .errors import InvalidArgument, InvalidArgumentType
+
 __all__ = ["PRODID", "Feed", "subscribe_links"]
 
 PRODID = "-//civickit//civickit calendar feed//EN"
@@ -69,10 +71,10 @@ class Feed:
         url: str | None = None,
     ) -> None:
         if not name or not name.strip():
-            raise ValueError("A feed needs a name for calendar apps to show.")
+            raise InvalidArgument("A feed needs a name for calendar apps to show.")
         _check_uid(uid, "feed")
         if refresh <= timedelta(0):
-            raise ValueError(f"refresh must be a positive interval, not {refresh!r}.")
+            raise InvalidArgument(f"refresh must be a positive interval, not {refresh!r}.")
         self.name = _one_line(name)
         self.uid = uid
         self.description = None if description is None else _lines(description)
@@ -107,24 +109,24 @@ class Feed:
         before. When a collection moves, keep its ``uid`` and raise ``sequence``.
         """
         if isinstance(day, datetime) or not isinstance(day, date):
-            raise TypeError(f"day must be a datetime.date, not {type(day).__name__}.")
+            raise InvalidArgumentType(f"day must be a datetime.date, not {type(day).__name__}.")
         if not summary or not summary.strip():
-            raise ValueError("An event needs a summary (its title).")
+            raise InvalidArgument("An event needs a summary (its title).")
         _check_uid(uid, "event")
         if uid in self._days:
-            raise ValueError(
+            raise InvalidArgument(
                 f"An event with UID {uid!r} is already in the feed; each UID must be "
                 "unique, or calendar apps show one event and silently drop the other."
             )
         if not isinstance(updated, datetime) or updated.utcoffset() is None:
-            raise ValueError(
+            raise InvalidArgument(
                 "updated must be a timezone-aware datetime (e.g. with "
                 "ZoneInfo('Europe/London')): it becomes DTSTAMP."
             )
         if alarm is not None and not isinstance(alarm, timedelta):
-            raise TypeError("alarm must be a timedelta from the start of the day.")
+            raise InvalidArgumentType("alarm must be a timedelta from the start of the day.")
         if sequence < 0:
-            raise ValueError("sequence counts revisions and cannot be negative.")
+            raise InvalidArgument("sequence counts revisions and cannot be negative.")
         self._days[uid] = _Day(
             day=day,
             summary=_one_line(summary),
@@ -229,9 +231,9 @@ def _one_line(text: str) -> str:
 
 def _check_uid(uid: str, what: str) -> None:
     if not isinstance(uid, str) or not uid.strip():
-        raise ValueError(f"A {what} needs a non-empty UID that stays the same across renders.")
+        raise InvalidArgument(f"A {what} needs a non-empty UID that stays the same across renders.")
     if "\r" in uid or "\n" in uid:
-        raise ValueError(f"A {what} UID cannot contain line breaks: {uid!r}.")
+        raise InvalidArgument(f"A {what} UID cannot contain line breaks: {uid!r}.")
 
 
 def subscribe_links(https_url: str, *, name: str | None = None) -> dict[str, str]:
@@ -245,7 +247,7 @@ def subscribe_links(https_url: str, *, name: str | None = None) -> dict[str, str
     """
     parts = urlsplit(https_url) if isinstance(https_url, str) else None
     if parts is None or parts.scheme.lower() != "https" or not parts.hostname:
-        raise ValueError(
+        raise InvalidArgument(
             f"{https_url!r} is not an https:// URL; serve the feed over HTTPS and pass "
             "its full address, e.g. 'https://bins.example.org/premises/1/calendar.ics'."
         )

@@ -42,7 +42,11 @@ from twilio.request_validator import (
 )
 from urllib3.exceptions import NewConnectionError
 
-from .errors import InvalidPhoneNumber, SMSError
+from .errors import (
+    InvalidArgument,
+    InvalidPhoneNumber,
+    SMSError,
+)
 
 __all__ = [
     "ConsoleSender",
@@ -293,13 +297,13 @@ class TwilioSender:
         from twilio.rest import Client
 
         if not account_sid or not auth_token:
-            raise ValueError("TwilioSender needs an account SID and auth token (TWILIO_*).")
+            raise InvalidArgument("TwilioSender needs an account SID and auth token (TWILIO_*).")
         if not messaging_service_sid and not from_:
-            raise ValueError(
+            raise InvalidArgument(
                 "TwilioSender needs a messaging_service_sid (preferred) or a from_ number."
             )
         if validity_period is not None and not 1 <= validity_period <= 36000:
-            raise ValueError("validity_period must be between 1 and 36000 seconds.")
+            raise InvalidArgument("validity_period must be between 1 and 36000 seconds.")
         self.messaging_service_sid = messaging_service_sid
         self.from_ = from_
         self.status_callback = status_callback

@@ -31,6 +31,8 @@ APPS = [
     ("streetwise", "STREETWISE_PORT", 8002, "hospitals, road collisions and crime near a postcode"),
 ]
 HOST = os.environ.get("DEMO_HOST", "127.0.0.1")
+# The name links are built on: the address the demo listens on, or loopback if it listens on all.
+LINK_HOST = "127.0.0.1" if HOST in ("0.0.0.0", "::", "") else HOST
 STOP_GRACE_S = 10  # how long children get to stop before they are killed
 
 # Test hook: the step named here pauses inside an object's __del__ (where an
@@ -73,8 +75,8 @@ def _run(stop: StopSignals, procs: list[subprocess.Popen[bytes]]) -> int:
     if not apps:
         print("No example apps are installed yet.", file=sys.stderr)
         return 1
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for name, port, _, module in apps:
+        env = app_env(port)
         serve_argv = [sys.executable, "-m", "examples.demo", "--serve", name, str(port)]
         procs.append(_start(serve_argv, env))
         _step(stop, f"serve:{name}")
@@ -116,6 +118,17 @@ def _port(env_name: str, default: int) -> int | None:
             )
             return None
     return port
+
+
+def app_env(port: int) -> dict[str, str]:
+    """The environment of one app's processes: its own address, so links never follow
+    the Host header, and only loopback names answered (any other Host gets 400)."""
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PUBLIC_BASE_URL": f"http://{LINK_HOST}:{port}",
+        "TRUSTED_HOSTS": "localhost,127.0.0.1",
+    }
 
 
 def _import_demo(name: str) -> object | None:

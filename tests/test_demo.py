@@ -24,9 +24,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(url: str) -> tuple[int, str]:
+def _get(url: str, host: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -111,6 +112,13 @@ def test_demo_serves_both_apps_offline_and_stops_on_sigterm():
         assert status == 200 and "1 Abbey Avenue" in html and "Sample data" in html
         status, html = _get(f"http://127.0.0.1:{street}/area/LS1%201UR")
         assert status == 200 and "Leeds General Infirmary" in html
+
+        # links keep to the demo's own loopback address, whatever Host a request names
+        page = f"http://127.0.0.1:{leeds}/premises/666057"
+        status, html = _get(page, host=f"localhost:{leeds}")
+        assert status == 200 and f"http://127.0.0.1:{leeds}/premises/666057/calendar.ics" in html
+        assert _get(page, host="evil.example")[0] == 400
+        assert _get(f"http://127.0.0.1:{street}/", host="evil.example")[0] == 400
     finally:
         out = _stop(proc)
 

@@ -317,6 +317,19 @@ def test_should_stop_gives_back_every_row_not_yet_handed_over(
     assert sorted(m.to for m in sender.sent) == sorted(number(i) for i in range(10))
 
 
+def test_purge_deletes_finished_rows_past_their_retention_only(outbox: Outbox) -> None:
+    outbox.plan(reminders(6), now=NOW)
+    sender = MemorySender()
+    sender.fail_for(number(1), OPTED_OUT)
+    sender.fail_for(number(2), TIMED_OUT)
+    outbox.dispatch(sender, now=NOW, batch=4)  # rows 0-3: sent, failed, unknown, sent
+    later = NOW + timedelta(days=30)
+    assert outbox.purge(older_than=NOW) == 0  # nothing finished before NOW
+    assert outbox.purge(older_than=later) == 3  # sent, failed, sent
+    left = {r.recipient: r.status for r in outbox.rows()}
+    assert left == {number(2): "unknown", number(4): "pending", number(5): "pending"}
+
+
 def test_make_engine_puts_sqlite_in_wal_mode(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}", timeout=5)
     with engine.connect() as conn:

@@ -7,7 +7,10 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import IO, Any, Generic, TypeVar
 
-from ..errors import DataFormatError
+from ..errors import (
+    DataFormatError,
+    InvalidArgument,
+)
 
 R = TypeVar("R")
 V = TypeVar("V")
@@ -124,7 +127,7 @@ def parse_date(text: str) -> date:
             continue
     if text.isdigit() and 20000 <= int(text) <= 80000:  # an Excel serial day number
         return date.fromordinal(date(1899, 12, 30).toordinal() + int(text))
-    raise ValueError(f"{text!r} is not a date")
+    raise InvalidArgument(f"{text!r} is not a date")
 
 
 _DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%y", "%Y-%m-%d", "%d-%b-%y", "%d-%b-%Y", "%d-%m-%Y", "%d.%m.%Y")

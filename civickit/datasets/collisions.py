@@ -34,7 +34,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._records import Record
-from ..errors import DataFormatError
+from ..errors import (
+    DataFormatError,
+    InvalidArgument,
+)
 from ..geo import osgb_to_wgs84_many
 from ..tabular import Table, open_table
 from ._common import Memo, OnError, Source, fast_constructor, parse_date, problem
@@ -354,7 +357,7 @@ def _leeds_row(
 ) -> _Casualty:
     reference = f[cols["reference"]].strip()
     if not reference:
-        raise ValueError("reference")
+        raise InvalidArgument("reference")
     severity = _LEEDS_SEVERITY[f[cols["severity"]].strip().lower()]
     east, north = f[cols["easting"]].strip(), f[cols["northing"]].strip()
     east = east if east not in _MISSING and east != "0" else ""
@@ -418,7 +421,7 @@ def _unpadded_time(text: str) -> time:
         hours, _, rest = text.partition(":")
         return time(int(hours), int(rest[:2]))
     if not text.isdigit() or len(text) > 4:
-        raise ValueError(f"{text!r} is not a time")
+        raise InvalidArgument(f"{text!r} is not a time")
     value = int(text)
     return time(value // 100, value % 100)
 

@@ -17,7 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .._records import Record
-from ..errors import DataFormatError
+from ..errors import (
+    DataFormatError,
+    InvalidArgument,
+)
 from ..tabular import open_table
 from ._common import OnError, RowProblems, Source, normalise_postcode, text_or_none
 
@@ -113,7 +116,7 @@ def _coordinate(text: str, limit: float) -> float | None:
     try:
         value = float(text)  # also reads -8.1896319985389709E-2
     except ValueError:
-        raise ValueError(f"coordinate {text!r} is not a number") from None
+        raise InvalidArgument(f"coordinate {text!r} is not a number") from None
     if not math.isfinite(value) or abs(value) > limit:
-        raise ValueError(f"coordinate {text!r} is out of range")
+        raise InvalidArgument(f"coordinate {text!r} is out of range")
     return value

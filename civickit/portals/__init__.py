@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import UnknownPortal
+from ..errors import (
+    InvalidArgument,
+    UnknownPortal,
+)
 from ..http import HttpClient
 from .arcgis import ArcGIS, ArcGISHub
 from .ckan import CKAN
@@ -91,11 +94,11 @@ def portal(
     if kind is None:
         kind, url = _detect(url, http=http)
     if kind not in _CLIENTS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        raise InvalidArgument(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     unknown = sorted(set(options) - set(_OPTIONS[kind]))
     if unknown:
         allowed = ", ".join(_OPTIONS[kind]) or "none"
-        raise ValueError(
+        raise InvalidArgument(
             f"a {kind} portal does not take {', '.join(unknown)} (it takes: {allowed})"
         )
     client: Portal = _CLIENTS[kind](url, http=http, **options)

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import InvalidArgument
+
 __all__ = [
     "atomic_file",
     "download_path",
@@ -75,7 +77,9 @@ def write_rows(rows: Iterable[Row], dest: Path, format: str) -> int:
     """
     fmt = format.lower()
     if fmt not in WRITABLE_FORMATS:
-        raise ValueError(f"format must be one of {', '.join(WRITABLE_FORMATS)}, not {format!r}")
+        raise InvalidArgument(
+            f"format must be one of {', '.join(WRITABLE_FORMATS)}, not {format!r}"
+        )
     count = 0
     if fmt == "csv":
         return _write_csv(rows, dest)

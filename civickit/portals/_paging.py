@@ -25,7 +25,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from ..errors import ServiceUnavailable
+from ..errors import (
+    InvalidArgument,
+    ServiceUnavailable,
+)
 
 __all__ = ["DEFAULT_CONCURRENCY", "Fetch", "offset_pages"]
 
@@ -38,7 +41,7 @@ EMPTY_PAGES_TOLERATED = 2
 
 def check_concurrency(concurrency: int) -> int:
     if not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be 1 or more, not {concurrency!r}")
+        raise InvalidArgument(f"concurrency must be 1 or more, not {concurrency!r}")
     return concurrency
 
 
@@ -52,7 +55,7 @@ def offset_pages(
 ) -> Iterator[list[Row]]:
     """Yield every page from offset 0, in order, until the server says there is no more."""
     if page_size < 1:
-        raise ValueError("page_size must be at least 1")
+        raise InvalidArgument("page_size must be at least 1")
     check_concurrency(concurrency)
     if limit is not None and limit <= 0:
         return iter(())

@@ -39,6 +39,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from .._convert import int_if_valid
 from ..errors import (
     APIError,
+    InvalidArgument,
     NotAPortalResponse,
     NotAuthorized,
     NotFound,
@@ -130,7 +131,9 @@ class ArcGIS:
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         if not urlsplit(url).scheme or not urlsplit(url).netloc:
-            raise ValueError(f"{url!r} is not a URL; give a …/FeatureServer or …/MapServer URL")
+            raise InvalidArgument(
+                f"{url!r} is not a URL; give a …/FeatureServer or …/MapServer URL"
+            )
         self.service_url, self.layer_id, self.base_url = split_url(url)
         self.token = token
         self.concurrency = check_concurrency(concurrency)
@@ -193,19 +196,19 @@ class ArcGIS:
         if resource is None or resource == "":
             if self.layer_id is not None:
                 return self.base_url
-            raise ValueError(
+            raise InvalidArgument(
                 f"{self.base_url} is a service: name a layer (its number, e.g. 0, or its URL)"
             )
         if isinstance(resource, int) or str(resource).strip().isdigit():
             if self.service_url is None:
-                raise ValueError(f"{self.base_url} is not a service; give the layer's URL")
+                raise InvalidArgument(f"{self.base_url} is not a service; give the layer's URL")
             return f"{self.service_url}/{int(resource)}"
         text = str(resource).strip()
         if not urlsplit(text).scheme:
-            raise ValueError(f"{text!r} is not a layer: give its number or its URL")
+            raise InvalidArgument(f"{text!r} is not a layer: give its number or its URL")
         service, layer, cleaned = split_url(text)
         if service is None or layer is None:
-            raise ValueError(f"{text!r} is not a layer URL (…/FeatureServer/0)")
+            raise InvalidArgument(f"{text!r} is not a layer URL (…/FeatureServer/0)")
         return cleaned
 
     def metadata(self, resource: Resource | str | int | None = None) -> dict[str, Any]:
@@ -274,9 +277,9 @@ class ArcGIS:
         Nothing is requested until the first row is asked for.
         """
         if limit is not None and limit < 0:
-            raise ValueError("limit must be 0 or more")
+            raise InvalidArgument("limit must be 0 or more")
         if page_size is not None and page_size < 1:
-            raise ValueError("page_size must be at least 1")
+            raise InvalidArgument("page_size must be at least 1")
         workers = check_concurrency(concurrency or self.concurrency)
         url = self._layer_url(resource)
         return self._records(url, where, fields, limit, page_size, geometry, workers)
@@ -447,7 +450,7 @@ class ArcGIS:
                 url += "/FeatureServer"
         service, layer, cleaned = split_url(url)
         if service is None:
-            raise ValueError(f"{url} is not an ArcGIS service or layer URL")
+            raise InvalidArgument(f"{url} is not an ArcGIS service or layer URL")
         if layer is not None:
             return self._layer_dataset(cleaned)
         body = self._json(service)
@@ -594,7 +597,7 @@ class ArcGISHub:
     ) -> None:
         parts = urlsplit(base_url)
         if not parts.scheme or not parts.netloc:
-            raise ValueError(
+            raise InvalidArgument(
                 f"{base_url!r} is not a URL; give one like https://opendata.bristol.gov.uk"
             )
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
@@ -633,7 +636,7 @@ class ArcGISHub:
     def _layer(self, resource: Resource | str) -> tuple[ArcGIS, str]:
         url = resource.url if isinstance(resource, Resource) else str(resource)
         if not urlsplit(url).scheme:
-            raise ValueError(
+            raise InvalidArgument(
                 f"{url!r} is not a layer URL: on a Hub site, give the layer's URL "
                 "(a resource of the dataset)"
             )

@@ -28,6 +28,7 @@ import urllib3.exceptions
 from .._convert import int_if_valid
 from ..errors import (
     APIError,
+    InvalidArgument,
     NotAPortalResponse,
     NotAuthorized,
     NotFound,
@@ -230,7 +231,9 @@ class CKAN:
         http: HttpClient | None = None,
     ) -> None:
         if not urlsplit(base_url).scheme or not urlsplit(base_url).netloc:
-            raise ValueError(f"{base_url!r} is not a URL; give one like https://datamillnorth.org")
+            raise InvalidArgument(
+                f"{base_url!r} is not a URL; give one like https://datamillnorth.org"
+            )
         self.kind = "ckan"
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/3/action"
@@ -363,11 +366,11 @@ class CKAN:
         if page_size is None:
             page_size = DATASTORE_PAGE
         if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+            raise InvalidArgument("page_size must be at least 1")
         resource_id = resource.id if isinstance(resource, Resource) else resource
         if where is not None:
             if not isinstance(where, Mapping):
-                raise ValueError(
+                raise InvalidArgument(
                     "CKAN's where is a dict of datastore filters, e.g. {'ward': 'Headingley'}"
                 )
             filters = {**(filters or {}), **where}

@@ -20,7 +20,12 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..errors import APIError, ServiceUnavailable, UnknownPortal
+from ..errors import (
+    APIError,
+    InvalidArgument,
+    ServiceUnavailable,
+    UnknownPortal,
+)
 from ..http import HttpClient
 
 __all__ = ["DETECT_TTL", "KINDS", "clear_cache", "detect", "detect_portal", "normalise_url"]
@@ -43,7 +48,7 @@ def normalise_url(url: str) -> str:
         text = f"https://{text}"
     parts = urlsplit(text)
     if not parts.netloc:
-        raise ValueError(f"{url!r} is not a URL")
+        raise InvalidArgument(f"{url!r} is not a URL")
     return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
 

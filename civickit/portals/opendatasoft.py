@@ -26,6 +26,7 @@ import urllib3.exceptions
 from .._convert import int_if_valid
 from ..errors import (
     APIError,
+    InvalidArgument,
     NotAPortalResponse,
     NotAuthorized,
     NotFound,
@@ -131,7 +132,7 @@ class OpenDataSoft:
     ) -> None:
         parts = urlsplit(base_url)
         if not parts.scheme or not parts.netloc:
-            raise ValueError(
+            raise InvalidArgument(
                 f"{base_url!r} is not a URL; give one like https://data.leicester.gov.uk"
             )
         path = parts.path.rstrip("/")
@@ -175,7 +176,7 @@ class OpenDataSoft:
         text = resource.package_id or resource.id if isinstance(resource, Resource) else resource
         text = str(text).strip()
         if not text:
-            raise ValueError("name an OpenDataSoft dataset by its id")
+            raise InvalidArgument("name an OpenDataSoft dataset by its id")
         for fmt in EXPORT_FORMATS:  # an export resource's id is "<dataset>.<format>"
             if text.endswith(f".{fmt}"):
                 return text[: -len(fmt) - 1]
@@ -315,10 +316,10 @@ class OpenDataSoft:
         is asked for.
         """
         if limit is not None and limit < 0:
-            raise ValueError("limit must be 0 or more")
+            raise InvalidArgument("limit must be 0 or more")
         size = min(page_size or PAGE_MAX, PAGE_MAX)
         if size < 1:
-            raise ValueError("page_size must be at least 1")
+            raise InvalidArgument("page_size must be at least 1")
         workers = check_concurrency(concurrency or self.concurrency)
         params = {
             "where": where,
@@ -437,7 +438,7 @@ class OpenDataSoft:
         own = next((f for f in EXPORT_FORMATS if text.endswith(f".{f}")), None)
         fmt = (format or own or "csv").lower()
         if not re.fullmatch(r"[a-z0-9]+", fmt):
-            raise ValueError(f"{format!r} is not an export format")
+            raise InvalidArgument(f"{format!r} is not an export format")
         params: dict[str, str] = {}
         if where:
             params["where"] = where

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._records import Record
+from ..errors import InvalidArgument
 
 __all__ = ["PortalInfo", "known_portals", "register"]
 
@@ -43,7 +44,7 @@ def register(name: str, url: str, *, kind: str, title: str, publisher: str = "")
     from .detect import KINDS
 
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        raise InvalidArgument(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     info = PortalInfo(name.lower(), title, kind, url.rstrip("/"), publisher)
     _REGISTRY[info.name] = info
     return info

@@ -24,6 +24,7 @@ import requests
 from .._convert import int_if_valid
 from ..errors import (
     APIError,
+    InvalidArgument,
     NotAPortalResponse,
     NotAuthorized,
     NotFound,
@@ -136,11 +137,11 @@ class Socrata:
     ) -> None:
         parts = urlsplit(base_url)
         if not parts.scheme or not parts.netloc:
-            raise ValueError(
+            raise InvalidArgument(
                 f"{base_url!r} is not a URL; give one like https://opendata.camden.gov.uk"
             )
         if region is not None and region not in DISCOVERY_HOSTS:
-            raise ValueError(f"region must be 'eu' or 'us', not {region!r}")
+            raise InvalidArgument(f"region must be 'eu' or 'us', not {region!r}")
         self.base_url = f"{parts.scheme}://{parts.netloc}"
         self.domain = parts.hostname or parts.netloc
         self.region = region
@@ -186,7 +187,9 @@ class Socrata:
         text = str(text).strip().lower()
         base = text.split(".", 1)[0]
         if not _FOUR_BY_FOUR.match(base):
-            raise ValueError(f"{text!r} is not a Socrata dataset id (four-by-four, like 64uk-42ks)")
+            raise InvalidArgument(
+                f"{text!r} is not a Socrata dataset id (four-by-four, like 64uk-42ks)"
+            )
         return base
 
     # -- catalogue -------------------------------------------------------------------
@@ -366,7 +369,7 @@ class Socrata:
         Nothing is requested until the first row is asked for.
         """
         if limit is not None and limit < 0:
-            raise ValueError("limit must be 0 or more")
+            raise InvalidArgument("limit must be 0 or more")
         size = page_size or DEFAULT_PAGE
         workers = check_concurrency(concurrency or self.concurrency)
         view_id = self._view_id(resource)
@@ -416,7 +419,9 @@ class Socrata:
         own = text.rsplit(".", 1)[1].lower() if "." in text else None
         fmt = (format or own or "csv").lower()
         if fmt not in ("csv", "json", "xml", "rdf", "rss", "tsv"):
-            raise ValueError(f"{fmt!r} is not a Socrata export format (csv, json, xml, tsv...)")
+            raise InvalidArgument(
+                f"{fmt!r} is not a Socrata export format (csv, json, xml, tsv...)"
+            )
         url = f"{self.base_url}/api/views/{view_id}/rows.{fmt}?accessType=DOWNLOAD"
         target = download_path(dest, f"{safe_filename(view_id)}.{fmt}")
         return self.http.stream(url, target, progress=progress, headers=self._headers or None)

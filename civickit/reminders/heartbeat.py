@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..db import UTCDateTime, dialect_insert, make_engine
+from ..errors import InvalidArgument
 
 __all__ = ["Beat", "heartbeat", "read_heartbeat"]
 
@@ -51,7 +52,7 @@ def heartbeat(
     if now is None:
         now = datetime.now(UTC)
     elif now.tzinfo is None:
-        raise ValueError(f"now must be timezone-aware (e.g. datetime.now(UTC)), not {now!r}")
+        raise InvalidArgument(f"now must be timezone-aware (e.g. datetime.now(UTC)), not {now!r}")
     engine = make_engine(db_url)
     try:
         table = _heartbeat_table(table_name)

@@ -42,13 +42,17 @@ from sqlalchemy.engine import Engine
 
 from .._records import Record
 from ..db import UTCDateTime, dialect_insert, make_engine
-from ..errors import SMSError
+from ..errors import (
+    InvalidArgument,
+    SMSError,
+)
 
 __all__ = ["STATUSES", "DispatchReport", "Outbox", "OutboxRow", "Reminder", "Sender"]
 
 STATUSES = ("pending", "claimed", "sending", "sent", "failed", "retry", "unknown", "skipped")
 _WAITING = ("pending", "retry")
 _UNSETTLED = ("claimed", "sending", "unknown")
+_FINISHED = ("sent", "failed", "skipped")
 
 _PLAN_CHUNK = 1000  # reminders inserted per statement
 
@@ -111,7 +115,9 @@ def _utcnow() -> datetime:
 
 def _aware(value: datetime, name: str) -> datetime:
     if value.tzinfo is None:
-        raise ValueError(f"{name} must be timezone-aware (e.g. datetime.now(UTC)), not {value!r}")
+        raise InvalidArgument(
+            f"{name} must be timezone-aware (e.g. datetime.now(UTC)), not {value!r}"
+        )
     return value
 
 
@@ -267,7 +273,7 @@ class Outbox:
         self._ready()
         now = _aware(now, "now") if now is not None else _utcnow()
         if batch < 1 or in_flight < 1 or max_attempts < 1:
-            raise ValueError("batch, in_flight and max_attempts must be at least 1")
+            raise InvalidArgument("batch, in_flight and max_attempts must be at least 1")
         report = DispatchReport(recovered=self.recover(now=now))
         run = _DispatchRun(
             self,
@@ -324,7 +330,9 @@ class Outbox:
                     "claimed_at": None,
                 }
             else:
-                raise ValueError(f"lookup must return 'sent', 'not_sent' or None, not {answer!r}")
+                raise InvalidArgument(
+                    f"lookup must return 'sent', 'not_sent' or None, not {answer!r}"
+                )
             with self.engine.begin() as conn:
                 changed += conn.execute(
                     sa.update(self.table)
@@ -357,6 +365,25 @@ class Outbox:
             query = query.where(c.not_before <= _aware(now, "now"))
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one()
+
+    def purge(self, *, older_than: datetime) -> int:
+        """Delete finished rows (sent, failed, skipped) last changed before ``older_than``.
+
+        Each row holds a phone number and a message, so keep them only as long
+        as they are needed (storage limitation): long enough to answer "did my
+        reminder go?", not for ever. ``unknown`` rows stay until reconciled,
+        and rows still to be sent are never touched. Returns how many went.
+        """
+        self._ready()
+        c = self.table.c
+        with self.engine.begin() as conn:
+            deleted: int = conn.execute(
+                sa.delete(self.table).where(
+                    _status_in(c.status, _FINISHED),
+                    c.updated_at < _aware(older_than, "older_than"),
+                )
+            ).rowcount
+        return deleted
 
     def counts(self) -> dict[str, int]:
         """Rows per status, every status present (zero when none)."""
@@ -785,11 +812,11 @@ def _plan_params(row: Reminder | dict[str, Any], now: datetime) -> dict[str, Any
         }
     missing = {"subscription_id", "due_date", "recipient", "body"} - row.keys()
     if missing:
-        raise ValueError(f"a reminder needs {', '.join(sorted(missing))}: {row!r}")
+        raise InvalidArgument(f"a reminder needs {', '.join(sorted(missing))}: {row!r}")
     send_after = row.get("send_after") or row.get("not_before") or now
     due_date = row["due_date"]
     if isinstance(due_date, datetime) or not isinstance(due_date, date):
-        raise ValueError(f"due_date must be a date, not {due_date!r}")
+        raise InvalidArgument(f"due_date must be a date, not {due_date!r}")
     return {
         "subscription_id": str(row["subscription_id"]),
         "due_date": due_date,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import sqlalchemy as sa
 
 from ..db import make_engine
+from ..errors import InvalidArgument
 
 if TYPE_CHECKING:
     from apscheduler.job import Job
@@ -123,7 +124,7 @@ def add_job(
     keep arguments primitive, since they are pickled.
     """
     if not isinstance(func_ref, str) or ":" not in func_ref:
-        raise ValueError(
+        raise InvalidArgument(
             f"func_ref must be a textual reference like 'package.module:function', "
             f"not {func_ref!r}: the job store saves the reference, not the function"
         )

@@ -1,9 +1,11 @@
 """Flask wiring shared by the example apps (see each app's ``create_app``).
 
 :func:`configure` reads the settings; :func:`init_app` runs the named steps
-below, in order: trust the configured proxies, protect forms against CSRF,
-count attempts against rate limits, find templates, add security headers,
-and answer every error in the one shape.
+below, in order: insist on a public address outside tests and debugging,
+answer only to the app's own host names, trust the
+configured proxies, protect forms against CSRF, count attempts against rate
+limits, find templates, add security headers, and answer every error in the
+one shape.
 """
 
 from __future__ import annotations
@@ -15,11 +17,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+)
+from flask.cli import NoAppException
 from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, PrefixLoader
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from civickit.errors import CivicKitError
 
 if TYPE_CHECKING:
     from flask_limiter import Limiter
@@ -61,6 +76,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+class MissingSetting(CivicKitError, NoAppException):
+    """A setting production cannot run without; the message says which and what to set.
+
+    Also Flask's ``NoAppException``, so the ``flask`` command prints it as one
+    line ("Error: ...") instead of a traceback.
+    """
+
+
 class ApiError(Exception):
     """Raise in a view to answer ``{"error": {"code", "message"}}`` with ``status``."""
 
@@ -88,10 +111,17 @@ def configure(app: Flask, name: str, config: Mapping[str, Any] | None = None) ->
         DATABASE_URL=env.get("DATABASE_URL") or f"sqlite:///{instance / (name + '.sqlite3')}",
         REDIS_URL=env.get("REDIS_URL") or None,
         PUBLIC_BASE_URL=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
-        # Number of trusted proxies in front of the app (X-Forwarded-* hops to believe).
+        # Other host names to answer to besides PUBLIC_BASE_URL's (see trust_hosts).
+        TRUSTED_HOSTS=[h.strip() for h in env.get("TRUSTED_HOSTS", "").split(",") if h.strip()],
+        # Number of trusted proxies in front of the app (X-Forwarded-For/-Proto hops to believe).
         PROXY_FIX_HOPS=int(env.get("PROXY_FIX_HOPS", "0")),
+        # X-Forwarded-Host/-Prefix hops: never believed unless asked for (see trust_proxies).
+        PROXY_FIX_X_HOST=int(env.get("PROXY_FIX_X_HOST", "0")),
+        PROXY_FIX_X_PREFIX=int(env.get("PROXY_FIX_X_PREFIX", "0")),
         MAX_CONTENT_LENGTH=int(env.get("MAX_CONTENT_LENGTH", str(64 * 1024))),
         RATELIMIT_ENABLED=env.get("RATELIMIT_ENABLED", "1") not in ("0", "false", "no"),
+        # Who may see /readyz's detail: `Authorization: Bearer <token>` (nobody when unset).
+        READYZ_TOKEN=env.get("READYZ_TOKEN") or None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=(env.get("PUBLIC_BASE_URL") or "").startswith("https://"),
@@ -122,7 +152,9 @@ class _Web:
 
 
 def init_app(app: Flask, *, service_name: str) -> None:
-    """Proxies, CSRF, rate limits, templates, security headers and error pages, in that order."""
+    """Address, hosts, proxies, CSRF, rate limits, templates, headers and error pages, in order."""
+    require_public_address(app)
+    trust_hosts(app)
     trust_proxies(app)
     app.extensions[_WEB] = _Web(csrf=protect_forms(app), limiter=count_attempts(app))
     find_templates(app, service_name)
@@ -136,18 +168,104 @@ def get_limiter(app: Flask | None = None) -> Limiter:
     return web.limiter
 
 
+def spend_limit(limits: str, *key: str) -> bool:
+    """Count one attempt for ``key`` against each of ``limits`` ("10/hour;30/day").
+
+    False when any of them was already spent (the attempt is refused); always
+    True with the limiter switched off. Views call this for what they limit,
+    keyed by what they limit (``"signup", "ip", address``).
+    """
+    from limits import parse_many
+
+    limiter = get_limiter()
+    if not limiter.enabled:
+        return True
+    allowed = True
+    for item in parse_many(limits):
+        allowed = limiter.limiter.hit(item, *key) and allowed
+    return allowed
+
+
+def limit_has_room(limits: str, *key: str) -> bool:
+    """Whether one more attempt for ``key`` fits every one of ``limits``, without counting it.
+
+    For limits that count only what succeeded: check here first, then
+    :func:`spend_limit` once it has.
+    """
+    from limits import parse_many
+
+    limiter = get_limiter()
+    return not limiter.enabled or all(
+        limiter.limiter.test(item, *key) for item in parse_many(limits)
+    )
+
+
 def exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
     """Let ``blueprint`` take POSTs without a CSRF token (it must check its callers itself)."""
     web: _Web = app.extensions[_WEB]
     web.csrf.exempt(blueprint)
 
 
+def require_public_address(app: Flask) -> None:
+    """Refuse to start without ``PUBLIC_BASE_URL``, unless testing or debugging.
+
+    Every link the apps hand out (calendar buttons, feed URLs, the unsubscribe
+    link in a text) and the URL Twilio's signatures are checked against are
+    built from it, never from the ``Host`` header a client chose.
+    """
+    if not (app.config.get("PUBLIC_BASE_URL") or app.testing or app.debug):
+        raise MissingSetting(
+            "PUBLIC_BASE_URL is not set: set it to the address residents use, such as "
+            "https://bins.example.org (links are built from it), or run with --debug locally"
+        )
+
+
+def public_url(path: str) -> str:
+    """``path`` (from ``url_for``) on the app's public address.
+
+    ``PUBLIC_BASE_URL`` when set; otherwise (tests and debugging only) the
+    request's own host, which :func:`trust_hosts` has limited to loopback names.
+    """
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
+    return base + path
+
+
+#: The names a development or test app answers to when no PUBLIC_BASE_URL is set.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+
+
+def trust_hosts(app: Flask) -> None:
+    """Answer 400 to a ``Host`` header that is malformed or names another site.
+
+    Flask's ``TRUSTED_HOSTS`` becomes the host of ``PUBLIC_BASE_URL`` (or, with
+    none set, the loopback names) plus any names the configuration already
+    lists (``TRUSTED_HOSTS``, comma-separated in the environment: for example
+    the internal name a load balancer's health checks use). Werkzeug then
+    refuses any other name, bad characters, and ports outside 1-65535.
+    """
+    base = app.config.get("PUBLIC_BASE_URL")
+    own = [urlsplit(base).hostname or ""] if base else list(LOOPBACK_HOSTS)
+    extra = [h for h in app.config.get("TRUSTED_HOSTS") or () if h not in own]
+    app.config["TRUSTED_HOSTS"] = own + extra
+
+
 def trust_proxies(app: Flask) -> None:
-    """Believe ``PROXY_FIX_HOPS`` proxies' X-Forwarded-* headers (none by default)."""
-    hops = app.config["PROXY_FIX_HOPS"]
-    if hops:
+    """Believe ``PROXY_FIX_HOPS`` proxies' X-Forwarded-For and -Proto (none by default).
+
+    X-Forwarded-Host and -Prefix are believed only for ``PROXY_FIX_X_HOST`` and
+    ``PROXY_FIX_X_PREFIX`` hops (0 unless set): links and Twilio's signature
+    check are built on ``PUBLIC_BASE_URL``, and a forwarded host or prefix
+    passed through from a client would otherwise choose the URL checked.
+    """
+    config = app.config
+    hops, x_host, x_prefix = (
+        config["PROXY_FIX_HOPS"],
+        config.get("PROXY_FIX_X_HOST", 0),
+        config.get("PROXY_FIX_X_PREFIX", 0),
+    )
+    if hops or x_host or x_prefix:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=x_host, x_prefix=x_prefix
         )
 
 
@@ -196,11 +314,18 @@ def find_templates(app: Flask, service_name: str) -> None:
 
 
 def add_security_headers(app: Flask) -> None:
-    """CSP, no framing, no sniffing, a strict referrer, no device APIs; HSTS over https."""
+    """CSP, no framing, no sniffing, a strict referrer, no device APIs; HSTS over https.
+
+    A response that carries the session's CSRF token (any page with a form that
+    posts) is ``Cache-Control: private, no-store``: no cache may keep one
+    visitor's token, or serve it to another.
+    """
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
+        if app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token") in g:  # Flask-WTF made one
+            headers["Cache-Control"] = "private, no-store"
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
@@ -209,6 +334,33 @@ def add_security_headers(app: Flask) -> None:
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
+
+
+def readiness(checks: Mapping[str, Mapping[str, Any]]) -> Response:
+    """The answer of ``/readyz``: 200 when every check is ok, else 503.
+
+    Anyone sees ``{"status": "ready" | "not_ready"}``. The checks themselves
+    (import times, row counts, the scheduler's heartbeat) go only to a caller
+    presenting ``Authorization: Bearer <READYZ_TOKEN>``.
+    """
+    ready = all(check["ok"] for check in checks.values())
+    body: dict[str, Any] = {"status": "ready" if ready else "not_ready"}
+    if _may_see_detail():
+        body["checks"] = checks
+    response = jsonify(body)
+    response.status_code = 200 if ready else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _may_see_detail() -> bool:
+    token: str | None = current_app.config.get("READYZ_TOKEN")
+    if not token:
+        return False
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(
+        given.strip().encode(), token.encode()
+    )
 
 
 def wants_json() -> bool:
@@ -243,6 +395,14 @@ def answer_errors(app: Flask) -> None:
             "The form expired or was not sent from this site. "
             "Go back, reload the page and try again.",
         )
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(exc: SecurityError) -> Response:
+        # No page frame: it builds links, and no URL can be built for a host we refuse.
+        message = "This service does not answer to that host name. Use its public address."
+        if wants_json():
+            return json_error(400, "untrusted_host", message)
+        return Response(message + "\n", 400, mimetype="text/plain")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | tuple[str, int]:

@@ -184,7 +184,7 @@ def scheduler_command():
 
 
 def register_jobs(scheduler: Any, config: Mapping[str, Any]) -> list[Any]:
-    """Add the four jobs (by textual reference, fixed ids) to ``scheduler``."""
+    """Add the five jobs (by textual reference, fixed ids) to ``scheduler``."""
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
@@ -213,6 +213,13 @@ def register_jobs(scheduler: Any, config: Mapping[str, Any]) -> list[Any]:
             CronTrigger(hour=refresh_at.hour, minute=refresh_at.minute, timezone=LONDON),
             id="leeds_bins.refresh",
             name="refresh bin data",
+        ),
+        add_job(
+            scheduler,
+            "examples.leeds_bins.jobs:retention_job",
+            CronTrigger(hour=3, minute=15, timezone=LONDON),
+            id="leeds_bins.retention",
+            name="forget numbers and texts kept long enough",
         ),
         add_job(
             scheduler,

@@ -17,7 +17,7 @@ from flask import Flask
 
 from civickit.reminders import heartbeat
 
-from . import importer, sample_projection, sending, state
+from . import importer, retention, sample_projection, sending, state
 from .models import utcnow
 from .words import today
 
@@ -60,6 +60,14 @@ def dispatch_job(now: datetime | None = None) -> dict[str, int]:
     if report.claimed:
         log.info("dispatch: %s", report.to_dict())
     return report.to_dict()
+
+
+def retention_job(now: datetime | None = None) -> dict[str, int]:
+    """Forget the phone numbers and texts kept long enough (see retention.py)."""
+    forgotten = retention.forget_old_numbers(_current(), now or utcnow())
+    if any(forgotten.values()):
+        log.info("retention: deleted %s", forgotten)
+    return forgotten
 
 
 def refresh_job(now: datetime | None = None) -> str:

@@ -85,6 +85,16 @@ verification_codes = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
 )
 
+# Twilio webhooks that changed something, so that a replay of one (same message, same
+# event) changes nothing: Twilio's signature has no timestamp, a copy stays valid.
+twilio_webhooks = sa.Table(
+    "twilio_webhooks",
+    metadata,
+    sa.Column("message_sid", sa.String(64), primary_key=True),
+    sa.Column("event", sa.String(40), primary_key=True),  # inbound | status:<MessageStatus>
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
+)
+
 data_meta = sa.Table(
     "data_meta",
     metadata,

@@ -21,7 +21,7 @@ from civickit.sms import mask_phone
 
 from . import models
 from .state import get_engine, get_outbox, get_sender
-from .words import LONDON, bins_in_words, long_date
+from .words import LONDON, bins_in_words
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,14 @@ def code_message(code: str) -> str:
     return (
         f"Your Leeds bin days code is {code}. It expires in 10 minutes. "
         "If you did not ask for it, ignore this text."
+    )
+
+
+def already_message(address: str) -> str:
+    """For the owner of a number someone tried to sign up again (no code: nothing to confirm)."""
+    return (
+        f"Leeds bin days: someone asked for texts about {short_address(address)} to this "
+        "number. You are already signed up, so nothing has changed. Reply STOP to stop."
     )
 
 
@@ -62,11 +70,22 @@ def confirmed_message(address: str, reminder_time: str, unsubscribe_url: str) ->
     )
 
 
+#: One GSM-7 SMS segment; a longer text is sent as several and costs that many.
+SEGMENT_CHARACTERS = 160
+
+
 def reminder_message(address: str, bins: list[str], day: date) -> str:
-    return (
-        f"Leeds bin days: tomorrow, {long_date(day)}, is collection day at "
-        f"{short_address(address)}: {bins_in_words(bins)}. Reply STOP to stop."
-    )
+    """The evening-before text, in one segment: the bins lose their "(what goes in
+    it)" and then the address its later parts, as far as needed to fit."""
+    when = f"{day:%a} {day.day} {day:%b}"
+    for described, address_limit in ((True, 60), (False, 60), (False, 40)):
+        text = (
+            f"Leeds bin days: tomorrow ({when}) at {short_address(address, address_limit)}: "
+            f"{bins_in_words(bins, described=described)}. Reply STOP to stop."
+        )
+        if len(text) <= SEGMENT_CHARACTERS:
+            break
+    return text
 
 
 def help_message() -> str:
@@ -189,26 +208,69 @@ def dispatch(
 
 def stop_phone(app: Flask, phone: str, *, reason: str, now: datetime) -> int:
     """Stop every subscription of ``phone``; return how many were stopped."""
-    s = models.subscriptions
     with get_engine(app).begin() as conn:
-        return conn.execute(
-            sa.update(s)
-            .where(s.c.phone == phone, s.c.status != "stopped")
-            .values(status="stopped", stopped_at=now, stop_reason=reason)
-        ).rowcount
+        return _stop(conn, phone, reason, now)
 
 
 def restart_phone(app: Flask, phone: str) -> int:
     """START: resume subscriptions that a STOP (or the provider's opt-out) stopped."""
-    s = models.subscriptions
     with get_engine(app).begin() as conn:
-        return conn.execute(
-            sa.update(s)
-            .where(
-                s.c.phone == phone,
-                s.c.status == "stopped",
-                s.c.stop_reason.in_(("sms_stop", "provider")),
-                s.c.consented_at.is_not(None),
-            )
-            .values(status="active", stopped_at=None, stop_reason=None)
-        ).rowcount
+        return _restart(conn, phone)
+
+
+def _stop(conn: sa.Connection, phone: str, reason: str, now: datetime) -> int:
+    s = models.subscriptions
+    return conn.execute(
+        sa.update(s)
+        .where(s.c.phone == phone, s.c.status != "stopped")
+        .values(status="stopped", stopped_at=now, stop_reason=reason)
+    ).rowcount
+
+
+def _restart(conn: sa.Connection, phone: str) -> int:
+    s = models.subscriptions
+    return conn.execute(
+        sa.update(s)
+        .where(
+            s.c.phone == phone,
+            s.c.status == "stopped",
+            s.c.stop_reason.in_(("sms_stop", "provider")),
+            s.c.consented_at.is_not(None),
+        )
+        .values(status="active", stopped_at=None, stop_reason=None)
+    ).rowcount
+
+
+# -- Twilio webhooks, each acted on once ------------------------------------------------
+
+
+def _first_time(conn: sa.Connection, message_sid: str, event: str, now: datetime) -> bool:
+    """Record the webhook ``(message_sid, event)``; False if it was recorded before."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    values = {"message_sid": message_sid, "event": event, "received_at": now}
+    table = models.twilio_webhooks
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(values).on_conflict_do_nothing()
+    # RETURNING, not rowcount: an INSERT's rowcount is not reliable across drivers
+    return conn.execute(stmt.returning(table.c.message_sid)).first() is not None
+
+
+def stop_phone_once(
+    app: Flask, phone: str, *, reason: str, now: datetime, message_sid: str, event: str
+) -> int | None:
+    """:func:`stop_phone` for a webhook: None, and nothing done, if it was seen before."""
+    with get_engine(app).begin() as conn:
+        if not _first_time(conn, message_sid, event, now):
+            return None
+        return _stop(conn, phone, reason, now)
+
+
+def restart_phone_once(
+    app: Flask, phone: str, *, now: datetime, message_sid: str, event: str
+) -> int | None:
+    """:func:`restart_phone` for a webhook: None, and nothing done, if it was seen before."""
+    with get_engine(app).begin() as conn:
+        if not _first_time(conn, message_sid, event, now):
+            return None
+        return _restart(conn, phone)

@@ -68,14 +68,25 @@ def by_token(token: str) -> Subscription | None:
         )
 
 
-def start(phone: str, premises_id: int, now: datetime) -> tuple[Subscription, str | None]:
-    """Create (or reuse) a pending subscription and a fresh code.
+@dataclass(frozen=True)
+class Started:
+    """A sign-up begun: the subscription, and its new code.
 
-    Returns the subscription and the code to text, or ``None`` for the code
-    when the number is already signed up for this address.
+    ``already`` says the number already gets texts for this address: the code
+    is then never sent (the owner is told instead), but it exists and counts
+    tries like any other, so the sign-up looks the same to whoever asked.
     """
+
+    subscription: Subscription
+    code: str
+    already: bool
+
+
+def start(phone: str, premises_id: int, now: datetime) -> Started:
+    """Create (or reuse) the subscription of ``phone`` to ``premises_id``, with a fresh code."""
     s, v = models.subscriptions, models.verification_codes
     code = f"{secrets.randbelow(1_000_000):06d}"
+    already = False
     with get_engine().begin() as conn:
         row = conn.execute(
             sa.select(*_columns()).where(s.c.phone == phone, s.c.premises_id == premises_id)
@@ -94,10 +105,10 @@ def start(phone: str, premises_id: int, now: datetime) -> tuple[Subscription, st
                 )
                 .returning(s.c.id)
             ).scalar_one()
+        elif row.status == "active":
+            sub_id, already = row.id, True  # its consent stands as given
         else:
             sub_id = row.id
-            if row.status == "active":
-                return _row(row), None  # type: ignore[return-value]
             # a stopped or pending sign-up starts again, with today's consent wording
             conn.execute(
                 sa.update(s)
@@ -121,7 +132,7 @@ def start(phone: str, premises_id: int, now: datetime) -> tuple[Subscription, st
         )
     sub = get(sub_id)
     assert sub is not None
-    return sub, code
+    return Started(sub, code, already)
 
 
 class CodeProblem(Exception):
@@ -129,46 +140,57 @@ class CodeProblem(Exception):
 
 
 def verify(subscription_id: int, code: str, now: datetime) -> Subscription:
-    """Check ``code``; on success make the subscription active and record consent."""
+    """Check ``code``; on success make the subscription active and record consent.
+
+    Each check first spends one of the code's tries in a single statement
+    (``UPDATE ... SET attempts = attempts + 1 WHERE attempts < 5 RETURNING``),
+    so guesses sent in parallel can never share a try: a code is compared at
+    most 5 times, on SQLite and on PostgreSQL alike.
+    """
     s, v = models.subscriptions, models.verification_codes
     code = "".join(code.split())
-    problem = None
-    # the transaction commits a wrong try's count; the problem is raised afterwards
-    with get_engine().begin() as conn:
+    engine = get_engine()
+    with engine.connect() as conn:
         row = conn.execute(
-            sa.select(v)
+            sa.select(v.c.id, v.c.code_hash, v.c.expires_at)
             .where(v.c.subscription_id == subscription_id, v.c.used_at.is_(None))
             .order_by(v.c.id.desc())
             .limit(1)
         ).first()
-        if row is None:
-            problem = "That code has been used or replaced. Ask for a new code."
-        elif models.aware(row.expires_at) < now:
-            problem = "That code has expired. Ask for a new code."
-        elif row.attempts >= MAX_ATTEMPTS:
-            problem = "Too many wrong codes. Ask for a new code."
-        elif not (len(code) == 6 and code.isdigit()) or not hmac.compare_digest(
-            row.code_hash, _hash(subscription_id, code)
-        ):
-            attempts = row.attempts + 1
-            conn.execute(sa.update(v).where(v.c.id == row.id).values(attempts=attempts))
-            left = MAX_ATTEMPTS - attempts
-            if left <= 0:
-                problem = "Too many wrong codes. Ask for a new code."
-            else:
-                problem = (
-                    "That code is not right. Check the text and try again "
-                    f"({left} {'try' if left == 1 else 'tries'} left)."
-                )
-        else:
-            conn.execute(sa.update(v).where(v.c.id == row.id).values(used_at=now))
-            conn.execute(
-                sa.update(s)
-                .where(s.c.id == subscription_id)
-                .values(status="active", consented_at=now, stopped_at=None, stop_reason=None)
-            )
-    if problem:
-        raise CodeProblem(problem)
+    if row is None:
+        raise CodeProblem("That code has been used or replaced. Ask for a new code.")
+    if models.aware(row.expires_at) < now:
+        raise CodeProblem("That code has expired. Ask for a new code.")
+    # a transaction that begins by writing: no read snapshot to upgrade (SQLite's WAL)
+    with engine.begin() as conn:
+        attempts = conn.execute(
+            sa.update(v)
+            .where(v.c.id == row.id, v.c.used_at.is_(None), v.c.attempts < MAX_ATTEMPTS)
+            .values(attempts=v.c.attempts + 1)
+            .returning(v.c.attempts)
+        ).scalar()
+    if attempts is None:
+        raise CodeProblem("Too many wrong codes. Ask for a new code.")
+    right = len(code) == 6 and code.isdigit()
+    if not (right and hmac.compare_digest(row.code_hash, _hash(subscription_id, code))):
+        left = MAX_ATTEMPTS - attempts
+        if left <= 0:
+            raise CodeProblem("Too many wrong codes. Ask for a new code.")
+        raise CodeProblem(
+            "That code is not right. Check the text and try again "
+            f"({left} {'try' if left == 1 else 'tries'} left)."
+        )
+    with engine.begin() as conn:
+        used = conn.execute(
+            sa.update(v).where(v.c.id == row.id, v.c.used_at.is_(None)).values(used_at=now)
+        ).rowcount
+        if not used:  # a newer code replaced it meanwhile
+            raise CodeProblem("That code has been used or replaced. Ask for a new code.")
+        conn.execute(
+            sa.update(s)
+            .where(s.c.id == subscription_id)
+            .values(status="active", consented_at=now, stopped_at=None, stop_reason=None)
+        )
     sub = get(subscription_id)
     assert sub is not None
     return sub

@@ -47,9 +47,20 @@ def when(day: date, today_: date) -> str:
     return prefix + long_date(day, year=day.year != today_.year)
 
 
-def bins_in_words(bins: list[str]) -> str:
-    """``"black bin (general waste) and green bin (recycling)"``."""
-    labels = [bin_label(b, capital=False) for b in sorted(bins, key=lambda b: ORDER.get(b, 9))]
+def bin_name(bin_: str) -> str:
+    """``"green bin"``: the colour word alone."""
+    name = BINS.get(bin_, (f"{bin_.title()} bin", ""))[0]
+    return name[0].lower() + name[1:]
+
+
+def bins_in_words(bins: list[str], *, described: bool = True) -> str:
+    """``"black bin (general waste) and green bin (recycling)"``; without the
+    descriptions, ``"black bin and green bin"``."""
+    ordered = sorted(bins, key=lambda b: ORDER.get(b, 9))
+    if described:
+        labels = [bin_label(b, capital=False) for b in ordered]
+    else:
+        labels = [bin_name(b) for b in ordered]
     if len(labels) <= 1:
         return "".join(labels)
     return ", ".join(labels[:-1]) + " and " + labels[-1]

@@ -53,6 +53,10 @@ def _env_config(instance: Path) -> dict[str, Any]:
         "UPSTREAM_RETRIES": int(env.get("STREETWISE_UPSTREAM_RETRIES", "1")),
         # seconds a rendered area page or answer is reused (0: render every request)
         "PAGE_CACHE_TTL": int(env.get("STREETWISE_PAGE_CACHE_TTL", "60")),
+        # per client address: area pages and answers (each new place may ask police.uk
+        # 13 times), and postcodes.io lookups for postcodes missing from the local table
+        "AREA_LIMIT_IP": env.get("STREETWISE_AREA_LIMIT_IP", "30/minute;300/hour"),
+        "LOOKUP_LIMIT_IP": env.get("STREETWISE_LOOKUP_LIMIT_IP", "10/minute;60/hour"),
     }
 
 

@@ -13,7 +13,9 @@ Leeds (the outline in :mod:`.region`, the same years or months), and
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from flask import Flask
@@ -74,10 +76,39 @@ def _distance(d: float) -> dict[str, Any]:
     }
 
 
+_HOSTNAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+", re.IGNORECASE)
+
+
+def website(text: str | None) -> str | None:
+    """A hospital's website from the data as an http(s) URL, or None.
+
+    ``Hospital.csv`` mostly says ``www.leedsth.nhs.uk`` (https is assumed). Any
+    other scheme (``javascript:``, ``data:``...) or a missing or malformed
+    host is refused: the link goes on the page as it is.
+    """
+    site = (text or "").strip()
+    if not site:
+        return None
+    if site.startswith("//"):
+        site = "https:" + site
+    elif "://" not in site:
+        site = "https://" + site
+    parts = urlsplit(site)
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not _HOSTNAME.fullmatch(
+        parts.hostname or ""
+    ):
+        return None
+    return site
+
+
 def _link(h: dict[str, Any]) -> str:
-    site = (h.get("website") or "").strip()
+    site = website(h.get("website"))
     if site:
-        return site if "://" in site else f"https://{site}"
+        return site
     return (
         f"https://www.openstreetmap.org/?mlat={h['latitude']:.5f}&mlon={h['longitude']:.5f}"
         f"#map=17/{h['latitude']:.5f}/{h['longitude']:.5f}"

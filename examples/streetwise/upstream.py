@@ -11,6 +11,7 @@ let it down.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,11 +75,13 @@ class Location:
     source: str  # "local" or "postcodes.io"
 
 
-def resolve(app: Flask, text: str) -> Location:
+def resolve(app: Flask, text: str, *, before_lookup: Callable[[], None] | None = None) -> Location:
     """Find a postcode's centre: the local table first, then postcodes.io.
 
     Raises ``InvalidPostcode`` (never sent anywhere), ``PostcodeNotFound``
     (``.terminated`` when retired) or :class:`UpstreamFailed`.
+    ``before_lookup`` runs just before postcodes.io is asked (and may raise:
+    the views count lookups against a per-address limit there).
     """
     postcode = normalise(text)
     with state.get_engine(app).connect() as conn:
@@ -89,6 +92,8 @@ def resolve(app: Flask, text: str) -> Location:
         return Location(postcode, row.latitude, row.longitude, "local")
     if not app.config["POSTCODES_ONLINE"]:
         raise PostcodeNotFound(postcode)
+    if before_lookup is not None:
+        before_lookup()
     try:
         place = state.get_postcodes(app).lookup(postcode)
     except PostcodeNotFound:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,15 @@ def status_of(app: Flask, phone: str = PHONE) -> list[str]:
         return [r[0] for r in conn.execute(sa.select(s.c.status).where(s.c.phone == phone))]
 
 
+def subscriptions_token(app: Flask, phone: str = PHONE) -> str:
+    """The unsubscribe token of ``phone``'s (first) subscription."""
+    from examples.leeds_bins import models
+
+    s = models.subscriptions
+    with leeds_engine(app).connect() as conn:
+        return conn.execute(sa.select(s.c.unsubscribe_token).where(s.c.phone == phone)).scalar()
+
+
 def twilio_post(
     client: Any,
     path: str,
@@ -117,7 +127,12 @@ def twilio_post(
     token: str = "test-auth-token",
     signature: str | None = None,
 ) -> Any:
-    """POST a webhook as Twilio would, signed with ``token`` (or carrying ``signature``)."""
+    """POST a webhook as Twilio would, signed with ``token`` (or carrying ``signature``).
+
+    Like Twilio, every request names its message: a fresh ``MessageSid`` is
+    added unless ``params`` has one (replays pass the same one again).
+    """
+    params = {"MessageSid": "SM" + secrets.token_hex(16), **params}
     url = f"http://localhost{path}"
     sig = (
         signature
@@ -176,6 +191,68 @@ def north(centre: tuple[float, float], metres: float) -> tuple[float, float]:
 
 
 # -- both ------------------------------------------------------------------------------
+
+#: Host headers from the probe in issue 11: malformed, or naming another site.
+MALFORMED_HOSTS = [
+    "a b",
+    "127.0.0.1:99999",
+    "évil.example",
+    "127.0.0.1:8201@evil.example",
+    "localhost:0",
+]
+
+#: What each app's URL variables are filled with when every route is visited.
+ROUTE_VALUES = {
+    "premises_id": 666057,
+    "token": "x" * 32,
+    "postcode": "LS1 1UR",
+    "filename": "missing.css",
+}
+
+
+def hostile_hosts() -> Any:
+    """Hypothesis: ``Host`` headers, well-formed or not (any latin-1 text, as WSGI carries)."""
+    from hypothesis import strategies as st
+
+    return st.one_of(
+        st.sampled_from(
+            [
+                *MALFORMED_HOSTS,
+                "localhost",
+                "localhost:8001",
+                "127.0.0.1:1",
+                "LOCALHOST",
+                "[::1]:8001",
+                "",
+                ":80",
+                "localhost:",
+                "evil.example",
+                "xn--vil-bpa.example",
+            ]
+        ),
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f")),
+    )
+
+
+def hostile_dates() -> Any:
+    """Hypothesis: date parameters, real dates of any year, near-dates, and junk."""
+    from hypothesis import strategies as st
+
+    return st.one_of(
+        st.dates().map(date.isoformat),
+        st.sampled_from(["9999-12-31", "0001-01-01", "2026-12-03", "2026-02-30", "-1", ""]),
+        st.text(max_size=24),
+    )
+
+
+def every_route(app: Flask) -> list[tuple[str, str]]:
+    """``(method, path)`` for every route and method of ``app`` (HEAD and OPTIONS aside)."""
+    adapter = app.url_map.bind("localhost")
+    found = []
+    for rule in app.url_map.iter_rules():
+        path = adapter.build(rule.endpoint, {k: ROUTE_VALUES[k] for k in rule.arguments})
+        found += [(m, path) for m in sorted(rule.methods or ()) if m not in ("HEAD", "OPTIONS")]
+    return found
 
 
 def assert_cli_failed(result: Any, *needles: str) -> None:

@@ -73,11 +73,15 @@ def test_healthz(leeds_client):
     assert leeds_client.get("/healthz").get_json() == {"status": "ok"}
 
 
+TOKEN = {"Authorization": "Bearer readyz-token"}
+
+
 def test_readyz_needs_data_and_a_scheduler_heartbeat(leeds_app):
     from examples.leeds_bins import jobs
 
+    leeds_app.config["READYZ_TOKEN"] = "readyz-token"
     client = leeds_app.test_client()
-    response = client.get("/readyz")
+    response = client.get("/readyz", headers=TOKEN)
     assert response.status_code == 503
     body = response.get_json()
     assert body["checks"]["database"]["ok"] is True
@@ -89,7 +93,7 @@ def test_readyz_needs_data_and_a_scheduler_heartbeat(leeds_app):
         jobs.beat_job()
     finally:
         jobs.use_app(None)
-    response = client.get("/readyz")
+    response = client.get("/readyz", headers=TOKEN)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["status"] == "ready"
 
@@ -97,8 +101,13 @@ def test_readyz_needs_data_and_a_scheduler_heartbeat(leeds_app):
 def test_readyz_without_data(tmp_path, leeds_sender):
     from tests.examples.helpers import make_leeds_app
 
-    app = make_leeds_app(f"sqlite:///{tmp_path / 'empty.sqlite3'}", tmp_path, leeds_sender)
-    response = app.test_client().get("/readyz")
+    app = make_leeds_app(
+        f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        tmp_path,
+        leeds_sender,
+        READYZ_TOKEN="readyz-token",
+    )
+    response = app.test_client().get("/readyz", headers=TOKEN)
     assert response.status_code == 503
     assert "no bin data" in response.get_json()["checks"]["data"]["message"]
 
@@ -154,3 +163,41 @@ def test_core_flow(leeds_any_app, leeds_sender):
     assert "Text reminders stopped" in response.get_data(as_text=True)
     _, rows = sending.reminders_due(leeds_any_app, datetime(2026, 12, 3, 19, 0, tzinfo=UTC))
     assert rows == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=9999-12-31",  # the default "to" (from + 8 weeks) would pass the year 9999
+        "from=9999-12-01&to=9999-12-31",
+        "to=9999-12-31",
+        "from=0001-01-01&to=0001-01-02",
+        "from=0001-01-01",
+    ],
+)
+def test_dates_near_the_ends_of_the_calendar_are_400_not_500(leeds_client, query):
+    response = leeds_client.get(f"/api/premises/666057/collections?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_date"
+    assert "between" in response.get_json()["error"]["message"]
+
+
+def test_readyz_shows_only_a_plain_status_without_the_token(leeds_app):
+    leeds_app.config["READYZ_TOKEN"] = "s3cret-readyz-token"
+    client = leeds_app.test_client()
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "s3cret-readyz-token"},
+    ):
+        response = client.get("/readyz", headers=headers)
+        assert response.status_code == 503  # no scheduler heartbeat yet
+        assert response.get_json() == {"status": "not_ready"}
+        assert "no-store" in response.headers["Cache-Control"]
+    detail = client.get("/readyz", headers={"Authorization": "Bearer s3cret-readyz-token"})
+    assert detail.get_json()["checks"]["data"]["premises"] > 0
+
+
+def test_readyz_detail_needs_a_configured_token(leeds_app):
+    body = leeds_app.test_client().get("/readyz", headers={"Authorization": "Bearer "}).get_json()
+    assert body == {"status": "not_ready"}

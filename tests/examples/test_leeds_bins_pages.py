@@ -129,7 +129,10 @@ def test_calendar_links_use_public_base_url(tmp_path, leeds_sender):
         PUBLIC_BASE_URL="https://bins.example.org",
     )
     load_leeds_sample(app)
-    html = app.test_client().get("/premises/666057").get_data(as_text=True)
+    client = app.test_client()
+    html = client.get("/premises/666057", base_url="https://bins.example.org").get_data(
+        as_text=True
+    )
     assert "webcal://bins.example.org/premises/666057/calendar.ics" in html
     assert "https://calendar.google.com/calendar/r?cid=webcal://bins.example.org" in html
     assert (
@@ -207,3 +210,58 @@ def test_the_calendar_feed_sends_one_date_header(leeds_app, serve):
 
         assert response.status in (200, 206) and body
         assert len(response.msg.get_all("Date") or []) == 1, response.msg.items()
+
+
+def test_links_never_follow_a_foreign_host_header(leeds_client):
+    """Without PUBLIC_BASE_URL (tests, debug) only loopback names are answered, so links,
+    the feed's URL and its shared-cache copy cannot be made to point at another site."""
+    for path in ("/premises/666057", "/premises/666057/calendar.ics"):
+        response = leeds_client.get(path, headers={"Host": "evil.example"})
+        assert response.status_code == 400
+        assert b"evil.example" not in response.data
+
+
+def test_links_use_public_base_url_whatever_host_was_asked(tmp_path, leeds_sender):
+    from tests.examples.helpers import load_leeds_sample, make_leeds_app
+
+    app = make_leeds_app(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        tmp_path,
+        leeds_sender,
+        PUBLIC_BASE_URL="https://bins.example.org",
+        TRUSTED_HOSTS=["internal.lan"],  # e.g. a health checker's name for the app
+    )
+    load_leeds_sample(app)
+    client = app.test_client()
+    html = client.get("/premises/666057", base_url="http://internal.lan:8001").get_data(
+        as_text=True
+    )
+    assert "internal.lan" not in html
+    assert "webcal://bins.example.org/premises/666057/calendar.ics" in html
+    feed = client.get("/premises/666057/calendar.ics", base_url="http://internal.lan:8001")
+    cal = icalendar.Calendar.from_ical(feed.data)
+    assert str(cal["URL"]) == "https://bins.example.org/premises/666057/calendar.ics"
+
+
+def test_if_none_match_star_on_premises_that_do_not_exist_is_404(leeds_client):
+    response = leeds_client.get("/premises/1/calendar.ics", headers={"If-None-Match": "*"})
+    assert response.status_code == 404
+    # on one that exists, "*" matches its feed as HTTP says
+    response = leeds_client.get("/premises/666057/calendar.ics", headers={"If-None-Match": "*"})
+    assert response.status_code == 304
+
+
+def test_pages_holding_a_csrf_token_are_never_cached_by_others(leeds_app, leeds_sender):
+    from tests.examples.helpers import sign_up, subscriptions_token
+
+    client = leeds_app.test_client()
+    assert sign_up(client, leeds_sender).status_code == 303
+    token = subscriptions_token(leeds_app)
+    for path in ("/premises/666057", "/sms/verify", f"/unsubscribe/{token}"):
+        response = client.get(path)
+        assert 'name="csrf_token"' in response.get_data(as_text=True), path
+        directives = {d.strip() for d in response.headers.get("Cache-Control", "").split(",")}
+        assert {"private", "no-store"} <= directives, (path, directives)
+    # the calendar feed has no token, and shared caches may keep it
+    feed = client.get("/premises/666057/calendar.ics")
+    assert feed.headers["Cache-Control"] == "public, max-age=3600"

@@ -8,10 +8,11 @@ as APScheduler does. Texts land in a MemorySender.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from civickit.errors import SMSError
 from tests.examples.helpers import (
@@ -90,7 +91,9 @@ def world(database_url, tmp_path, leeds_sender):
 
 
 def reminders(sender, number):
-    return [m.body for m in sender.messages_to(number) if "collection day" in m.body]
+    return [
+        m.body for m in sender.messages_to(number) if m.body.startswith("Leeds bin days: tomorrow")
+    ]
 
 
 def test_one_text_per_subscriber_per_evening_none_after_stop_none_twice_after_restart(
@@ -104,11 +107,11 @@ def test_one_text_per_subscriber_per_evening_none_after_stop_none_twice_after_re
         assert leeds_sender.sent == []  # nothing before the reminder time
         clock.advance(at(3, 19, 20))
         assert reminders(leeds_sender, ABBEY) == [
-            "Leeds bin days: tomorrow, Friday 4 December, is collection day at "
+            "Leeds bin days: tomorrow (Fri 4 Dec) at "
             "1 Abbey Avenue, Bramley: black bin (general waste). Reply STOP to stop."
         ]
         assert reminders(leeds_sender, ASH) == [
-            "Leeds bin days: tomorrow, Friday 4 December, is collection day at "
+            "Leeds bin days: tomorrow (Fri 4 Dec) at "
             "1 Ash Road, Headingley: green bin (recycling). Reply STOP to stop."
         ]
         assert reminders(leeds_sender, GONE) == []
@@ -217,3 +220,87 @@ def test_send_due_stopped_by_sigterm_sends_no_further_message(world, leeds_sende
     assert (report["planned"], report["sent"], report["released"]) == (0, 2, 0)
     everyone = [m.to for m in leeds_sender.sent]
     assert len(everyone) == len(set(everyone)) == 3 and everyone[:1] == first
+
+
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+def segments(text: str) -> int:
+    """SMS segments for a text (GSM 03.38: 160 basic characters in one, 153 a part
+    after that; a character outside the basic set makes it UCS-2: 70, then 67)."""
+    if set(text) <= GSM7_BASIC:
+        return 1 if len(text) <= 160 else -(-len(text) // 153)
+    return 1 if len(text) <= 70 else -(-len(text) // 67)
+
+
+def test_every_sample_reminder_fits_one_segment(tmp_path, leeds_sender):
+    """Every collection day of every premises in the bundled sample, and the worst
+    case the wording allows (four bins, a long address), is one GSM-7 segment."""
+    from collections import defaultdict
+
+    from examples.leeds_bins import models, sending
+
+    app = make_leeds_app(f"sqlite:///{tmp_path / 'bins.db'}", tmp_path, leeds_sender)
+    load_leeds_sample(app)
+    p, c = models.premises, models.collections
+    days: dict[tuple[str, object], list[str]] = defaultdict(list)
+    with leeds_engine(app).connect() as conn:
+        for address, day, bin_ in conn.execute(
+            sa.select(p.c.address, c.c.date, c.c.bin).join(c, c.c.premises_id == p.c.id)
+        ):
+            days[(address, day)].append(bin_)
+    texts = [sending.reminder_message(a, bins, day) for (a, day), bins in days.items()]
+    assert len(texts) > 300
+    worst = sending.reminder_message(
+        "Flat 12, Wellington House Apartments, 100 Kirkstall Road, Burley, Leeds",
+        ["black", "green", "brown", "food"],
+        date(2025, 9, 24),
+    )
+    longest = max([*texts, worst], key=len)
+    assert segments(longest) == 1, longest
+    assert {segments(t) for t in texts} == {1}
+
+
+def test_a_stopped_number_is_gone_from_every_table_after_the_grace_period(world, leeds_sender):
+    """STOP keeps the number 30 days (so START can resume), then forgets it: the
+    subscription, its codes and every text sent to it."""
+    from examples.leeds_bins import models, retention, sending
+
+    app, _ = world
+    sending.plan(app, at(3, 19, 30))
+    sending.dispatch(app, at(3, 19, 30))
+    assert reminders(leeds_sender, ABBEY)  # texts were sent, so the outbox holds the number
+    stopped = at(3, 21, 0)
+    assert sending.stop_phone(app, ABBEY, reason="sms_stop", now=stopped) == 1
+
+    def tables_holding(number: str) -> list[str]:
+        found = []
+        with leeds_engine(app).connect() as conn:
+            meta = sa.MetaData()
+            meta.reflect(bind=conn)
+            for table in meta.sorted_tables:
+                text = [c for c in table.columns if isinstance(c.type, sa.String | sa.Text)]
+                if not text:
+                    continue
+                hit = sa.or_(*(c.contains(number) for c in text))
+                if conn.execute(sa.select(sa.func.count()).select_from(table).where(hit)).scalar():
+                    found.append(table.name)
+        return found
+
+    retention.forget_old_numbers(app, stopped + timedelta(days=29))
+    assert tables_holding(ABBEY) == ["civickit_outbox", "subscriptions"]  # START still works
+    assert sending.restart_phone(app, ABBEY) == 1
+    assert sending.stop_phone(app, ABBEY, reason="sms_stop", now=stopped) == 1
+
+    forgotten = retention.forget_old_numbers(app, stopped + timedelta(days=31))
+    assert forgotten["subscriptions"] == 1 and forgotten["texts"] >= 1
+    assert tables_holding(ABBEY) == []
+    assert tables_holding("7700900123") == []  # in no spelling either
+    # an active subscription keeps its number; its texts go after 30 days like anyone's
+    assert tables_holding(ASH) == ["subscriptions"]
+    s = models.subscriptions
+    with leeds_engine(app).connect() as conn:
+        assert conn.execute(sa.select(s.c.status).where(s.c.phone == ASH)).scalar() == "active"

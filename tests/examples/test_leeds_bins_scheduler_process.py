@@ -19,6 +19,7 @@ def test_the_scheduler_stops_cleanly_on_a_signal(tmp_path, signum):
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'bins.db'}",
+        "PUBLIC_BASE_URL": "https://bins.example.org",  # production settings
         "HTTP_PROXY": "http://127.0.0.1:9",  # no network
         "HTTPS_PROXY": "http://127.0.0.1:9",
         "PYTHONUNBUFFERED": "1",

@@ -17,6 +17,10 @@ from ..words import bin_label
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_DAYS = 366
+# Dates outside these are refused: far from any bin day, and the default "to"
+# (8 weeks after "from") must not run past the year 9999.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
 
 
 @bp.get("/addresses")
@@ -37,14 +41,22 @@ def addresses():
     return current_app.response_class(body, mimetype="application/json")
 
 
-def _date(name: str, default: date) -> date:
+def _date(name: str) -> date | None:
+    """``?name=`` as a date between EARLIEST and LATEST; None when absent."""
     text = request.args.get(name)
     if not text:
-        return default
+        return None
     try:
-        return date.fromisoformat(text[:10]) if len(text) == 10 else date.fromisoformat(text)
+        day = date.fromisoformat(text[:10]) if len(text) == 10 else date.fromisoformat(text)
     except ValueError:
-        raise ApiError(400, "invalid_date", f"'{name}' must be a date like 2025-07-04.") from None
+        day = None
+    if day is None or not EARLIEST <= day <= LATEST:
+        raise ApiError(
+            400,
+            "invalid_date",
+            f"'{name}' must be a date between {EARLIEST} and {LATEST}, like 2025-07-04.",
+        )
+    return day
 
 
 @bp.get("/premises/<int:premises_id>/collections")
@@ -52,8 +64,8 @@ def collections(premises_id: int) -> Response:
     place = lookup.premises(premises_id)
     if place is None:
         raise ApiError(404, "premises_not_found", f"No premises with id {premises_id}.")
-    start = _date("from", lookup.today())
-    end = _date("to", start + timedelta(weeks=8))
+    start = _date("from") or lookup.today()
+    end = _date("to") or start + timedelta(weeks=8)
     if end < start:
         raise ApiError(400, "invalid_range", "'to' must not be before 'from'.")
     if (end - start).days > MAX_DAYS:

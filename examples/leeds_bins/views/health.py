@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
 from civickit.reminders import read_heartbeat
+from examples.common.web import readiness
 
 from .. import importer
 from ..models import utcnow
@@ -24,7 +25,10 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready to serve: the database answers, the data is fresh, the scheduler is alive."""
+    """Ready to serve: the database answers, the data is fresh, the scheduler is alive.
+
+    The checks' detail only with the ``READYZ_TOKEN`` (see :func:`readiness`).
+    """
     config = current_app.config
     engine = get_engine()
     now = utcnow()
@@ -38,7 +42,7 @@ def readyz():
             "ok": False,
             "message": f"database unreachable ({exc.__class__.__name__})",
         }
-        return jsonify({"status": "not_ready", "checks": checks}), 503
+        return readiness(checks)
 
     meta = importer.current_meta(engine)
     if meta is None:
@@ -77,7 +81,4 @@ def readyz():
             }
             if age > limit:
                 checks["scheduler"]["message"] = "no scheduler heartbeat for too long"
-    ready = all(c["ok"] for c in checks.values())
-    return jsonify({"status": "ready" if ready else "not_ready", "checks": checks}), (
-        200 if ready else 503
-    )
+    return readiness(checks)

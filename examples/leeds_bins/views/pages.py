@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 
 from civickit.ical import Feed, subscribe_links
+from examples.common.web import public_url
 
 from .. import lookup
 from ..forms import PostcodeForm, SignupForm
@@ -62,8 +63,7 @@ def _groups(found: list[lookup.Premises]) -> list[tuple[str | None, list[lookup.
 
 
 def feed_url(premises_id: int) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
-    return base + url_for("main.calendar", premises_id=premises_id)
+    return public_url(url_for("main.calendar", premises_id=premises_id))
 
 
 def calendar_links(premises_id: int, address: str) -> dict[str, str]:
@@ -134,18 +134,18 @@ def _render_premises(
 @bp.get("/premises/<int:premises_id>/calendar.ics")
 def calendar(premises_id: int) -> ResponseReturnValue:
     day = lookup.today()
-    # The feed is a function of the data, the date and its URL (so of the host it is
-    # served under): answer a matching If-None-Match without building it.
-    base = current_app.config.get("PUBLIC_BASE_URL") or f"{request.scheme}://{request.host}"
-    etag = hashlib.sha256(f"{premises_id}|{day}|{data_version()}|{base}".encode()).hexdigest()[:32]
-    if etag in request.if_none_match:
+    # The feed is a function of the data, the date and its URL: answer a matching
+    # If-None-Match without building it.
+    url = feed_url(premises_id)
+    etag = hashlib.sha256(f"{premises_id}|{day}|{data_version()}|{url}".encode()).hexdigest()[:32]
+    # (not for "*": that matches any feed that exists, so first find out whether this one does)
+    if not request.if_none_match.star_tag and etag in request.if_none_match:
         response = current_app.response_class(status=304)
         response.set_etag(etag)
         response.headers["Cache-Control"] = "public, max-age=3600"
         return response
     # (a matching ETag was issued for this premises under this very data version)
     place = _premises_or_404(premises_id)
-    url = feed_url(premises_id)
     body = get_cache().get_or_render(("feed", etag), lambda: _feed(place, day, url))
     response = current_app.response_class(body, mimetype="text/calendar")
     response.set_etag(etag)

@@ -19,7 +19,7 @@ from flask_limiter.util import get_remote_address
 
 from civickit.errors import SMSError
 from civickit.sms import mask_phone
-from examples.common.web import get_limiter
+from examples.common.web import limit_has_room, public_url, spend_limit
 
 from .. import lookup, sending, subscriptions
 from ..forms import ConfirmForm, SignupForm, VerifyForm
@@ -31,23 +31,11 @@ log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
 
 
-def _too_many(kind: str, *keys: str) -> bool:
-    """Count one attempt against each ``(limit, key)``; True if any limit is spent."""
-    limiter = get_limiter()
-    if not limiter.enabled:
-        return False
-    from limits import parse_many
-
-    over = False
-    for config_key, key in zip(
-        (f"{kind.upper()}_LIMIT_IP", f"{kind.upper()}_LIMIT_PHONE"), keys, strict=False
-    ):
-        if not key:
-            continue
-        for item in parse_many(current_app.config[config_key]):
-            if not limiter.limiter.hit(item, "leeds_bins", kind, config_key, key):
-                over = True
-    return over
+def _ip_over(kind: str) -> bool:
+    """Count this attempt against the caller's address; True when it is over the limit."""
+    config_key = f"{kind.upper()}_LIMIT_IP"
+    address = get_remote_address()
+    return not spend_limit(current_app.config[config_key], "leeds_bins", config_key, address)
 
 
 def _limited():
@@ -67,26 +55,33 @@ def signup(premises_id: int) -> ResponseReturnValue:
     if place is None:
         abort(404)
     form = SignupForm()
-    phone = form.normalised_phone()
-    if _too_many("signup", get_remote_address(), phone or ""):
+    if _ip_over("signup"):
         return _limited()
+    phone = form.normalised_phone()
     if phone is None:
         return pages.premises(premises_id, signup_form=form, status=400)
-    now = utcnow()
-    sub, code = subscriptions.start(phone, premises_id, now)
-    if code is None:
-        return render_template(
-            "leeds_bins/sms_already.html", place=place, title="You are already signed up"
-        )
+    # The number's own limit counts only texts really sent: tries refused above, or
+    # whose text failed, leave it alone (anyone can type anyone's number).
+    texts_limit = current_app.config["SIGNUP_LIMIT_PHONE"]
+    if not limit_has_room(texts_limit, "leeds_bins", "SIGNUP_LIMIT_PHONE", phone):
+        return _limited()
+    # Whether the number already gets texts here must not show: the answer is the same
+    # either way, and an owner is told by text instead of being sent a code.
+    started = subscriptions.start(phone, premises_id, utcnow())
+    if started.already:
+        text = sending.already_message(place.address)
+    else:
+        text = sending.code_message(started.code)
     try:
-        get_sender().send(phone, sending.code_message(code))
+        get_sender().send(phone, text)
     except SMSError as exc:
-        log.warning("could not text a code to %s: %s", mask_phone(phone), exc.code)
+        log.warning("could not text %s: %s", mask_phone(phone), exc.code)
         form.phone.errors = [
             "We could not send a text to that number. Check it is a UK mobile number and try again."
         ]
         return pages.premises(premises_id, signup_form=form, status=400)
-    session["leeds_bins.verify"] = sub.id
+    spend_limit(texts_limit, "leeds_bins", "SIGNUP_LIMIT_PHONE", phone)
+    session["leeds_bins.verify"] = started.subscription.id
     return redirect(url_for("sms.verify"), code=303)
 
 
@@ -106,7 +101,10 @@ def verify():
     form = VerifyForm()
     masked = mask_phone(sub.phone)
     if request.method == "POST":
-        if _too_many("verify", get_remote_address(), sub.phone):
+        config = current_app.config
+        if _ip_over("verify") or not spend_limit(
+            config["VERIFY_LIMIT_PHONE"], "leeds_bins", "VERIFY_LIMIT_PHONE", sub.phone
+        ):
             return _limited()
         if form.validate():
             try:
@@ -146,8 +144,7 @@ def verify():
 
 
 def _unsubscribe_url(token: str) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url.rstrip("/")
-    return base + url_for("sms.unsubscribe", token=token)
+    return public_url(url_for("sms.unsubscribe", token=token))
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])

@@ -29,6 +29,11 @@ def _twiml(message: str | None = None) -> Response:
     )
 
 
+def _message_sid() -> str | None:
+    sid = request.form.get("MessageSid", "").strip()
+    return sid[:64] or None
+
+
 @bp.post("/inbound")
 @twilio_webhook(_token)
 def inbound():
@@ -37,31 +42,53 @@ def inbound():
     except InvalidPhoneNumber:
         return _twiml()
     word = keyword(request.form.get("Body"))
+    # Twilio's signature has no timestamp: each message acts once, so a replayed
+    # STOP cannot stop again after a START, nor a replayed START undo a STOP.
+    sid = _message_sid()
+    if sid is None:
+        log.warning("a reply from %s without a MessageSid: ignored", mask_phone(phone))
+        return _twiml()
     if word == "stop":
-        stopped = sending.stop_phone(current_app, phone, reason="sms_stop", now=utcnow())
-        log.info("STOP from %s: %d subscriptions stopped", mask_phone(phone), stopped)
+        stopped = sending.stop_phone_once(
+            current_app, phone, reason="sms_stop", now=utcnow(), message_sid=sid, event="inbound"
+        )
+        log.info("STOP from %s (%s): %s", mask_phone(phone), sid, _changed(stopped, "stopped"))
         return _twiml()  # Twilio sends its own opt-out confirmation
     if word == "start":
-        started = sending.restart_phone(current_app, phone)
-        log.info("START from %s: %d subscriptions resumed", mask_phone(phone), started)
+        started = sending.restart_phone_once(
+            current_app, phone, now=utcnow(), message_sid=sid, event="inbound"
+        )
+        log.info("START from %s (%s): %s", mask_phone(phone), sid, _changed(started, "resumed"))
         return _twiml()
     if word == "help":
         return _twiml()  # Twilio answers HELP itself on long codes
     return _twiml(sending.help_message())
 
 
+def _changed(count: int | None, what: str) -> str:
+    return "a replay, ignored" if count is None else f"{count} subscriptions {what}"
+
+
 @bp.post("/status")
 @twilio_webhook(_token)
 def status():
-    sid = request.form.get("MessageSid", "")[:64]
-    state = request.form.get("MessageStatus", "")[:20]
+    sid = _message_sid()
+    state = (request.form.get("MessageStatus") or request.form.get("SmsStatus") or "")[:20]
     error = request.form.get("ErrorCode")
     log.info("delivery status %s: %s%s", sid, state, f" (error {error})" if error else "")
-    if error == "21610":
+    if error == "21610" and sid:
         try:
             phone = normalise_phone(request.form.get("To", ""), region=None, mobile_only=False)
         except InvalidPhoneNumber:
             phone = None
         if phone:
-            sending.stop_phone(current_app, phone, reason="provider", now=utcnow())
+            stopped = sending.stop_phone_once(
+                current_app,
+                phone,
+                reason="provider",
+                now=utcnow(),
+                message_sid=sid,
+                event=f"status:{state}",
+            )
+            log.info("opt-out of %s: %s", mask_phone(phone), _changed(stopped, "stopped"))
     return Response(status=204)

@@ -9,21 +9,22 @@ from civickit.postcodes import normalise
 from examples.common import ApiError
 
 from .. import area
-from ..upstream import UpstreamFailed, resolve, terminated_words
-from .shared import cached, radius_arg
+from ..upstream import UpstreamFailed, terminated_words
+from .shared import cached, count_area_request, locate, radius_arg
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @bp.get("/area/<postcode>")
 def area_json(postcode: str) -> Response:
+    count_area_request()
     radius = radius_arg()
     try:
         canonical = normalise(postcode)
     except InvalidPostcode as exc:
         raise ApiError(400, "invalid_postcode", str(exc)) from exc
     try:
-        where = resolve(current_app, canonical)
+        where = locate(canonical)
     except PostcodeNotFound as exc:
         code = "postcode_terminated" if exc.terminated else "postcode_not_found"
         raise ApiError(404, code, terminated_words(exc)) from exc

@@ -14,8 +14,8 @@ from civickit.errors import InvalidPostcode, PostcodeNotFound
 from civickit.postcodes import normalise
 
 from .. import area, state
-from ..upstream import UpstreamFailed, resolve, terminated_words
-from .shared import RADIUS_LABELS, cached, radius_arg
+from ..upstream import UpstreamFailed, terminated_words
+from .shared import RADIUS_LABELS, cached, count_area_request, locate, radius_arg
 
 bp = Blueprint("main", __name__)
 
@@ -64,6 +64,7 @@ def index() -> ResponseReturnValue:
 
 @bp.get("/area/<postcode>")
 def area_page(postcode: str) -> ResponseReturnValue:
+    count_area_request()
     radius = radius_arg()
     try:
         canonical = normalise(postcode)
@@ -72,7 +73,7 @@ def area_page(postcode: str) -> ResponseReturnValue:
     if canonical != postcode:
         return redirect(url_for("main.area_page", postcode=canonical, radius_m=radius), 301)
     try:
-        where = resolve(current_app, canonical)
+        where = locate(canonical)
     except PostcodeNotFound as exc:
         return _index(terminated_words(exc), canonical, 404, radius)
     except UpstreamFailed as failure:

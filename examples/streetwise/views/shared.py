@@ -1,4 +1,5 @@
-"""What the pages and the JSON API both need: the radius argument and the cache of answers."""
+"""What the pages and the JSON API both need: the radius argument, the per-address limits,
+finding the place, and the cache of answers."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import TypeVar
 from flask import current_app, request
 
 from examples.common import ApiError
+from examples.common.web import spend_limit
 
 from .. import area, state
-from ..upstream import Location
+from ..upstream import Location, resolve
 
 T = TypeVar("T")
 
@@ -32,6 +34,38 @@ def radius_arg() -> int:
             "(radius_m=500, 1000 or 2000).",
         )
     return radius
+
+
+def count_area_request() -> None:
+    """Count this area request against the caller's address (``AREA_LIMIT_IP``); 429 when over."""
+    if not spend_limit(current_app.config["AREA_LIMIT_IP"], "streetwise", "area", _address()):
+        raise ApiError(
+            429,
+            "too_many_requests",
+            "You have asked about a lot of places in a short time. "
+            "Wait a few minutes and try again.",
+        )
+
+
+def _count_lookup() -> None:
+    if not spend_limit(current_app.config["LOOKUP_LIMIT_IP"], "streetwise", "lookup", _address()):
+        raise ApiError(
+            429,
+            "too_many_requests",
+            "You have looked up a lot of postcodes in a short time. "
+            "Wait a few minutes and try again.",
+        )
+
+
+def _address() -> str:
+    from flask_limiter.util import get_remote_address
+
+    return get_remote_address()
+
+
+def locate(postcode: str) -> Location:
+    """:func:`..upstream.resolve`, counting each postcodes.io lookup (``LOOKUP_LIMIT_IP``)."""
+    return resolve(current_app, postcode, before_lookup=_count_lookup)
 
 
 def cached(kind: str, where: Location, radius: int, render: Callable[[], T]) -> T:
