@@ -25,7 +25,9 @@ def test_help_needs_no_public_base_url(app, group, flag):
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert f"Usage: python -m flask {group}" in done.stdout or f"Usage: flask {group}" in done.stdout
+    assert (
+        f"Usage: python -m flask {group}" in done.stdout or f"Usage: flask {group}" in done.stdout
+    )
     assert "PUBLIC_BASE_URL" not in done.stderr
 
 
