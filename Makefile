@@ -88,6 +88,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd examples/starter && MYPYPATH=$(CURDIR) $(abspath $(BIN))/mypy
 	$(BIN)/lint-imports --no-cache
 
 format: $(DEV_STAMP)

@@ -28,6 +28,7 @@ _EXPORTS = {
             "InvalidPostcode",
             "PostcodeNotFound",
             "NoPostcodeDirectory",
+            "CacheUnavailable",
             "InvalidPhoneNumber",
             "DataFormatError",
             "SMSError",

@@ -40,6 +40,16 @@ class _Group(click.Group):
             ctx.exit(130)
 
 
+class FilePath(click.Path):
+    """``click.Path`` that refuses a name no file can have (a NUL character) as a usage
+    error: click's own lets the ``ValueError`` from ``os.stat`` through as a traceback."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            self.fail(f"{value!r} is not a file name (it holds a NUL character).", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="civickit")
 @click.option(
@@ -318,7 +328,7 @@ def records_command(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=str),
+    type=FilePath(path_type=str),
     help="File or folder to write to (default: the resource's own name, here).",
 )
 @click.option(
@@ -355,9 +365,7 @@ def download_command(
 @click.argument("portal_name", metavar="PORTAL")
 @click.argument("dataset")
 @click.argument("resource_id", metavar="[RESOURCE]", required=False)
-@click.option(
-    "--db", "db_path", required=True, type=click.Path(dir_okay=False), help="SQLite file."
-)
+@click.option("--db", "db_path", required=True, type=FilePath(dir_okay=False), help="SQLite file.")
 @click.option("--table", metavar="NAME", help="Table to (re)place (default: from the dataset).")
 @click.option("--where", metavar="EXPR", help="Only rows matching the platform's filter.")
 @click.option("--limit", type=int, default=None, help="Stop after N rows (default: all).")
@@ -470,8 +478,17 @@ def postcode_command(
             )
         Console().print(table)
     missing = [text for text, place in found.items() if place is None]
+    if offline:
+        why = "is not in the local postcode directory (looked up offline)."
+    elif not client.online_now:
+        why = (
+            "is not in the local postcode directory, and postcodes.io could not be reached "
+            "to look further (check your connection; the service may also be down)."
+        )
+    else:
+        why = "is not a postcode in use."
     for text in missing:
-        click.echo(f"Error: {text} is not a postcode in use.", err=True)
+        click.echo(f"Error: {text} {why}", err=True)
     if missing:
         ctx.exit(1)
 
@@ -531,7 +548,7 @@ def _summary(directory: PostcodeDirectory, as_json: bool) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False),
+    type=FilePath(dir_okay=False),
     help="Where to write the directory (default: $CIVICKIT_POSTCODES, else your data folder).",
 )
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable row (default: skip it).")
@@ -553,7 +570,7 @@ def postcodes_build_command(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False),
+    type=FilePath(dir_okay=False),
     help="Where to write the directory (default: $CIVICKIT_POSTCODES, else your data folder).",
 )
 @click.option("--url", help="Download the ONSPD zip from here instead of finding the latest.")
@@ -589,7 +606,7 @@ def postcodes_fetch_command(
 
 
 @postcodes_group.command("info")
-@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.argument("path", required=False, type=FilePath(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the details as JSON.")
 def postcodes_info_command(path: str | None, as_json: bool) -> None:
     """Say what a postcode directory holds and where it came from (default: the one in use)."""
@@ -667,7 +684,12 @@ READERS = {
 @cli.command("read")
 @click.argument("kind", metavar="KIND")
 @click.argument("file", metavar="FILE")
-def read_command(kind: str, file: str) -> None:
+@click.option(
+    "--encoding",
+    metavar="NAME",
+    help="The file's text encoding, e.g. cp1252 or utf-16 (default: detect it).",
+)
+def read_command(kind: str, file: str, encoding: str | None) -> None:
     """Read a published FILE of KIND and print one JSON record per line.
 
     KIND is premises or jobs (Leeds bins), stats19, leeds-rtc or hospitals
@@ -680,6 +702,16 @@ def read_command(kind: str, file: str) -> None:
 
     if kind not in READERS:
         raise click.ClickException(f"unknown kind {kind!r}: choose one of {', '.join(READERS)}")
+    if encoding is not None:
+        import codecs
+
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise click.ClickException(
+                f"--encoding {encoding!r} is not an encoding Python knows "
+                "(try utf-8, cp1252 or utf-16)."
+            ) from None
     module, name = READERS[kind]
     reader = getattr(importlib.import_module(module), name)
     skipped = 0
@@ -698,10 +730,108 @@ def read_command(kind: str, file: str) -> None:
             yield record
 
     src: Any = sys.stdin.buffer if file == "-" else file
-    echo_json_lines(counted(reader(src, on_error=report)))
+    echo_json_lines(counted(reader(src, on_error=report, encoding=encoding)))
     click.echo(f"read {count:,} rows, skipped {skipped:,}", err=True)
     if skipped:
         sys.exit(1)
+
+
+# -- a new app -------------------------------------------------------------------------
+# (commands: new)
+
+_PROJECT_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+
+
+def starter_template() -> Path:
+    """The starter app's folder: in the installed wheel, or examples/starter in a clone."""
+    import civickit
+
+    here = Path(civickit.__file__).resolve().parent
+    for folder in (here / "starter_template", here.parent / "examples" / "starter"):
+        if (folder / "copier.yml").is_file():
+            return folder
+    raise CivicKitError(
+        "the starter template is missing from this civickit install; reinstall civickit."
+    )
+
+
+def _civickit_source() -> str:
+    """What a new project's pip installs civickit from: this clone when run from one."""
+    import civickit
+
+    clone = Path(civickit.__file__).resolve().parent.parent
+    if (clone / "pyproject.toml").is_file() and (clone / "examples" / "starter").is_dir():
+        return str(clone)
+    return "civickit"
+
+
+@cli.command("new")
+@click.argument("name")
+@click.option("--portal", metavar="NAME|URL", help="A portal civickit knows (civickit portals).")
+@click.option("--dataset", metavar="ID", help="The dataset on --portal whose rows the app maps.")
+@click.option(
+    "-o",
+    "--output",
+    type=FilePath(file_okay=False, path_type=Path),
+    help="The folder to create (default: ./NAME).",
+)
+@click.option(
+    "--civickit",
+    "source",
+    metavar="REQ",
+    help="What the project's pip installs civickit from: a name, wheel or clone "
+    "(default: this clone, else civickit).",
+)
+def new_command(
+    name: str, portal: str | None, dataset: str | None, output: Path | None, source: str | None
+) -> None:
+    """Start an app of your own: a dataset's rows near a postcode, on a page with a map.
+
+    Makes the folder NAME from civickit's starter app (examples/starter): a
+    Flask app styled with the GOV.UK Design System, a JSON endpoint, tests,
+    a pyproject.toml and a Makefile (make demo, make test). Without --portal
+    it shows a bundled sample of NHS hospitals and runs offline; with
+    --portal and --dataset it maps that dataset's rows.
+    """
+    import re
+
+    from .portals import known_portals
+
+    if not re.fullmatch(_PROJECT_NAME, name):
+        raise click.BadParameter(
+            f"{name!r} is not a project name: use letters, digits, - and _, starting with "
+            "a letter (for example bins-near-me).",
+            param_hint="NAME",
+        )
+    if (portal is None) != (dataset is None):
+        raise click.UsageError("give --portal and --dataset together (or neither, for the sample).")
+    if portal is not None:
+        text = portal.strip()
+        if text.lower() not in known_portals() and not re.match(r"https?://[^/\s]+", text):
+            from .errors import UnknownPortal
+
+            raise UnknownPortal(text, known=list(known_portals()))
+    dest = output if output is not None else Path(name)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise click.ClickException(f"{dest} already exists; choose another NAME or --output.")
+    from copier import run_copy
+    from copier.errors import CopierError
+
+    data = {
+        "project_name": name,
+        "portal": portal or "",
+        "dataset": dataset or "",
+        "civickit": source or _civickit_source(),
+        "civickit_version": __version__,
+    }
+    try:
+        run_copy(
+            str(starter_template()), str(dest), data=data, defaults=True, quiet=True, unsafe=False
+        )
+    except (CopierError, OSError) as exc:
+        raise click.ClickException(f"could not make {dest}: {exc}") from exc
+    click.echo(f"Made {dest}. Next:\n  cd {dest}\n  make demo    # then http://127.0.0.1:5000")
+    click.echo("  make test")
 
 
 def main() -> None:

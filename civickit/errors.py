@@ -12,6 +12,7 @@
      ├── InvalidPostcode          (ValueError)  not shaped like a UK postcode; never sent anywhere
      ├── PostcodeNotFound                       well-formed but unknown (.terminated when retired)
      ├── NoPostcodeDirectory                    no local postcode directory where one is needed
+     ├── CacheUnavailable         (ValueError)  an HTTP cache that cannot be used (unreachable, not SQLite)
      ├── InvalidPhoneNumber       (ValueError)  not a number we can text (.reason says why)
      ├── DataFormatError(source, line, message) a row or file that does not match its layout
      ├── SMSError(code, permanent)              the SMS provider refused or may not have sent
@@ -27,6 +28,7 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "CacheUnavailable",
     "CivicKitError",
     "DataFormatError",
     "InvalidArgument",
@@ -112,7 +114,24 @@ class RateLimited(APIError):
 
 
 class ServiceUnavailable(APIError):
+    """5xx, a timeout, or no connection at all (``unreachable``: the host could not be reached,
+    which is as often the caller's own network as the service)."""
+
     hint = "The service is down, slow or unreachable; try again later."
+
+    def __init__(
+        self, status: int | None, message: str, url: str | None = None, *, unreachable: bool = False
+    ) -> None:
+        super().__init__(status, message, url)
+        self.unreachable = unreachable
+
+    def __str__(self) -> str:
+        if not self.unreachable:
+            return super().__str__()
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(self.url).netloc if self.url else "") or "the service"
+        return f"could not reach host {host} (check your connection; the service may also be down)."
 
 
 class NotAPortalResponse(APIError):
@@ -180,12 +199,19 @@ class PostcodeNotFound(CivicKitError):
     ``latitude``, ``longitude``).
     """
 
-    def __init__(self, postcode: str, terminated: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, postcode: str, terminated: dict[str, Any] | None = None, *, why: str | None = None
+    ) -> None:
         self.postcode = postcode
         self.terminated = terminated
+        #: what was (and was not) asked, when the answer may not be final: the local
+        #: directory alone answered, offline or with postcodes.io out of reach
+        self.why = why
         super().__init__(postcode, terminated)
 
     def __str__(self) -> str:
+        if self.why:
+            return f"{self.postcode} {self.why}"
         if self.terminated:
             when = self.terminated.get("year")
             month = self.terminated.get("month")
@@ -216,6 +242,13 @@ class NoPostcodeDirectory(CivicKitError):
             "from an ONSPD, NSPL or Code-Point Open file with `civickit postcodes build FILE`, "
             "or set CIVICKIT_POSTCODES to the path of one."
         )
+
+
+class CacheUnavailable(CivicKitError, ValueError):
+    """An HTTP cache that cannot be used: a Redis server out of reach, a folder, a file not SQLite.
+
+    Raised when the :class:`~civickit.http.HttpClient` is made, before any request.
+    """
 
 
 class InvalidPhoneNumber(CivicKitError, ValueError):

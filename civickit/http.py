@@ -35,6 +35,7 @@ from . import __version__
 from ._convert import int_if_valid
 from .errors import (
     APIError,
+    CacheUnavailable,
     InvalidArgument,
     NotAPortalResponse,
     NotAuthorized,
@@ -279,12 +280,17 @@ class HttpClient:
             return self._session_for(retry_statuses).request(method, url, **kwargs)
         except requests.exceptions.RetryError as exc:
             raise ServiceUnavailable(None, f"gave up after {self.retries} retries", url) from exc
-        except requests.exceptions.Timeout as exc:
-            raise ServiceUnavailable(None, "the request timed out", url) from exc
+        except requests.exceptions.Timeout:
+            log.debug("%s %s timed out", method, url, exc_info=True)
+            raise ServiceUnavailable(None, "the request timed out", url) from None
         except requests.exceptions.ConnectionError as exc:
+            # the cause (urllib3's chain of retries) is logged, not chained: a user reads
+            # one error that says what to check, not 80 lines of urllib3
+            log.debug("%s %s failed", method, url, exc_info=True)
             # requests reports read timeouts that used up the retries as ConnectionError
-            what = "the request timed out" if _timed_out(exc) else "could not connect"
-            raise ServiceUnavailable(None, what, url) from exc
+            if _timed_out(exc):
+                raise ServiceUnavailable(None, "the request timed out", url) from None
+            raise ServiceUnavailable(None, "could not connect", url, unreachable=True) from None
         except requests.exceptions.RequestException as exc:
             raise APIError(None, f"the request failed: {exc.__class__.__name__}", url) from exc
 
@@ -618,17 +624,74 @@ def _progress(enabled: bool, total: int | None, label: str) -> Iterator[Callable
 
 def _cached_session(cache: str | os.PathLike[str], ttl: int) -> requests.Session:
     target = os.fspath(cache)
+    backend: Any
     if target.startswith(("redis://", "rediss://", "unix://")):
-        from redis import Redis
         from requests_cache.backends.redis import RedisCache
 
-        backend: Any = RedisCache(connection=Redis.from_url(target))
+        backend = RedisCache(connection=_redis_connection(target))
     else:
         from requests_cache.backends.sqlite import SQLiteCache
 
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        backend = SQLiteCache(target)
+        path = sqlite_cache_path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        backend = SQLiteCache(path)
     return _cached_session_on(backend, ttl)
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_cache_path(target: str | os.PathLike[str]) -> Path:
+    """The SQLite file a cache path names: ``~`` expanded (once, here), ``.sqlite`` added
+    to a name without a suffix (as requests-cache does).
+
+    Raises :class:`CacheUnavailable` for a folder or an existing file that is not
+    SQLite, so a cache never writes beside or over a file it does not own.
+    """
+    given = Path(target).expanduser()
+    path = given if given.suffix else given.with_name(given.name + ".sqlite")
+    for candidate in dict.fromkeys((given, path)):
+        if candidate.is_dir():
+            raise CacheUnavailable(
+                f"the cache {candidate} is a folder; give a file for the HTTP cache, "
+                f"for example {candidate / 'http-cache.sqlite'}."
+            )
+        if candidate.is_file() and candidate.stat().st_size:
+            try:
+                with candidate.open("rb") as f:
+                    header = f.read(len(_SQLITE_HEADER))
+            except OSError as exc:
+                raise CacheUnavailable(
+                    f"cannot read the cache {candidate} ({exc.strerror}); give another file."
+                ) from None
+            if header != _SQLITE_HEADER:
+                raise CacheUnavailable(
+                    f"{candidate} exists and is not an SQLite cache; give a new file name "
+                    "for the HTTP cache (it is never written over)."
+                )
+    return path
+
+
+def _redis_connection(url: str) -> Any:
+    """A Redis client for the cache, checked now: an unreachable server is one clear error."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port that is not a number: Redis.from_url says so below
+        port = ""
+    where = parts._replace(netloc=f"{parts.hostname or ''}{port}").geturl()  # no password
+    try:
+        connection = Redis.from_url(url, socket_connect_timeout=5)
+        connection.ping()
+    except (RedisError, ValueError) as exc:
+        raise CacheUnavailable(
+            f"could not reach the Redis cache at {where} ({exc}); start Redis, "
+            "or give another cache (a file path), or none."
+        ) from None
+    return connection
 
 
 def _cached_session_on(backend: Any, ttl: int) -> requests.Session:

@@ -239,6 +239,15 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+# a postcode the local directory lacks, when nothing else could be asked: say so, rather
+# than that it is not in use (a sample or an old directory lacks postcodes in use)
+_NOT_LOCAL_OFFLINE = "is not in the local postcode directory (looked up offline)."
+_NOT_LOCAL_UNREACHABLE = (
+    "is not in the local postcode directory, and postcodes.io could not be reached to look "
+    "further (check your connection; the service may also be down)."
+)
+
+
 class Postcodes:
     """Postcode lookups: a local :class:`PostcodeDirectory` first, postcodes.io for the rest.
 
@@ -299,14 +308,17 @@ class Postcodes:
         try:
             return self.local.lookup(postcode)
         except PostcodeNotFound as exc:
-            if exc.terminated is not None or not self._may_go_online():
+            if exc.terminated is not None:
                 raise
-            missing = exc
+            if self.offline:
+                raise PostcodeNotFound(postcode, why=_NOT_LOCAL_OFFLINE) from None
+            if not self._may_go_online():
+                raise PostcodeNotFound(postcode, why=_NOT_LOCAL_UNREACHABLE) from None
         try:
             return self._lookup_online(pc, postcode)
         except (ServiceUnavailable, NotAPortalResponse) as exc:
             self._went_offline(exc)
-            raise missing from exc
+            raise PostcodeNotFound(postcode, why=_NOT_LOCAL_UNREACHABLE) from None
 
     def lookup_many(self, pcs: Iterable[str]) -> dict[str, Place | None]:
         """Look up many postcodes (postcodes.io: ``BULK_LIMIT`` per request).
@@ -355,6 +367,12 @@ class Postcodes:
         return [Place.from_api(result) for result in reply.get("result") or []]
 
     # -- postcodes.io ------------------------------------------------------------
+
+    @property
+    def online_now(self) -> bool:
+        """Whether the next lookup may ask postcodes.io: not offline, and not within
+        :attr:`RETRY_ONLINE_AFTER_S` of finding it out of reach."""
+        return self._may_go_online()
 
     def _may_go_online(self) -> bool:
         return not self.offline and time.monotonic() >= self._unreachable_until
@@ -887,7 +905,8 @@ class PostcodeDirectory:
 
         srcs = [src] if isinstance(src, str | os.PathLike) else list(src)
         plan = sources.plan(srcs)
-        dest = Path(dest)
+        dest = Path(dest).expanduser()
+        _check_replaceable(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         os.close(fd)
@@ -1164,3 +1183,22 @@ def latest_onspd(*, http: HttpClient | None = None) -> OnspdRelease:
             ARCGIS_SEARCH_URL,
         )
     return max(releases, key=lambda r: (r[0], r[1]))[2]
+
+
+def _check_replaceable(dest: Path) -> None:
+    """A build replaces ``dest`` only if it is missing, empty, or an SQLite file (a directory
+    built before): never a folder, and never some other file given by mistake."""
+    if dest.is_dir():
+        raise DataFormatError(
+            str(dest), None, "is a folder; give a file name for the postcode directory"
+        )
+    if dest.is_file() and dest.stat().st_size:
+        with dest.open("rb") as f:
+            header = f.read(16)
+        if header != b"SQLite format 3\x00":
+            raise DataFormatError(
+                str(dest),
+                None,
+                "exists and is not a postcode directory; give a new file name "
+                "(a build never writes over another file)",
+            )

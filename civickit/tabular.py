@@ -138,6 +138,10 @@ class _Feed:
         return line
 
 
+# what an empty file may still hold: whitespace, NUL bytes, a UTF-8 or UTF-16 byte-order mark
+_NOTHING = b" \t\r\n\x00\xef\xbb\xbf\xfe\xff"
+
+
 class Table:
     """An open table: iterate for ``(line, row)`` pairs, or use :meth:`records`.
 
@@ -170,6 +174,9 @@ class Table:
         self._tried: list[str] = []
         sample = binary.read(SAMPLE_BYTES)
         at_end = len(sample) < SAMPLE_BYTES
+        if at_end and not sample.strip(_NOTHING):
+            self.close()
+            raise DataFormatError(source, None, "the file is empty: it holds no rows")
         for magic, what in _SPREADSHEETS.items():
             if sample.startswith(magic):
                 self.close()
@@ -248,7 +255,8 @@ class Table:
             None,
             "cannot tell how this file's text is encoded (tried "
             + ", ".join(self._tried)
-            + "); it may not be a text file, or pass encoding=",
+            + "); it may not be a text file, or name its encoding "
+            + "(encoding= in Python, --encoding on the command line)",
         )
 
     def _decode_sample(self, sample: bytes, at_end: bool) -> str:
@@ -419,6 +427,10 @@ def open_table(
             raise DataFormatError(source or str(path), None, "no such file") from None
         except IsADirectoryError:
             raise DataFormatError(source or str(path), None, "a folder, not a file") from None
+        except PermissionError:
+            raise DataFormatError(source or str(path), None, "not allowed to read it") from None
+        except ValueError:  # a NUL character, which no file name can hold
+            raise DataFormatError(repr(str(src)), None, "is not a file name") from None
         name, owns = source or str(path), True
     else:
         binary, owns = src, False

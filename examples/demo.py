@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -67,7 +68,10 @@ def _run(stop: StopSignals, procs: list[subprocess.Popen[bytes]]) -> int:
         module = _import_demo(name)
         _step(stop, f"import:{name}")
         if module is not None:
-            apps.append((name, int(os.environ.get(env_name, default)), blurb, module))
+            port = _port(env_name, default)
+            if port is None:
+                return 2
+            apps.append((name, port, blurb, module))
     if not apps:
         print("No example apps are installed yet.", file=sys.stderr)
         return 1
@@ -91,6 +95,29 @@ def _run(stop: StopSignals, procs: list[subprocess.Popen[bytes]]) -> int:
         stop.check()
     print("A demo process stopped unexpectedly; stopping the others.", file=sys.stderr)
     return 1
+
+
+def _port(env_name: str, default: int) -> int | None:
+    """The app's port, if it is a number and free; else say, in one line, what to set."""
+    text = os.environ.get(env_name, str(default))
+    try:
+        port = int(text)
+        if not 0 < port < 65536:
+            raise ValueError(text)
+    except ValueError:
+        print(f"demo: {env_name}={text!r} is not a port number (1-65535).", file=sys.stderr)
+        return None
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            print(
+                f"demo: port {port} on {HOST} is taken by another program; "
+                f"stop it, or choose another port: {env_name}={port + 10} make demo",
+                file=sys.stderr,
+            )
+            return None
+    return port
 
 
 def app_env(port: int) -> dict[str, str]:

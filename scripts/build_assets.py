@@ -81,7 +81,35 @@ def main() -> int:
             ROOT / "examples" / "common" / "assets" / "civickit-init.js",
             vendor / "civickit-init.js",
         )
+    starter()
     return 0
+
+
+def starter() -> None:
+    """examples/starter, run from the clone: what its own `make assets` builds in a new project."""
+    app = ROOT / "examples" / "starter"
+    vendor = app / "static" / "vendor"
+    copy(NODE_MODULES / "govuk-frontend/dist/govuk/assets", vendor / "govuk" / "assets")
+    for name in ("leaflet.js", "leaflet.css", "images"):
+        copy(NODE_MODULES / "leaflet/dist" / name, vendor / "leaflet" / name)
+    css = vendor / "app.css"
+    scss = app / "assets" / "app.scss"
+    if css.exists() and css.stat().st_mtime >= scss.stat().st_mtime:
+        return
+    sass = NODE_MODULES / ".bin" / "sass"
+    subprocess.run(
+        [
+            str(sass),
+            "--pkg-importer=node",
+            "--style=compressed",
+            "--no-source-map",
+            "--quiet-deps",
+            str(scss),
+            str(css),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
 
 
 if __name__ == "__main__":

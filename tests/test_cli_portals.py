@@ -186,5 +186,5 @@ def test_an_unreachable_portal(run, monkeypatch):
 
     result = run("show", f"http://127.0.0.1:{port}", "bins")
 
-    assert_one_line_error(result, "could not connect", f"127.0.0.1:{port}")
-    assert re.search(r"try again later", result.output)
+    assert_one_line_error(result, f"could not reach host 127.0.0.1:{port}")
+    assert re.search(r"check your connection", result.output)

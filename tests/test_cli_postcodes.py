@@ -61,7 +61,7 @@ def test_build_then_info_then_lookups_offline(run, tmp_path, onspd_zip, monkeypa
         assert gone.exit_code == 1 and "retired" in gone.output and "02/2015" in gone.output
         both = run("postcode", "GY1 1AA", "LS1 1UR", "--offline", "--json")
         assert both.exit_code == 1
-        assert "LS1 1UR is not a postcode in use" in both.output
+        assert "LS1 1UR is not in the local postcode directory (looked up offline)" in both.output
 
 
 def test_build_reports_skipped_rows_or_stops_with_strict(run, tmp_path):

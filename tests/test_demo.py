@@ -207,3 +207,44 @@ def test_thirty_stops_at_random_moments_with_no_bytecode_lose_none(tmp_path):
             lost.append(delay_ms)
         assert "Traceback" not in (out or ""), out
     assert lost == [], f"stops lost after these delays (ms): {lost}"
+
+
+@pytest.mark.parametrize("taken", ["leeds", "street"])
+def test_a_taken_port_is_one_line_naming_the_setting_and_nothing_starts(taken):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        free = _free_port()
+        leeds, street = (port, free) if taken == "leeds" else (free, port)
+        setting = "LEEDS_BINS_PORT" if taken == "leeds" else "STREETWISE_PORT"
+
+        done = subprocess.run(
+            [sys.executable, "-m", "examples.demo"],
+            cwd=ROOT,
+            env={**os.environ, "LEEDS_BINS_PORT": str(leeds), "STREETWISE_PORT": str(street)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert done.returncode == 2
+    assert done.stdout == ""  # no banner advertising the busy port, no server started
+    assert done.stderr.strip().splitlines() == [
+        f"demo: port {port} on 127.0.0.1 is taken by another program; stop it, or choose "
+        f"another port: {setting}={port + 10} make demo"
+    ]
+
+
+def test_a_port_that_is_not_a_number_is_one_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "examples.demo"],
+        cwd=ROOT,
+        env={**os.environ, "LEEDS_BINS_PORT": "eighty"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == "demo: LEEDS_BINS_PORT='eighty' is not a port number (1-65535)."

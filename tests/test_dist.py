@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -31,6 +32,13 @@ def test_the_wheel_holds_the_civickit_package_only(wheel):
     top = {name.split("/", 1)[0] for name in names}
     assert top == {"civickit", wheel.name.split("-py3")[0] + ".dist-info"}
     assert "civickit/py.typed" in names
+    # every subpackage is listed in pyproject.toml (the packages are named, not found)
+    for init in (ROOT / "civickit").rglob("__init__.py"):
+        assert init.relative_to(ROOT).as_posix() in names, init
+    # the starter app rides along as the template of `civickit new`
+    for part in ("copier.yml", "app.py", "settings.py", "Makefile.jinja", "data/hospitals.csv"):
+        assert f"civickit/starter_template/{part}" in names, part
+    assert not [name for name in names if "__pycache__" in name or "/vendor/" in name]
     metadata = (
         zipfile.ZipFile(wheel).read(wheel.name.split("-py3")[0] + ".dist-info/METADATA").decode()
     )
@@ -68,3 +76,34 @@ def test_the_wheel_installs_into_a_clean_virtualenv_and_its_command_runs(wheel, 
         [str(python), "-c", "import examples"], cwd=tmp_path, capture_output=True, text=True
     )
     assert missing.returncode != 0  # the apps are not installed as a package
+
+    # `civickit new` from the installed wheel, then the new project's own `make test`: it
+    # makes its own virtualenv and installs civickit from the wheel, with no package index
+    # (a wheelhouse built here from the wheel first) and no network for the app
+    made = subprocess.run(
+        [str(env_dir / "bin" / "civickit"), "new", "demoapp"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "demoapp"
+    assert "CIVICKIT ?= civickit\n" in (project / "Makefile").read_text()  # not this clone
+    wheelhouse = tmp_path / "wheelhouse"
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheelhouse)),
+            *(f"{wheel}[apps]", "pytest>=8"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTEST_", "CIVICKIT_"))
+    }
+    env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse), PYTHON=sys.executable)
+    tested = subprocess.run(
+        ["make", "test"], cwd=project, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert " passed" in tested.stdout and "failed" not in tested.stdout

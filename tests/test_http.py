@@ -150,7 +150,7 @@ def test_bytes_that_are_not_text_are_not_a_portal_response(rsps):
     [
         (requests.exceptions.ReadTimeout("slow"), "timed out"),
         (requests.exceptions.ConnectTimeout("slow"), "timed out"),
-        (requests.exceptions.ConnectionError("reset"), "could not connect"),
+        (requests.exceptions.ConnectionError("reset"), "could not reach host api.example.org"),
     ],
 )
 def test_timeouts_and_connection_errors_are_service_unavailable(rsps, exc, words):
@@ -167,8 +167,17 @@ def test_a_refused_connection_is_service_unavailable():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
 
-    with pytest.raises(ServiceUnavailable, match="could not connect"):
+    with pytest.raises(ServiceUnavailable) as info:
         HttpClient(retries=1, backoff=0).get_json(f"http://127.0.0.1:{port}/")
+
+    # one sentence that names the host and the user's own connection, and no chained
+    # urllib3 traceback behind it (the cause goes to the debug log)
+    assert str(info.value) == (
+        f"could not reach host 127.0.0.1:{port} "
+        "(check your connection; the service may also be down)."
+    )
+    assert info.value.unreachable and info.value.__cause__ is None
+    assert info.value.__suppress_context__
 
 
 def test_a_read_timeout_after_retries_says_it_timed_out(serve):

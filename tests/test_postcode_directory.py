@@ -452,6 +452,25 @@ def test_offline_never_touches_the_network(directory):
         Postcodes(local=False, offline=True)
 
 
+def test_a_postcode_the_directory_lacks_is_not_called_out_of_use_when_none_could_ask(directory):
+    """Offline, or with postcodes.io out of reach, the directory's silence is all there is:
+    the message says so, and names the connection, rather than that the postcode is not in use."""
+    offline = Postcodes(local=directory, offline=True, http=HttpClient(retries=0))
+    with pytest.raises(PostcodeNotFound) as chosen:
+        offline.lookup("LS1 1UR")
+    assert (
+        str(chosen.value) == "LS1 1UR is not in the local postcode directory (looked up offline)."
+    )
+    with responses.RequestsMock():  # the network is cut: nothing answers
+        cut = Postcodes(local=directory, http=HttpClient(retries=0))
+        for _ in range(2):  # asking, then (within the minute) not asking again
+            with pytest.raises(PostcodeNotFound) as unreachable:
+                cut.lookup("LS1 1UR")
+            assert "postcodes.io could not be reached" in str(unreachable.value)
+            assert "check your connection" in str(unreachable.value)
+            assert unreachable.value.__cause__ is None
+
+
 def test_postcodes_io_answers_only_what_the_directory_lacks(directory, fixtures):
     theirs = json.loads((fixtures / "postcodes_io" / "lookup_BR87RE_200.json").read_text())
     ls1 = {**theirs["result"], "postcode": "LS1 1UR", "latitude": 53.8, "longitude": -1.55}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import IO, Any, Generic, TypeVar
 
@@ -26,6 +26,64 @@ def problem(on_error: OnError, source: str, line: int | None, message: str) -> N
     if on_error is None:
         raise error
     on_error(error)
+
+
+#: bad rows in a row at the start of a file after which a reader stops and says, once,
+#: what the file looks like instead (a file of another layout would be one error per row)
+GIVE_UP_AFTER = 5
+
+
+class RowProblems:
+    """A reader's bad rows, reported through ``on_error`` (or raised when it is ``None``).
+
+    Until the file's first good row the bad ones are held back: if the first
+    :data:`GIVE_UP_AFTER` rows are all bad, the file is not of the reader's
+    layout, and one :class:`DataFormatError` says what it looks like instead.
+    Otherwise the held rows go to ``on_error`` in order once a good row comes
+    (the reader calls :meth:`good`, cheap after the first) or the file ends
+    (:meth:`flush`).
+    """
+
+    __slots__ = ("delimiter", "held", "layout", "on_error", "settled", "source")
+
+    def __init__(self, on_error: OnError, source: str, delimiter: str, layout: str) -> None:
+        self.on_error = on_error
+        self.source = source
+        self.delimiter = delimiter
+        self.layout = layout
+        self.held: list[tuple[DataFormatError, Sequence[str]]] = []
+        #: True once bad rows go straight to ``on_error``
+        self.settled = on_error is None
+
+    def __call__(self, line: int | None, message: str, fields: Sequence[str] = ()) -> None:
+        if self.settled:
+            problem(self.on_error, self.source, line, message)
+            return
+        self.held.append((DataFormatError(self.source, line, message), fields))
+        if len(self.held) >= GIVE_UP_AFTER:
+            first, first_fields = self.held[0]
+            counts = sorted({len(f) for _, f in self.held})
+            many = " or ".join(str(n) for n in counts)
+            preview = ", ".join(repr(f.strip()[:20]) for f in first_fields[:4])
+            more = ", ..." if len(first_fields) > 4 else ""
+            raise DataFormatError(
+                self.source,
+                None,
+                f"this does not look like {self.layout}: its first {len(self.held)} rows "
+                f"do not fit ({first.message} on line {first.line}); they have {many} "
+                f"fields separated by {self.delimiter!r}, starting {preview}{more}",
+            )
+
+    def good(self) -> None:
+        """A good row came: report what was held, and every bad row from now on at once."""
+        self.settled = True
+        self.flush()
+
+    def flush(self) -> None:
+        held, self.held = self.held, []
+        for error, _ in held:
+            if self.on_error is not None:
+                self.on_error(error)
 
 
 def fast_constructor(cls: type[R]) -> Callable[..., R]:

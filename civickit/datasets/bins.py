@@ -23,12 +23,15 @@ from datetime import date, datetime
 
 from .._records import Record
 from ..tabular import open_table
-from ._common import Memo, OnError, Source, normalise_postcode, problem, text_or_none
+from ._common import Memo, OnError, RowProblems, Source, normalise_postcode, text_or_none
 
 __all__ = ["BINS", "Collection", "Premises", "format_address", "read_jobs", "read_premises"]
 
 PREMISES_FIELDS = ("PremisesID", "SAON", "PAON", "Street", "Locality", "Town", "Postcode")
 JOBS_FIELDS = ("PremisesID", "BinType", "CollectionDate")
+# what each file is, for the one error when a file of another layout is given
+PREMISES_LAYOUT = "a Leeds premises file (dm_premises.csv: 7 fields, the first a premises ID)"
+JOBS_LAYOUT = "a Leeds bin collections file (dm_jobs.csv: premises ID, bin type, date)"
 
 #: The bins Leeds collects, as the file writes them -> as civickit names them.
 BINS = {"BLACK": "black", "GREEN": "green", "BROWN": "brown", "FOOD": "food"}
@@ -61,23 +64,27 @@ class Collection(Record):
     date: date
 
 
-def read_premises(src: Source, *, on_error: OnError = None) -> Iterator[Premises]:
+def read_premises(
+    src: Source, *, on_error: OnError = None, encoding: str | None = None
+) -> Iterator[Premises]:
     """Stream the premises in a Leeds ``dm_premises.csv``.
 
     Postcodes are normalised (``LS5 3DH``); text that is not a postcode is kept,
     upper-cased with its spaces collapsed. Rows whose ID is not a number, or with the wrong number of
     fields, are bad rows (see ``on_error``).
     """
-    with open_table(src, fieldnames=PREMISES_FIELDS) as table:
-        source = table.source
+    with open_table(src, fieldnames=PREMISES_FIELDS, encoding=encoding) as table:
+        report = RowProblems(on_error, table.source, table.delimiter, PREMISES_LAYOUT)
         for line, fields in table.records():
             if len(fields) != 7 and not (len(fields) > 7 and not "".join(fields[7:]).strip()):
-                problem(on_error, source, line, f"expected 7 fields, found {len(fields)}")
+                report(line, f"expected 7 fields, found {len(fields)}", fields)
                 continue
             ident = fields[0].strip()
             if not ident.isdigit():
-                problem(on_error, source, line, f"premises ID {ident!r} is not a number")
+                report(line, f"premises ID {ident!r} is not a number", fields)
                 continue
+            if not report.settled:
+                report.good()
             saon, paon, street, locality, town = (text_or_none(f) for f in fields[1:6])
             yield Premises(
                 id=int(ident),
@@ -89,9 +96,12 @@ def read_premises(src: Source, *, on_error: OnError = None) -> Iterator[Premises
                 postcode=normalise_postcode(fields[6]),
                 address=format_address(saon, paon, street, locality, town),
             )
+        report.flush()
 
 
-def read_jobs(src: Source, *, on_error: OnError = None) -> Iterator[Collection]:
+def read_jobs(
+    src: Source, *, on_error: OnError = None, encoding: str | None = None
+) -> Iterator[Collection]:
     """Stream the collections in a Leeds ``dm_jobs.csv``, dropping exact duplicates.
 
     Dates are ``DD/MM/YY`` (``DD/MM/YYYY`` is accepted too). Duplicates are
@@ -105,8 +115,8 @@ def read_jobs(src: Source, *, on_error: OnError = None) -> Iterator[Collection]:
     recent: OrderedDict[str, set[tuple[str, date]]] = OrderedDict()
     current_id = None
     current: set[tuple[str, date]] = set()
-    with open_table(src, fieldnames=JOBS_FIELDS) as table:
-        source = table.source
+    with open_table(src, fieldnames=JOBS_FIELDS, encoding=encoding) as table:
+        report = RowProblems(on_error, table.source, table.delimiter, JOBS_LAYOUT)
         for line, fields in table.records():
             try:
                 ident, kind, when = fields
@@ -114,7 +124,7 @@ def read_jobs(src: Source, *, on_error: OnError = None) -> Iterator[Collection]:
                 if len(fields) > 3 and not "".join(fields[3:]).strip():
                     ident, kind, when = fields[:3]
                 else:
-                    problem(on_error, source, line, f"expected 3 fields, found {len(fields)}")
+                    report(line, f"expected 3 fields, found {len(fields)}", fields)
                     continue
             if ident != current_id:
                 current_id = ident
@@ -128,7 +138,7 @@ def read_jobs(src: Source, *, on_error: OnError = None) -> Iterator[Collection]:
                 bin_ = bins.get(kind.strip().upper())
                 if bin_ is None:
                     choices = ", ".join(BINS)
-                    problem(on_error, source, line, f"bin type {kind!r} is not one of {choices}")
+                    report(line, f"bin type {kind!r} is not one of {choices}", fields)
                     continue
             try:
                 day = known_days.get(when) or parse(when)
@@ -138,13 +148,16 @@ def read_jobs(src: Source, *, on_error: OnError = None) -> Iterator[Collection]:
                     message = f"premises ID {ident!r} is not a number"
                 else:
                     message = f"collection date {when!r} is not DD/MM/YY"
-                problem(on_error, source, line, message)
+                report(line, message, fields)
                 continue
+            if not report.settled:
+                report.good()
             key = (bin_, day)
             if key in current:
                 continue
             current.add(key)
             yield Collection(premises_id, bin_, day)
+        report.flush()
 
 
 def _job_date(text: str) -> date:

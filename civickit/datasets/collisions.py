@@ -114,9 +114,11 @@ class _AwaitingGrid(NamedTuple):
     northing: str
 
 
-def read_stats19(src: Source, *, on_error: OnError = None) -> Iterator[Collision]:
+def read_stats19(
+    src: Source, *, on_error: OnError = None, encoding: str | None = None
+) -> Iterator[Collision]:
     """Stream the collisions in a DfT STATS19 collision (accident) file, any era."""
-    with open_table(src, has_header=True) as table:
+    with open_table(src, has_header=True, encoding=encoding) as table:
         source = table.source
         cols = _find_columns(table, _STATS19_COLUMNS, _STATS19_REQUIRED, "a STATS19 collision")
         # column positions, read once: this loop runs a million times
@@ -322,7 +324,9 @@ class _LeedsCollision:
     casualties: int = 1
 
 
-def read_leeds_rtc(src: Source, *, on_error: OnError = None) -> Iterator[Collision]:
+def read_leeds_rtc(
+    src: Source, *, on_error: OnError = None, encoding: str | None = None
+) -> Iterator[Collision]:
     """Stream the collisions in a Leeds City Council road traffic accidents file.
 
     Consecutive rows with the same reference, date, time and grid reference
@@ -330,7 +334,7 @@ def read_leeds_rtc(src: Source, *, on_error: OnError = None) -> Iterator[Collisi
     rows and ``severity`` is the worst of theirs. A bad casualty row is
     reported and left out of the count.
     """
-    with open_table(src, has_header=True) as table:
+    with open_table(src, has_header=True, encoding=encoding) as table:
         source = table.source
         required = {k: _LEEDS_COLUMNS[k] for k in _LEEDS_REQUIRED}
         cols = _find_columns(table, _LEEDS_COLUMNS, required, "a Leeds road traffic accidents")

@@ -22,7 +22,7 @@ from ..errors import (
     InvalidArgument,
 )
 from ..tabular import open_table
-from ._common import OnError, Source, normalise_postcode, problem, text_or_none
+from ._common import OnError, RowProblems, Source, normalise_postcode, text_or_none
 
 __all__ = ["FIELDS", "Hospital", "read_nhs"]
 
@@ -32,6 +32,9 @@ FIELDS = (
     "Address3", "City", "County", "Postcode", "Latitude", "Longitude", "ParentODSCode",
     "ParentName", "Phone", "Email", "Website", "Fax",
 )  # fmt: skip
+
+
+LAYOUT = "an NHS Hospital.csv (22 fields separated by '¬')"
 
 
 @dataclass(frozen=True)
@@ -54,34 +57,41 @@ class Hospital(Record):
     website: str | None
 
 
-def read_nhs(src: Source, *, on_error: OnError = None) -> Iterator[Hospital]:
+def read_nhs(
+    src: Source, *, on_error: OnError = None, encoding: str | None = None
+) -> Iterator[Hospital]:
     """Stream the hospitals in an NHS ``Hospital.csv``.
 
     The file is unquoted, so a ``"`` is an ordinary character. Rows with the
     wrong number of fields, no code or name, or unreadable coordinates are bad
     rows (see ``on_error``).
     """
-    with open_table(src, fieldnames=FIELDS, quotechar=None) as table:
+    with open_table(src, fieldnames=FIELDS, quotechar=None, encoding=encoding) as table:
         source = table.source
         if table.delimiter != "¬":
             raise DataFormatError(
-                source, 1, f"expected fields separated by '¬', found {table.delimiter!r}"
+                source,
+                None,
+                f"this is not {LAYOUT}: its fields are separated by {table.delimiter!r}",
             )
+        report = RowProblems(on_error, source, table.delimiter, LAYOUT)
         at = {name: i for i, name in enumerate(FIELDS)}
         for line, f in table.records():
             if len(f) != len(FIELDS):
-                problem(on_error, source, line, f"expected {len(FIELDS)} fields, found {len(f)}")
+                report(line, f"expected {len(FIELDS)} fields, found {len(f)}", f)
                 continue
             code, name = f[at["OrganisationCode"]].strip(), f[at["OrganisationName"]].strip()
             if not code or not name:
-                problem(on_error, source, line, "the organisation code or name is empty")
+                report(line, "the organisation code or name is empty", f)
                 continue
             try:
                 latitude = _coordinate(f[at["Latitude"]], 90)
                 longitude = _coordinate(f[at["Longitude"]], 180)
             except ValueError as exc:
-                problem(on_error, source, line, str(exc))
+                report(line, str(exc), f)
                 continue
+            if not report.settled:
+                report.good()
             lines = (f[at[k]] for k in ("Address1", "Address2", "Address3", "City", "County"))
             address = ", ".join(part for part in (p.strip() for p in lines) if part)
             yield Hospital(
@@ -96,6 +106,7 @@ def read_nhs(src: Source, *, on_error: OnError = None) -> Iterator[Hospital]:
                 phone=text_or_none(f[at["Phone"]]),
                 website=text_or_none(f[at["Website"]]),
             )
+        report.flush()
 
 
 def _coordinate(text: str, limit: float) -> float | None:

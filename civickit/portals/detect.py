@@ -155,18 +155,22 @@ def _probe_all(base: str, http: HttpClient) -> tuple[str, str]:
         probes = PROBES
     answers: list[tuple[str, str]] = []
     reached = False
+    unreachable = True
     for kind, path, judge in probes:
         url = base + path
         try:
             response = http.request("GET", url, timeout=PROBE_TIMEOUT, retry_statuses=False)
         except APIError as exc:
             answers.append((url, exc.message))
+            unreachable = unreachable and getattr(exc, "unreachable", False)
             continue
         reached = True
         body, what = _read(response)
         if body is not None and judge(response, body):
             return kind, _final_base(response.url, path, base)
         answers.append((url, what))
+    if not reached and unreachable:  # no connection at all: say so once
+        raise ServiceUnavailable(None, "could not connect", base, unreachable=True)
     if not reached:
         raise ServiceUnavailable(
             None, "could not reach the site: " + "; ".join(w for _, w in answers), base

@@ -213,11 +213,23 @@ def require_public_address(app: Flask) -> None:
     link in a text) and the URL Twilio's signatures are checked against are
     built from it, never from the ``Host`` header a client chose.
     """
-    if not (app.config.get("PUBLIC_BASE_URL") or app.testing or app.debug):
+    if not (app.config.get("PUBLIC_BASE_URL") or app.testing or app.debug or _asking_for_help()):
         raise MissingSetting(
             "PUBLIC_BASE_URL is not set: set it to the address residents use, such as "
             "https://bins.example.org (links are built from it), or run with --debug locally"
         )
+
+
+def _asking_for_help() -> bool:
+    """True while the ``flask`` command loads the app only to print a command's help
+    (``flask --app ... bins -h``): help needs no configuration, and serves nothing."""
+    import sys
+
+    import click
+
+    return click.get_current_context(silent=True) is not None and bool(
+        {"-h", "--help"} & set(sys.argv[1:])
+    )
 
 
 def public_url(path: str) -> str:

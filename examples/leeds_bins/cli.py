@@ -13,6 +13,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, ScriptInfo
 
+from civickit.cli import FilePath
 from civickit.sms import mask_phone
 from civickit.stopping import StopSignals
 from examples.common import ImportFailed, ImportReport
@@ -22,7 +23,11 @@ from . import importer, jobs, sample_projection, sending, state
 from .models import utcnow
 from .words import LONDON, today
 
-bins = AppGroup("bins", help="Leeds bin data, text reminders and the scheduler.")
+bins = AppGroup(
+    "bins",
+    help="Leeds bin data, text reminders and the scheduler.",
+    context_settings={"help_option_names": ["-h", "--help"]},  # as `civickit -h`
+)
 
 
 def init_app(app: Flask) -> None:
@@ -36,9 +41,9 @@ def _app() -> Flask:
 
 
 @bins.command("import")
-@click.argument("premises", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("premises", required=False, type=FilePath(dir_okay=False, path_type=Path))
 @click.argument(
-    "jobs_file", metavar="JOBS", required=False, type=click.Path(dir_okay=False, path_type=Path)
+    "jobs_file", metavar="JOBS", required=False, type=FilePath(dir_okay=False, path_type=Path)
 )
 @click.option(
     "--from-portal",

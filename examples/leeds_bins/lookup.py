@@ -68,6 +68,14 @@ def addresses(postcode: str) -> list[Premises]:
 MAX_ID = 2**63 - 1  # a BIGINT; larger numbers in a URL are simply not found
 
 
+def postcodes(limit: int = 20) -> list[str]:
+    """The first postcodes the premises table holds (the demo names what its sample covers)."""
+    p = models.premises
+    query = sa.select(p.c.postcode).where(p.c.postcode.is_not(None)).distinct()
+    with get_engine().connect() as conn:
+        return list(conn.execute(query.order_by(p.c.postcode).limit(limit)).scalars())
+
+
 def premises(premises_id: int) -> Premises | None:
     if not 0 <= premises_id <= MAX_ID:
         return None

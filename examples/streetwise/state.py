@@ -101,7 +101,7 @@ def make_http(config: Mapping[str, Any]) -> HttpClient:
     """The one HttpClient for police.uk and postcodes.io: cached, short timeouts, few retries."""
     cache: str = config["HTTP_CACHE"]
     if cache and not cache.startswith(("redis://", "rediss://", "unix://")):
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        Path(cache).expanduser().parent.mkdir(parents=True, exist_ok=True)
     client = HttpClient(
         timeout=tuple(config["UPSTREAM_TIMEOUT"]),
         retries=config["UPSTREAM_RETRIES"],

@@ -53,6 +53,25 @@ def test_unknown_postcode_says_so(leeds_client):
     assert "No addresses found for LS1 1UR" in text_of(response)
 
 
+def test_the_demo_names_the_postcodes_its_sample_covers(leeds_app, leeds_client):
+    import sqlalchemy as sa
+
+    from examples.leeds_bins import models
+
+    with state.get_engine(leeds_app).connect() as conn:
+        covered = sorted(conn.execute(sa.select(models.premises.c.postcode).distinct()).scalars())
+
+    html = leeds_client.get("/addresses?postcode=LS1 1UR").get_data(as_text=True)
+
+    listed = re.findall(r'href="/addresses\?postcode=([^"]+)">([^<]+)</a>', html)
+    assert [name for _, name in listed] == covered[:20] and covered
+    assert "This demo holds a sample of Leeds addresses only" in html
+    for query, _ in listed:  # each one finds addresses
+        assert "No addresses found" not in leeds_client.get(
+            f"/addresses?postcode={query}"
+        ).get_data(as_text=True)
+
+
 def test_addresses_in_natural_order_with_flats_under_their_building(leeds_client):
     text = text_of(leeds_client.get("/addresses?postcode=LS5 3DH"))
     order = [
@@ -176,6 +195,21 @@ def test_calendar_dtstamp_is_the_import_time_not_now(leeds_app):
     assert len(stamps) == 1
     meta = state.get_data_meta(leeds_app)
     assert stamps.pop().replace(microsecond=0) == meta["imported_at"].replace(microsecond=0)
+
+
+def test_the_calendar_feed_sends_one_date_header(leeds_app, serve):
+    import http.client
+
+    server = serve(leeds_app)
+    for headers in ({}, {"Range": "bytes=0-9"}):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.request("GET", "/premises/666057/calendar.ics", headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+
+        assert response.status in (200, 206) and body
+        assert len(response.msg.get_all("Date") or []) == 1, response.msg.items()
 
 
 def test_links_never_follow_a_foreign_host_header(leeds_client):

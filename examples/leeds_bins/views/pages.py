@@ -35,11 +35,15 @@ def addresses():
     if postcode is None:
         return render_template("leeds_bins/index.html", form=form, title="Error"), 400
     found = lookup.addresses(postcode)
+    meta = get_data_meta()
+    # the demo's sample covers a few postcodes: name them rather than blame the postcode
+    covered = lookup.postcodes() if not found and meta and meta["is_sample"] else []
     return render_template(
         "leeds_bins/addresses.html",
         postcode=postcode,
         groups=_groups(found),
         count=len(found),
+        sample_postcodes=covered,
         title=f"Addresses in {postcode}",
     )
 
@@ -147,7 +151,10 @@ def calendar(premises_id: int) -> ResponseReturnValue:
     response.set_etag(etag)
     response.headers["Cache-Control"] = "public, max-age=3600"
     response.headers["Content-Disposition"] = f'inline; filename="bins-{premises_id}.ics"'
-    return response.make_conditional(request)
+    conditional = response.make_conditional(request)
+    # make_conditional stamps a Date header, and the server adds its own: keep the server's
+    del conditional.headers["Date"]
+    return conditional
 
 
 def _feed(place: lookup.Premises, day: date, url: str) -> bytes:
