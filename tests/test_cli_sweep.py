@@ -2,8 +2,7 @@
 and no arguments at all, however random, bring a traceback to the user.
 
 After sqlite-utils' tests/test_docs.py. A command line is one entry of ``TOOLS``: ``civickit``
-and leeds_bins' ``bins``; streetwise's ``sw`` is added by listing it there once its rewrite
-has landed.
+leeds_bins' ``bins`` and streetwise's ``sw``.
 
 The examples run offline: the network is cut (``responses`` with nothing registered), the
 files the docs name are the bundled ones, and the postcode directory is the bundled sample.
@@ -75,6 +74,20 @@ def _bins_runner(workdir: Path) -> Callable[[list[str]], Result]:
     return lambda args: runner.invoke(args=["bins", *args], catch_exceptions=True)
 
 
+def _sw_group() -> click.Group:
+    from examples.streetwise.cli import sw
+
+    return sw
+
+
+def _sw_runner(workdir: Path) -> Callable[[list[str]], Result]:
+    from tests.examples.helpers import make_streetwise_app
+
+    app = make_streetwise_app(f"sqlite:///{workdir / 'streetwise.sqlite3'}")
+    runner = app.test_cli_runner()
+    return lambda args: runner.invoke(args=["sw", *args], catch_exceptions=True)
+
+
 TOOLS = {
     "civickit": Tool(
         "civickit", r"(?:\$ )?(?:\.venv/bin/)?civickit ", lambda: civickit.cli.cli, _civickit_runner
@@ -87,7 +100,13 @@ TOOLS = {
         long_running=("scheduler",),
         one_line_errors=False,
     ),
-    # "sw": Tool("sw", r"... flask --app examples\.streetwise sw ", ..., ...),
+    "sw": Tool(
+        "sw",
+        r"(?:\$ )?(?:\.venv/bin/)?flask --app examples\.streetwise sw ",
+        lambda: _sw_group(),
+        lambda workdir: _sw_runner(workdir),
+        one_line_errors=False,
+    ),
 }
 
 
@@ -116,7 +135,9 @@ def documented_examples(tool: Tool) -> list[str]:
     examples = []
     for page in sorted(DOCS.rglob("*.md")):
         in_code = False
-        for line in page.read_text(encoding="utf-8").splitlines():
+        # a shell line ending in a backslash continues on the next
+        text = re.sub(r"\\\n\s*", " ", page.read_text(encoding="utf-8"))
+        for line in text.splitlines():
             if line.lstrip().startswith("```"):
                 in_code = not in_code
                 continue
