@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from civickit.reminders import make_engine as _library_engine
+from civickit.db import make_engine as _library_engine
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -20,3 +20,20 @@ def make_engine(url: str) -> sa.Engine:
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
     return engine
+
+
+def stale_tables(engine: sa.Engine, metadata: sa.MetaData) -> list[str]:
+    """Tables of ``metadata`` that exist but lack a column the models now have.
+
+    A database made by an older version of an app (say, a clone's demo from
+    before a ``git pull``) would otherwise fail on its first query.
+    """
+    inspector = sa.inspect(engine)
+    existing = set(inspector.get_table_names())
+    stale = []
+    for table in metadata.sorted_tables:
+        if table.name in existing:
+            columns = {c["name"] for c in inspector.get_columns(table.name)}
+            if not {c.name for c in table.columns} <= columns:
+                stale.append(table.name)
+    return stale

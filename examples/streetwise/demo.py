@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 import civickit
+from examples.common.db import stale_tables
 
 from . import importer, state
-from .models import DataMeta
+from .models import Base, DataMeta, create_all
 
 SAMPLE_POSTCODES = Path(civickit.__file__).parent / "data" / "postcodes_sample.db"
 
@@ -33,6 +34,15 @@ def prepare(app: Flask) -> None:
     if "STREETWISE_UPSTREAM_RETRIES" not in os.environ:
         app.config["UPSTREAM_RETRIES"] = 0
     engine = state.get_engine(app)
+    stale = stale_tables(engine, Base.metadata)
+    if stale:
+        # made by an older streetwise: the demo's tables hold only the bundled
+        # sample, so build them afresh and load it again
+        print(
+            f"streetwise: the demo database predates this version ({', '.join(stale)}); rebuilding"
+        )
+        Base.metadata.drop_all(engine)
+    create_all(engine)
     with engine.connect() as conn:
         loaded = conn.execute(sa.select(sa.func.count()).select_from(DataMeta)).scalar()
     if not loaded:

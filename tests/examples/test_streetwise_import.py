@@ -209,3 +209,33 @@ def test_a_file_that_is_not_utf8_gets_a_line_not_a_traceback(app, tmp_path):
     wrong = runner.invoke(args=["sw", "import", "--stats19", str(path)])
     assert_cli_failed(wrong, "not a STATS19 collision file", "Nothing was changed")
     assert "Traceback" not in postcodes.output + wrong.output
+
+
+def test_the_demo_rebuilds_a_database_made_by_an_older_streetwise(tmp_path, monkeypatch):
+    """A clone's demo database from before an upgrade lacks new columns: the demo
+    rebuilds it from the bundled sample instead of answering 500."""
+    import sqlalchemy as sa
+
+    from examples.streetwise import demo
+    from examples.streetwise.models import create_all
+    from tests.examples.helpers import make_streetwise_app
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    old = sa.create_engine(url)
+    create_all(old)
+    with old.begin() as conn:  # loaded once, by a version whose collisions had fewer columns
+        conn.exec_driver_sql("DROP TABLE sw_collisions")
+        conn.exec_driver_sql(
+            "CREATE TABLE sw_collisions (id INTEGER PRIMARY KEY, latitude FLOAT, longitude FLOAT)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO sw_data_meta (source, imported_at, is_sample, rows) "
+            "VALUES ('collisions', '2026-11-01 00:00:00', 1, 0)"
+        )
+    old.dispose()
+    monkeypatch.delenv("STREETWISE_CRIME_SOURCE", raising=False)
+    app = make_streetwise_app(url)
+    demo.prepare(app)
+    page = app.test_client().get("/area/LS1%203EX")
+    assert page.status_code == 200
+    assert "Leeds General Infirmary" in page.get_data(as_text=True)
