@@ -1,4 +1,5 @@
-"""Helpers every portal client shares: where a download goes, atomic files, geometry."""
+"""What every portal client shares: its HTTP session, URL checks, where a download
+goes, atomic files, geometry."""
 
 from __future__ import annotations
 
@@ -11,22 +12,63 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
+from urllib.parse import SplitResult, urlsplit
 
 from ..errors import InvalidArgument
+from ..http import HttpClient
 
 __all__ = [
+    "PortalClient",
     "atomic_file",
     "download_path",
     "esri_geometry_to_geojson",
     "geo_keys",
     "locate",
     "safe_filename",
+    "site_url",
     "write_rows",
 ]
 
 Row = dict[str, Any]
 WRITABLE_FORMATS = ("csv", "jsonl", "geojson", "json")
+
+
+def site_url(url: str, hint: str) -> SplitResult:
+    """``url`` split into its parts; :class:`InvalidArgument` (ending with ``hint``)
+    when it has no scheme or host."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        raise InvalidArgument(f"{url!r} is not a URL; {hint}")
+    return parts
+
+
+class PortalClient:
+    """The part every portal client shares: an :class:`HttpClient` of its own unless
+    one is given (then closed with the client), use in a ``with`` block, and a
+    ``repr`` naming the site."""
+
+    base_url: str
+    http: HttpClient
+    _owns_http: bool
+
+    def _use_http(self, http: HttpClient | None) -> None:
+        self._owns_http = http is None
+        self.http = http or HttpClient()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    def close(self) -> None:
+        """Close the HTTP session if the client made its own."""
+        if self._owns_http:
+            self.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def safe_filename(name: str, default: str = "download") -> str:

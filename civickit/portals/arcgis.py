@@ -48,7 +48,15 @@ from ..errors import (
     ValidationError,
 )
 from ..http import HttpClient, error_for_status
-from ._common import download_path, esri_geometry_to_geojson, locate, safe_filename, write_rows
+from ._common import (
+    PortalClient,
+    download_path,
+    esri_geometry_to_geojson,
+    locate,
+    safe_filename,
+    site_url,
+    write_rows,
+)
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
 from .models import Dataset, FieldType, Resource, mapping, timestamp
 
@@ -110,7 +118,7 @@ def split_url(url: str) -> tuple[str | None, int | None, str]:
     return match.group("service"), int(layer) if layer is not None else None, cleaned
 
 
-class ArcGIS:
+class ArcGIS(PortalClient):
     """An ArcGIS REST service, layer or services directory.
 
     ``ArcGIS("https://services1.arcgis.com/…/FeatureServer")`` (its layers are
@@ -130,15 +138,11 @@ class ArcGIS:
         http: HttpClient | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        if not urlsplit(url).scheme or not urlsplit(url).netloc:
-            raise InvalidArgument(
-                f"{url!r} is not a URL; give a …/FeatureServer or …/MapServer URL"
-            )
+        site_url(url, "give a …/FeatureServer or …/MapServer URL")
         self.service_url, self.layer_id, self.base_url = split_url(url)
         self.token = token
         self.concurrency = check_concurrency(concurrency)
-        self._owns_http = http is None
-        self.http = http or HttpClient()
+        self._use_http(http)
         self._meta: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._retrying = Retrying(
@@ -147,19 +151,6 @@ class ArcGIS:
             retry=retry_if_exception_type(_Busy),
             reraise=True,
         )
-
-    def __repr__(self) -> str:
-        return f"ArcGIS({self.base_url!r})"
-
-    def close(self) -> None:
-        if self._owns_http:
-            self.http.close()
-
-    def __enter__(self) -> ArcGIS:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- the escape hatch ------------------------------------------------------------
 
@@ -577,7 +568,7 @@ def _counted(rows: Iterator[Row], label: str, total: int | None) -> Iterator[Row
 # -- Hub sites ---------------------------------------------------------------------------
 
 
-class ArcGISHub:
+class ArcGISHub(PortalClient):
     """An ArcGIS Hub open-data site, e.g. ``ArcGISHub("https://opendata.bristol.gov.uk")``.
 
     Search goes through the Hub's OGC search API (``/api/search/v1``), falling
@@ -595,31 +586,13 @@ class ArcGISHub:
         http: HttpClient | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        parts = urlsplit(base_url)
-        if not parts.scheme or not parts.netloc:
-            raise InvalidArgument(
-                f"{base_url!r} is not a URL; give one like https://opendata.bristol.gov.uk"
-            )
+        parts = site_url(base_url, "give one like https://opendata.bristol.gov.uk")
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
         self.token = token
         self.concurrency = check_concurrency(concurrency)
-        self._owns_http = http is None
-        self.http = http or HttpClient()
+        self._use_http(http)
         self._layers: dict[str, ArcGIS] = {}
         self._ogc: bool | None = None  # does the site answer the OGC search API? learnt once
-
-    def __repr__(self) -> str:
-        return f"ArcGISHub({self.base_url!r})"
-
-    def close(self) -> None:
-        if self._owns_http:
-            self.http.close()
-
-    def __enter__(self) -> ArcGISHub:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def get(self, path: str, **params: Any) -> Any:
         """GET any path of the site's API (``api/search/v1/collections``) as JSON."""

@@ -36,7 +36,7 @@ from ..errors import (
     ValidationError,
 )
 from ..http import HttpClient, error_for_status
-from ._common import download_path, safe_filename
+from ._common import PortalClient, download_path, safe_filename, site_url
 from .models import Dataset, FieldType, Resource, absolute_url
 
 __all__ = ["CKAN", "Dataset", "Resource", "absolute_url"]
@@ -215,7 +215,7 @@ _FIELD_TYPES: dict[str, FieldType] = {
 }
 
 
-class CKAN:
+class CKAN(PortalClient):
     """One CKAN portal, e.g. ``CKAN("https://datamillnorth.org")``.
 
     ``base_url`` is the site root, with its path prefix if it has one
@@ -230,31 +230,14 @@ class CKAN:
         api_token: str | None = None,
         http: HttpClient | None = None,
     ) -> None:
-        if not urlsplit(base_url).scheme or not urlsplit(base_url).netloc:
-            raise InvalidArgument(
-                f"{base_url!r} is not a URL; give one like https://datamillnorth.org"
-            )
+        site_url(base_url, "give one like https://datamillnorth.org")
         self.kind = "ckan"
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/3/action"
         self.api_token = api_token
-        self._owns_http = http is None
-        self.http = http or HttpClient()
+        self._use_http(http)
         self._headers = {"Authorization": api_token} if api_token else {}
         self._keyset: bool | None = None  # does the server offer next_page? learnt once
-
-    def __repr__(self) -> str:
-        return f"CKAN({self.base_url!r})"
-
-    def close(self) -> None:
-        if self._owns_http:
-            self.http.close()
-
-    def __enter__(self) -> CKAN:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- the escape hatch ------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from ..errors import (
     ValidationError,
 )
 from ..http import HttpClient, error_for_status
-from ._common import download_path, geo_keys, locate, safe_filename
+from ._common import PortalClient, download_path, geo_keys, locate, safe_filename, site_url
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
 from .models import Dataset, FieldType, Resource, mapping, timestamp
 
@@ -113,7 +113,7 @@ def _shape(row: Row, keys: list[str]) -> Row:
     return row
 
 
-class OpenDataSoft:
+class OpenDataSoft(PortalClient):
     """One OpenDataSoft portal, e.g. ``OpenDataSoft("https://data.leicester.gov.uk")``.
 
     ``api_key`` is sent as ``Authorization: Apikey <key>`` (for private data
@@ -130,33 +130,15 @@ class OpenDataSoft:
         http: HttpClient | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        parts = urlsplit(base_url)
-        if not parts.scheme or not parts.netloc:
-            raise InvalidArgument(
-                f"{base_url!r} is not a URL; give one like https://data.leicester.gov.uk"
-            )
+        parts = site_url(base_url, "give one like https://data.leicester.gov.uk")
         path = parts.path.rstrip("/")
         if API_PATH in path:  # given the API's own URL: keep the site
             path = path.split(API_PATH, 1)[0]
         self.base_url = f"{parts.scheme}://{parts.netloc}{path}"
         self.api_url = f"{self.base_url}{API_PATH}"
         self.concurrency = check_concurrency(concurrency)
-        self._owns_http = http is None
-        self.http = http or HttpClient()
+        self._use_http(http)
         self._headers = {"Authorization": f"Apikey {api_key}"} if api_key else {}
-
-    def __repr__(self) -> str:
-        return f"OpenDataSoft({self.base_url!r})"
-
-    def close(self) -> None:
-        if self._owns_http:
-            self.http.close()
-
-    def __enter__(self) -> OpenDataSoft:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- the escape hatch ------------------------------------------------------------
 

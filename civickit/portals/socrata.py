@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -32,7 +31,7 @@ from ..errors import (
     ValidationError,
 )
 from ..http import HttpClient, error_for_status
-from ._common import download_path, geo_keys, locate, safe_filename
+from ._common import PortalClient, download_path, geo_keys, locate, safe_filename, site_url
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
 from .models import Dataset, FieldType, Resource, mapping, timestamp
 
@@ -113,7 +112,7 @@ def _shape(row: Row, keys: list[str]) -> Row:
     return row
 
 
-class Socrata:
+class Socrata(PortalClient):
     """One Socrata portal, e.g. ``Socrata("https://opendata.camden.gov.uk")``.
 
     ``app_token`` (or the ``SOCRATA_APP_TOKEN`` environment variable) goes in
@@ -135,34 +134,16 @@ class Socrata:
         region: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        parts = urlsplit(base_url)
-        if not parts.scheme or not parts.netloc:
-            raise InvalidArgument(
-                f"{base_url!r} is not a URL; give one like https://opendata.camden.gov.uk"
-            )
+        parts = site_url(base_url, "give one like https://opendata.camden.gov.uk")
         if region is not None and region not in DISCOVERY_HOSTS:
             raise InvalidArgument(f"region must be 'eu' or 'us', not {region!r}")
         self.base_url = f"{parts.scheme}://{parts.netloc}"
         self.domain = parts.hostname or parts.netloc
         self.region = region
         self.concurrency = check_concurrency(concurrency)
-        self._owns_http = http is None
-        self.http = http or HttpClient()
+        self._use_http(http)
         token = app_token or os.environ.get("SOCRATA_APP_TOKEN")
         self._headers = {"X-App-Token": token} if token else {}
-
-    def __repr__(self) -> str:
-        return f"Socrata({self.base_url!r})"
-
-    def close(self) -> None:
-        if self._owns_http:
-            self.http.close()
-
-    def __enter__(self) -> Socrata:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- the escape hatch ------------------------------------------------------------
 
