@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -410,12 +410,7 @@ class HttpClient:
             written = self._write_atomically(response, dest, expected, progress)
         etag = response.headers.get("ETag")
         last_modified = response.headers.get("Last-Modified")
-        if etag or last_modified:
-            meta_path.write_text(
-                json.dumps({"url": url, "etag": etag, "last_modified": last_modified})
-            )
-        else:
-            meta_path.unlink(missing_ok=True)
+        _remember_validators(meta_path, url, etag, last_modified)
         return Download(dest, True, written, etag, last_modified)
 
     def _download_resuming(
@@ -477,40 +472,18 @@ class HttpClient:
                 partial_meta.write_text(
                     json.dumps({"url": url, "etag": etag, "last_modified": last_modified})
                 )
-            written = have
             try:
-                with (
-                    partial.open("ab" if have else "wb") as out,
-                    _progress(progress, total, dest.name) as advance,
-                ):
-                    advance(have)
-                    try:
-                        for chunk in response.iter_content(CHUNK_SIZE):
-                            out.write(chunk)
-                            written += len(chunk)
-                            advance(len(chunk))
-                    except requests.exceptions.RequestException as exc:
-                        raise ServiceUnavailable(
-                            None, _cut_off(written, total, resumable), response.url
-                        ) from exc
-                    if total is not None and written != total:
-                        raise ServiceUnavailable(
-                            None, _cut_off(written, total, resumable), response.url
-                        )
-                    out.flush()
-                    os.fsync(out.fileno())
+                with partial.open("ab" if have else "wb") as out:
+                    written = _copy_body(
+                        response, out, dest.name, have, total, progress, resumable=resumable
+                    )
             except BaseException:
                 if not resumable:
                     partial.unlink(missing_ok=True)
                 raise
         os.replace(partial, dest)
         partial_meta.unlink(missing_ok=True)
-        if etag or last_modified:
-            meta_path.write_text(
-                json.dumps({"url": url, "etag": etag, "last_modified": last_modified})
-            )
-        else:
-            meta_path.unlink(missing_ok=True)
+        _remember_validators(meta_path, url, etag, last_modified)
         return Download(dest, True, written, etag, last_modified)
 
     @contextlib.contextmanager
@@ -531,26 +504,9 @@ class HttpClient:
     ) -> int:
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         tmp = Path(tmp_name)
-        written = 0
         try:
-            with os.fdopen(fd, "wb") as out, _progress(progress, expected, dest.name) as advance:
-                try:
-                    for chunk in response.iter_content(CHUNK_SIZE):
-                        out.write(chunk)
-                        written += len(chunk)
-                        advance(len(chunk))
-                except requests.exceptions.RequestException as exc:
-                    raise ServiceUnavailable(
-                        None, f"the download was cut off after {written} bytes", response.url
-                    ) from exc
-                if expected is not None and written != expected:
-                    raise ServiceUnavailable(
-                        None,
-                        f"the download was cut off: got {written} of {expected} bytes",
-                        response.url,
-                    )
-                out.flush()
-                os.fsync(out.fileno())
+            with os.fdopen(fd, "wb") as out:
+                written = _copy_body(response, out, dest.name, 0, expected, progress)
             os.replace(tmp, dest)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -590,6 +546,47 @@ def _content_range(value: str | None) -> tuple[int, int | None]:
         raise ServiceUnavailable(None, f"a partial answer with a bad Content-Range {value!r}")
     total = match.group(2)
     return int(match.group(1)), None if total == "*" else int(total)
+
+
+def _copy_body(
+    response: requests.Response,
+    out: IO[bytes],
+    label: str,
+    have: int,
+    total: int | None,
+    progress: bool,
+    *,
+    resumable: bool = False,
+) -> int:
+    """Copy the body into ``out`` (after ``have`` bytes already there), flushed to disk;
+    return the bytes now in the file. A body cut short raises :class:`ServiceUnavailable`."""
+    written = have
+    with _progress(progress, total, label) as advance:
+        advance(have)
+        try:
+            for chunk in response.iter_content(CHUNK_SIZE):
+                out.write(chunk)
+                written += len(chunk)
+                advance(len(chunk))
+        except requests.exceptions.RequestException as exc:
+            raise ServiceUnavailable(
+                None, _cut_off(written, total, resumable), response.url
+            ) from exc
+        if total is not None and written != total:
+            raise ServiceUnavailable(None, _cut_off(written, total, resumable), response.url)
+        out.flush()
+        os.fsync(out.fileno())
+    return written
+
+
+def _remember_validators(
+    meta_path: Path, url: str, etag: str | None, last_modified: str | None
+) -> None:
+    """Keep what a later conditional download sends (or forget it: the server gave none)."""
+    if etag or last_modified:
+        meta_path.write_text(json.dumps({"url": url, "etag": etag, "last_modified": last_modified}))
+    else:
+        meta_path.unlink(missing_ok=True)
 
 
 def _cut_off(written: int, total: int | None, resumable: bool) -> str:
