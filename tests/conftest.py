@@ -35,6 +35,16 @@ def _no_postcode_directory_of_the_developer(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
+def run() -> Callable[..., object]:
+    """``run("postcode", "LS1 3EX")``: the ``civickit`` command, in process."""
+    from click.testing import CliRunner
+
+    from civickit.cli import cli
+
+    return lambda *args, **kw: CliRunner().invoke(cli, list(args), **kw)
+
+
+@pytest.fixture
 def fixtures() -> Path:
     """The folder of real, trimmed published files (each with a SOURCE.txt)."""
     return FIXTURES

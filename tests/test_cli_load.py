@@ -6,10 +6,8 @@ import json
 import sqlite3
 
 import pytest
-from click.testing import CliRunner
 
 import civickit.cli
-from civickit.cli import cli
 from civickit.http import HttpClient
 from civickit.portals import clear_cache
 from tests._portal_app import ARCGIS_LAYER, ODS_DATASET, SOCRATA_VIEW, PortalApp
@@ -27,12 +25,6 @@ def quick_client(monkeypatch):
 @pytest.fixture
 def app() -> PortalApp:
     return PortalApp(total=250)
-
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli, list(args), catch_exceptions=True)
 
 
 def table(db, name: str) -> tuple[list[tuple], dict[str, str]]:

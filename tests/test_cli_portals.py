@@ -10,11 +10,7 @@ import socket
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-from click.testing import CliRunner
-
 import civickit.cli
-from civickit.cli import cli
 from civickit.http import HttpClient
 from tests.helpers import assert_one_line_error, load_json
 
@@ -22,16 +18,6 @@ API = "https://datamillnorth.org/api/3/action"
 CKAN_DIR = Path(__file__).parent / "fixtures" / "ckan"
 PACKAGE = load_json("ckan", "package_show.json")
 DUMP_ID = PACKAGE["result"]["resources"][0]["id"]
-
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, list(args), catch_exceptions=True)
-
-    return invoke
 
 
 def ok(result: object) -> str:

@@ -15,23 +15,13 @@ from pathlib import Path
 
 import pytest
 import responses
-from click.testing import CliRunner
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
 from civickit import postcodes
-from civickit.cli import cli
 from civickit.http import HttpClient
 from civickit.postcodes import PostcodeDirectory, latest_onspd
 from tests.onspd_rows import br8_7re, channel_islands, retired, write_onspd
-
-
-@pytest.fixture
-def run():
-    def invoke(*args: str):
-        return CliRunner().invoke(cli, list(args))
-
-    return invoke
 
 
 @pytest.fixture

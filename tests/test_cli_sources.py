@@ -6,21 +6,11 @@ import json
 
 import pytest
 import responses
-from click.testing import CliRunner
 
-from civickit.cli import cli
 from tests.helpers import assert_one_line_error, load_json
 
 POSTCODES = "https://api.postcodes.io"
 POLICE = "https://data.police.uk/api"
-
-
-@pytest.fixture
-def run():
-    def invoke(*args: str):
-        return CliRunner().invoke(cli, list(args))
-
-    return invoke
 
 
 @pytest.fixture

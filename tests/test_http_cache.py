@@ -6,9 +6,7 @@ import socket
 import sqlite3
 
 import pytest
-from click.testing import CliRunner
 
-from civickit.cli import cli
 from civickit.errors import CacheUnavailable
 from civickit.http import HttpClient, sqlite_cache_path
 from tests.helpers import assert_one_line_error
@@ -20,11 +18,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=True)
-
-
-def test_an_unreachable_redis_is_one_line_without_the_password():
+def test_an_unreachable_redis_is_one_line_without_the_password(run):
     port = free_port()
 
     with pytest.raises(CacheUnavailable) as info:
@@ -36,7 +30,7 @@ def test_an_unreachable_redis_is_one_line_without_the_password():
     assert_one_line_error(result, "could not reach the Redis cache")
 
 
-def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path):
+def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(run, tmp_path):
     passwd = tmp_path / "passwd"
     passwd.write_text("root:x:0:0:root:/root:/bin/bash\n")
 
@@ -47,7 +41,7 @@ def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["passwd"]  # no passwd.sqlite beside it
 
 
-def test_a_folder_is_refused(tmp_path):
+def test_a_folder_is_refused(run, tmp_path):
     result = run("--cache", str(tmp_path), "postcode", "LS1 3EX")
 
     assert_one_line_error(result, "is a folder", str(tmp_path / "http-cache.sqlite"))

@@ -6,19 +6,12 @@ import io
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from civickit.cli import READERS, cli
+from civickit.cli import READERS
 from civickit.datasets import bins, hospitals
 from civickit.datasets._common import GIVE_UP_AFTER
 from civickit.errors import DataFormatError
 from tests.helpers import assert_one_line_error
-
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-    return lambda *args, **kw: runner.invoke(cli, list(args), catch_exceptions=True, **kw)
 
 
 @pytest.mark.parametrize(("kind", "what"), [("jobs", "bin collections"), ("premises", "premises")])
