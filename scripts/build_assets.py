@@ -41,25 +41,28 @@ def copy(src: Path, dest: Path) -> None:
 
 def compile_css() -> Path:
     """Compile the shared stylesheet once into a build folder; apps copy it."""
-    out = ROOT / "build" / "assets" / "civickit.css"
-    if out.exists() and out.stat().st_mtime >= SCSS.stat().st_mtime:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sass = NODE_MODULES / ".bin" / "sass"
+    return sass(SCSS, ROOT / "build" / "assets" / "civickit.css")
+
+
+def sass(scss: Path, css: Path) -> Path:
+    """Compile ``scss`` into ``css`` with GOV.UK Frontend's Sass, unless it is up to date."""
+    if css.exists() and css.stat().st_mtime >= scss.stat().st_mtime:
+        return css
+    css.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
-            str(sass),
+            str(NODE_MODULES / ".bin" / "sass"),
             "--pkg-importer=node",
             "--style=compressed",
             "--no-source-map",
             "--quiet-deps",
-            str(SCSS),
-            str(out),
+            str(scss),
+            str(css),
         ],
         check=True,
         cwd=ROOT,
     )
-    return out
+    return css
 
 
 def main() -> int:
@@ -92,24 +95,7 @@ def starter() -> None:
     copy(NODE_MODULES / "govuk-frontend/dist/govuk/assets", vendor / "govuk" / "assets")
     for name in ("leaflet.js", "leaflet.css", "images"):
         copy(NODE_MODULES / "leaflet/dist" / name, vendor / "leaflet" / name)
-    css = vendor / "app.css"
-    scss = app / "assets" / "app.scss"
-    if css.exists() and css.stat().st_mtime >= scss.stat().st_mtime:
-        return
-    sass = NODE_MODULES / ".bin" / "sass"
-    subprocess.run(
-        [
-            str(sass),
-            "--pkg-importer=node",
-            "--style=compressed",
-            "--no-source-map",
-            "--quiet-deps",
-            str(scss),
-            str(css),
-        ],
-        check=True,
-        cwd=ROOT,
-    )
+    sass(app / "assets" / "app.scss", vendor / "app.css")
 
 
 if __name__ == "__main__":
