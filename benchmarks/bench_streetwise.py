@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HEADER_FILE = ROOT / "examples" / "streetwise" / "data" / "stats19_collision_2023_head_real.csv"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MEMORY_WORKER_MAX = int(os.environ.get("STREETWISE_BENCH_MEMORY_WORKER_MAX", "2000000"))
-POSTCODES = ["LS1 3EX", "NW1 2BU", "NP20 6ZE", "LS9 7TF", "WC1N 3JH", "LS2 9LN"]
+POSTCODES = ["LS1 3EX", "NW1 2BU", "CF24 4NP", "NP20 6ZE", "LS9 7TF", "WC1N 3JH", "LS2 9LN"]
 
 
 def generate(path: Path, rows: int = ROWS) -> Path:

@@ -17,13 +17,20 @@ built from them, ``civickit/data/postcodes_sample.db``. Its postcodes:
 * BR8 7RE with every value of postcodes.io's documented lookup example
   (coordinates, grid reference, date of introduction, codes and names); its
   country and region codes are the ONS codes of the names the example gives
-  (England, South East).
+  (England, South East);
+* CF24 4NP, Cardiff, from postcodes.io's documented bulk reverse-geocode
+  example: its grid reference, date of introduction, codes and names. That
+  example's latitude and longitude only repeat the request's point, 188 m from
+  its own grid reference (its other example, PO31 7HB, is 14 km out the same
+  way), so the coordinates here are converted from the grid reference by
+  ``civickit.geo.osgb_to_wgs84``.
 
 Nothing here is generated or guessed. The inputs are the demo's
 ``examples/streetwise/data/nhs_hospital_sample.csv``,
 ``examples/streetwise/data/nhs_hospital_2018-01.csv`` and
-``tests/fixtures/postcodes_io/lookup_BR87RE_200.json`` (see the SOURCE.txt
-beside each).
+``tests/fixtures/postcodes_io/lookup_BR87RE_200.json`` and
+``bulk_reverse_geocode_CF244NP_200.json`` beside it (see the SOURCE.txt beside
+each).
 """
 
 from __future__ import annotations
@@ -31,8 +38,10 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 from civickit.datasets.hospitals import read_nhs
+from civickit.geo import osgb_to_wgs84
 from civickit.postcodes import BUILTIN_NAMES, PostcodeDirectory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +67,12 @@ HOSPITALS_2018_SOURCE = (
 POSTCODES_IO = (
     "postcodes.io's documented lookup example for BR8 7RE "
     "(ideal-postcodes/postcodes.io @ b593f05, docs/postcode/lookup.mdx)"
+)
+POSTCODES_IO_CARDIFF = (
+    "postcodes.io's documented bulk reverse-geocode example for CF24 4NP "
+    "(ideal-postcodes/postcodes.io @ b593f05, docs/postcode/bulk-reverse-geocode.mdx): "
+    "codes, names and grid reference; lat/long converted from the grid reference, "
+    "as the example's own repeat the request's point"
 )
 # postcodes.io's names for the codes -> the ONSPD's column names
 _CODE_COLUMNS = {
@@ -91,10 +106,24 @@ def rows() -> tuple[list[dict[str, str]], dict[str, str]]:
                 "long": f"{hospital.longitude:.6f}",
                 "source": source.format(name=hospital.name.strip(), code=hospital.code),
             }
-    example = json.loads((FIXTURES / "postcodes_io" / "lookup_BR87RE_200.json").read_text())
-    result = example["result"]
-    codes = result["codes"]
+    names: dict[str, str] = {}
+    fixtures = FIXTURES / "postcodes_io"
+    lookup = json.loads((fixtures / "lookup_BR87RE_200.json").read_text())["result"]
+    row = _postcodes_io_row(lookup, POSTCODES_IO, names)
+    out[row["pcds"]] = row
+    bulk = json.loads((fixtures / "bulk_reverse_geocode_CF244NP_200.json").read_text())
+    cardiff = bulk["result"][0]["result"][0]
+    row = _postcodes_io_row(cardiff, POSTCODES_IO_CARDIFF, names)
+    lat, lon = osgb_to_wgs84(cardiff["eastings"], cardiff["northings"])
+    row["lat"], row["long"] = f"{lat:.6f}", f"{lon:.6f}"
+    out[row["pcds"]] = row
+    return [out[pc] for pc in sorted(out)], names
+
+
+def _postcodes_io_row(result: dict[str, Any], source: str, names: dict[str, str]) -> dict[str, str]:
+    """A documented postcodes.io result as an ONSPD row; its code names go into *names*."""
     country = {v: k for k, v in BUILTIN_NAMES.items()}
+    codes = result["codes"]
     row = {
         "pcds": result["postcode"],
         "dointr": result["date_of_introduction"],
@@ -102,19 +131,17 @@ def rows() -> tuple[list[dict[str, str]], dict[str, str]]:
         "osnrth1m": str(result["northings"]),
         "osgrdind": str(result["quality"]),
         "ctry": country[result["country"]],
-        "rgn": country[result["region"]],
+        "rgn": country[result["region"]] if result["region"] else "",
         "lat": f"{result['latitude']:.6f}",
         "long": f"{result['longitude']:.6f}",
-        "source": POSTCODES_IO,
+        "source": source,
     }
-    names: dict[str, str] = {}
     for field, column in _CODE_COLUMNS.items():
         row[column] = codes[field]
         name = result.get(field)
         if name:
             names[codes[field]] = name
-    out[row["pcds"]] = row
-    return [out[pc] for pc in sorted(out)], names
+    return row
 
 
 def main() -> None:

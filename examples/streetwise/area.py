@@ -179,6 +179,11 @@ def collisions(
     whole = (
         store.district_collisions(state.get_engine(app), data, district.code) if district else None
     )
+    # no row at all for the district means the loaded files do not cover it (one city's
+    # files, or the demo's sample), not that police recorded none: compare with nothing
+    covered = None if whole is None else whole["count"] > 0
+    if not covered:
+        whole = None
     # the years the district has data for (all loaded years without a district), so that
     # the circle and the district are counted over the same years
     years = sorted(whole["by_year"]) if whole and whole["by_year"] else data.years
@@ -231,6 +236,7 @@ def collisions(
         ),
         "casualties": int(cas.sum()),
         "district_count": whole["count"] if whole else None,
+        "district_covered": covered,
         "by_severity": by_severity,
         "by_year": by_year,
         "_points": [

@@ -128,12 +128,24 @@ def from_snapshot(
     wanted = set(months)
     crimes = [(c, d) for c, d in snap.index.within(lat, lon, radius_m) if c.month in wanted]
     baseline = snap.baselines.get(district.code, {}) if district else {}
+    note = None
+    if district is not None and district.code not in snap.baselines:
+        districts = state.get_districts(app)
+        covered = [d.name for code in snap.baselines if (d := districts.get(code))]
+        note = (
+            f"The crime snapshot bundled with the app (generated sample data) covers only "
+            f"{' and '.join(covered) or 'other places'}, so it has no crimes for "
+            f"{district.name}: the zeros below say nothing about {district.name}. With "
+            "police.uk reachable the app shows real figures for any postcode in England, "
+            "Wales and Northern Ireland."
+        )
     return CrimeFigures(
         source="snapshot",
         months=months,
         crimes=crimes,
         baseline={m: baseline[m] for m in months if m in baseline},
         baseline_area_km2=district.land_km2 if district else None,
+        note=note,
         baseline_source=SNAPSHOT_BASELINE_SOURCE if baseline else None,
     )
 
@@ -247,6 +259,7 @@ def crime_near(
         figures.note = (
             f"{failure.message} These figures come from the recorded snapshot bundled "
             "with the app instead (generated sample data, not today's figures)."
+            + (f" {figures.note}" if figures.note else "")
         )
         return figures
 

@@ -158,7 +158,7 @@ def make_streetwise_app(database_url: str, **config: Any) -> Flask:
     from examples.streetwise.demo import SAMPLE_POSTCODES
 
     settings = {
-        # civickit's bundled directory of real rows (LS1 3EX, NW1 2BU, NP20 6ZE, ...)
+        # civickit's bundled directory of real rows (LS1 3EX, NW1 2BU, CF24 4NP, ...)
         "POSTCODES_DIRECTORY": str(SAMPLE_POSTCODES),
         "TESTING": True,
         "SECRET_KEY": "test-secret",

@@ -5,10 +5,12 @@ postcodes.io answers are in the shape of its documented BR8 7RE example
 coordinates and the district replaced. The district codes, names and land
 areas are the ONS's (the bundled SAM and LAD24 files). LS1 3EX and NW1 2BU sit
 at the coordinates the NHS Hospital.csv (January 2018) gives for Leeds General
-Infirmary and University College Hospital; for CF14 4XW and EH16 4SA no cited
-file gives coordinates, so these tests place them at a point inside their
-district's ONS boundary (the figures checked here depend on the district, not
-on the exact point).
+Infirmary and University College Hospital; CF24 4NP at the grid reference of
+postcodes.io's documented bulk reverse-geocode example
+(tests/fixtures/postcodes_io/bulk_reverse_geocode_CF244NP_200.json). For
+EH16 4SA no cited file gives coordinates, so the tests place it at a point
+inside its district's ONS boundary (the figures checked here depend on the
+district, not on the exact point).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ DATA = Path(__file__).parent.parent.parent / "examples" / "streetwise" / "data"
 PLACES = [
     ("LS1 3EX", 53.801460, -1.552119, "E08000035", "Leeds", 551.6983),
     ("NW1 2BU", 51.524891, -0.136896, "E09000007", "Camden", 21.7785),
-    ("CF14 4XW", None, None, "W06000015", "Cardiff", 140.9148),
+    ("CF24 4NP", 51.480770, -3.160487, "W06000015", "Cardiff", 140.9148),
     ("EH16 4SA", None, None, "S12000036", "City of Edinburgh", 263.3943),
 ]
 
@@ -101,6 +103,7 @@ def test_edinburgh_says_police_uk_does_not_cover_scotland(app):
 
 
 def test_the_bundled_directory_serves_leeds_london_and_wales_offline(tmp_path):
+    """Each real postcode the demo names is found offline, in its own council."""
     from examples.streetwise.demo import SAMPLE_POSTCODES
 
     app = make_streetwise_app(
@@ -113,11 +116,32 @@ def test_the_bundled_directory_serves_leeds_london_and_wales_offline(tmp_path):
         for postcode, code in (
             ("LS1 3EX", "E08000035"),
             ("NW1 2BU", "E09000007"),
+            ("CF24 4NP", "W06000015"),
             ("NP20 6ZE", "W06000022"),
         ):
             body = app.test_client().get(f"/api/area/{postcode}").get_json()
             assert body["location_source"] == "local"
             assert body["district"]["code"] == code
+
+
+def test_a_district_the_loaded_files_do_not_cover_is_not_said_to_have_none(tmp_path):
+    """The demo's sample has no collision rows or snapshot crimes in Cardiff: the page says
+    the data is missing there rather than that police recorded nothing."""
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}", POSTCODES_ONLINE=False)
+    importer.import_sample(streetwise_engine(app))
+    client = app.test_client()
+    cardiff = client.get("/api/area/CF24 4NP").get_json()
+    assert cardiff["collisions"]["district_covered"] is False
+    assert cardiff["collisions"]["total"]["district_per_km2"] is None
+    assert "covers only Leeds" in cardiff["crime"]["note"]
+    html = client.get("/area/CF24 4NP").get_data(as_text=True)
+    assert 'id="collisions-not-loaded"' in html and "has no rows for Cardiff" in html
+    assert "None recorded across Cardiff" not in html
+    leeds = client.get("/api/area/LS1 3EX").get_json()
+    assert leeds["collisions"]["district_covered"] is True
+    assert leeds["collisions"]["total"]["district_per_km2"] > 0
+    assert leeds["crime"]["note"] is None
+    assert 'id="collisions-not-loaded"' not in client.get("/area/LS1 3EX").get_data(as_text=True)
 
 
 # -- STATS19 ---------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_every_hospital_postcode_is_in_the_bundled_directory(app):
             ).scalars()
         )
     assert all(pc in directory for pc in hospital_postcodes)
-    assert all(pc in directory for pc in ("LS1 3EX", "NW1 2BU", "NP20 6ZE"))
+    assert all(pc in directory for pc in ("LS1 3EX", "NW1 2BU", "CF24 4NP", "NP20 6ZE"))
 
 
 def _bad_leeds_rtc(tmp_path):
