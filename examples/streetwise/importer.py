@@ -10,7 +10,11 @@ the live table, in one transaction with the provenance row in
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
 import json
+import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -110,20 +114,19 @@ def _load(
     live = TABLES[kind]
     # the collisions' surrogate id is numbered by the database
     columns = [c.name for c in live.columns if c.name != "id"]
-    with attempt(report):
+    with attempt(report), _collector_paused():
         create_all(engine)
         with Staging(engine, [live]) as staging:
             checked = _checked(rows, report, max_skipped, progress, dedupe_key)
-            report.rows = staging.load(
-                live, (tuple(r[c] for c in columns) for r in checked), columns
-            )
+            in_order = operator.itemgetter(*columns)
+            report.rows = staging.load(live, map(in_order, checked), columns)
             if report.skipped_count > max_skipped:
                 raise _too_many_skipped(report, max_skipped)
             if report.rows == 0:
                 raise Refused("the files held no usable rows")
             staging.index()
             index = spatial.backend(engine) if kind == "collisions" else ""
-            if index in ("rtree", "postgis"):
+            if index in ("grid", "postgis"):
                 with staging.transaction():
                     spatial.prepare(
                         staging.conn, staging.copies[live.name].name, index, staging.token
@@ -141,6 +144,25 @@ def _load(
 
             staging.swap(record)
     return report
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for a bulk load.
+
+    Each row makes a few short-lived objects without cycles, which reference
+    counting frees; but the collector, woken every few hundred allocations,
+    walks every live object each time: a fifth of a million-row import
+    (9.5 s against 7.7 s on this project's machine). It runs once at the end.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.collect()
 
 
 def _checked(
@@ -195,10 +217,14 @@ def _record(conn: sa.Connection, report: TableReport, **detail: Any) -> None:
 LEEDS = "E08000035"  # Leeds RTC files are Leeds City Council's own: every row is in Leeds
 
 
+@functools.cache
+def _clock(time: Any) -> str | None:
+    """'HH:MM' (a day has 1,440 of them: worked out once each, not once per row)."""
+    return None if time is None else time if isinstance(time, str) else time.strftime("%H:%M")
+
+
 def _collision_row(c: Any, source: str) -> dict[str, Any]:
-    time = c.time
-    if time is not None and not isinstance(time, str):
-        time = time.strftime("%H:%M")
+    time = _clock(c.time)
     recorded = LEEDS if source == "leeds_rtc" else c.district
     return {
         "reference": str(c.reference),

@@ -265,3 +265,21 @@ def assert_cli_failed(result: Any, *needles: str) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     for needle in needles:
         assert needle in result.output, (needle, result.output)
+
+
+def stats19_file(path: Path, rows: list[dict[str, str]]) -> Path:
+    """A STATS19 file in the real 2022 layout: its header, and its first real row as the
+    template of every row (with the fields given changed)."""
+    import csv
+
+    real = Path(__file__).parents[2] / "examples" / "streetwise" / "data"
+    with (real / "stats19_collision_2022_london_real.csv").open(encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        template = next(reader)
+        header = reader.fieldnames
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, header)
+        writer.writeheader()
+        for i, change in enumerate(rows):
+            writer.writerow({**template, "accident_index": f"T{i}", **change})
+    return path

@@ -16,7 +16,6 @@ district, not on the exact point).
 from __future__ import annotations
 
 import copy
-import csv
 import json
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from click.testing import CliRunner
 
 from examples.streetwise import importer
 from examples.streetwise.districts import SUCCESSORS, Districts
-from tests.examples.helpers import make_streetwise_app, streetwise_engine
+from tests.examples.helpers import make_streetwise_app, stats19_file, streetwise_engine
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 DATA = Path(__file__).parent.parent.parent / "examples" / "streetwise" / "data"
@@ -147,21 +146,6 @@ def test_a_district_the_loaded_files_do_not_cover_is_not_said_to_have_none(tmp_p
 # -- STATS19 ---------------------------------------------------------------------------
 
 
-def _stats19(path: Path, rows: list[dict[str, str]]) -> Path:
-    """A STATS19 file in the real 2022 layout: its header, and its first real row as the
-    template of every row (with the fields given changed)."""
-    with (DATA / "stats19_collision_2022_london_real.csv").open(encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        template = next(reader)
-        header = reader.fieldnames
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, header)
-        writer.writeheader()
-        for i, change in enumerate(rows):
-            writer.writerow({**template, "accident_index": f"T{i}", **change})
-    return path
-
-
 def _districts(engine):
     import sqlalchemy as sa
 
@@ -177,7 +161,7 @@ def _districts(engine):
 def test_merged_councils_join_old_and_new_codes_and_highway_is_never_the_district(tmp_path):
     app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}")
     engine = streetwise_engine(app)
-    path = _stats19(
+    path = stats19_file(
         tmp_path / "c.csv",
         [
             # Allerdale (2022) and Cumberland (after April 2023): one council today
@@ -210,7 +194,7 @@ def test_a_national_file_with_a_short_year_is_warned_about(tmp_path):
         for c in codes
     ] + [{"local_authority_ons_district": codes[0], "date": "05/01/2022"}]
     report = importer.import_collisions(
-        streetwise_engine(app), stats19=[_stats19(tmp_path / "all.csv", rows)]
+        streetwise_engine(app), stats19=[stats19_file(tmp_path / "all.csv", rows)]
     )
     assert report.per_year == {2021: 120, 2022: 1}
     warned = " ".join(report.warnings)
@@ -222,7 +206,7 @@ def test_a_councils_own_extract_is_not_called_short(tmp_path):
     app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}")
     rows = [{"local_authority_ons_district": "E08000035"}] * 3
     report = importer.import_collisions(
-        streetwise_engine(app), stats19=[_stats19(tmp_path / "leeds.csv", rows)]
+        streetwise_engine(app), stats19=[stats19_file(tmp_path / "leeds.csv", rows)]
     )
     assert not [w for w in report.warnings if "published" in w]
 

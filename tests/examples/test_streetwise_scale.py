@@ -1,4 +1,4 @@
-"""streetwise's scale path: radius queries from the database (SQLite R*Tree, PostGIS).
+"""streetwise's scale path: radius queries from the database (SQLite grid index, PostGIS).
 
 The bundled national files are imported, then every answer from the
 database's spatial index must equal the in-memory ``PointIndex`` fallback's,
@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from examples.streetwise import importer, spatial, state
-from tests.examples.helpers import make_streetwise_app, streetwise_engine
+from tests.examples.helpers import make_streetwise_app, stats19_file, streetwise_engine
 
 # LS1 3EX (Leeds General Infirmary), NW1 2BU (University College Hospital): real places
 # with real collisions around them in the bundled sample
@@ -84,8 +84,38 @@ def store_within(app, lat, lon, radius):
     return store.collisions_within(streetwise_engine(app), state.get_data(app), lat, lon, radius)
 
 
-def test_sqlite_rtree_answers_as_the_in_memory_index(tmp_path):
-    _check(f"sqlite:///{tmp_path / 'sw.db'}", "rtree")
+def test_sqlite_grid_answers_as_the_in_memory_index(tmp_path):
+    _check(f"sqlite:///{tmp_path / 'sw.db'}", "grid")
+
+
+def test_the_grid_keeps_points_on_cell_edges_and_across_the_meridian(tmp_path):
+    """The grid's cells are hundredths of a degree, truncated towards zero: points on the
+    edges of cells, either side of longitude 0 and of a row of cells must all be found."""
+    rng = np.random.default_rng(7)
+    # a lattice on the cell edges around Greenwich (51.49..51.51, -0.02..0.02), and jitter
+    edges = [(51.49 + i / 1000, -0.02 + j / 1000) for i in range(21) for j in range(41)]
+    points = edges + [
+        (float(la), float(lo))
+        for la, lo in zip(
+            rng.uniform(51.48, 51.52, 400), rng.uniform(-0.03, 0.03, 400), strict=True
+        )
+    ]
+    path = stats19_file(
+        tmp_path / "edges.csv",
+        [{"latitude": f"{la:.6f}", "longitude": f"{lo:.6f}"} for la, lo in points],
+    )
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}")
+    engine = streetwise_engine(app)
+    importer.import_collisions(engine, stats19=[path])
+    assert spatial.backend(engine) == "grid" and spatial.has_index(engine)
+    lats = np.array([round(la, 6) for la, _ in points])
+    lons = np.array([round(lo, 6) for _, lo in points])
+    for lat, lon in [*edges[::37], (51.5, 0.0), (51.5, -0.005), (51.5, 0.005)]:
+        for radius in (100, 555, 1500):
+            expected = np.sort(spatial.haversine_m(lat, lon, lats, lons))
+            found = spatial.within(engine, lat, lon, radius)
+            assert np.allclose(np.sort(found.distance), expected[expected <= radius])
+    engine.dispose()
 
 
 @pytest.mark.postgres
