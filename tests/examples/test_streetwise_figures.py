@@ -234,3 +234,73 @@ def test_the_page_shows_the_same_figures(known_app):
     assert "also listed as O0A1Z" in html
     assert "<strong>3 collisions</strong>" in html
     assert "on or near" in html.lower() and "approximate" in html.lower()
+
+
+def test_the_api_never_shows_private_keys_or_nan():
+    from examples.streetwise.area import finite, public
+
+    report = {
+        "postcode": "LS1 1UR",
+        "_outline": [[[[-1.5, 53.8]]]],
+        "collisions": {"total": {"count": 3, "ratio": float("nan")}, "_points": [(1, 2)]},
+        "crime": {"by_month": [{"month": "2024-01", "ratio": float("inf")}], "_points": []},
+    }
+    shown = public(report)
+    assert shown == {
+        "postcode": "LS1 1UR",
+        "collisions": {"total": {"count": 3, "ratio": shown["collisions"]["total"]["ratio"]}},
+        "crime": {"by_month": [{"month": "2024-01", "ratio": float("inf")}]},
+    }
+    assert "_points" in report["collisions"]  # the page's report is left as it was
+    assert finite(shown) == {
+        "postcode": "LS1 1UR",
+        "collisions": {"total": {"count": 3, "ratio": None}},
+        "crime": {"by_month": [{"month": "2024-01", "ratio": None}]},
+    }
+
+
+def test_the_api_body_matches_the_page_figures_without_map_points(known_app):
+    body = known_app.test_client().get(f"/api/area/{POSTCODE}?radius_m=1000")
+    assert body.mimetype == "application/json" and body.get_data(as_text=True).endswith("\n")
+    answer = body.get_json()
+
+    def keys(value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                yield k
+                yield from keys(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from keys(v)
+
+    assert not [k for k in keys(answer) if k.startswith("_")]
+    assert answer["collisions"]["total"]["count"] == 3
+
+
+def test_crimes_on_the_map_are_grouped_by_their_police_uk_place():
+    from civickit.police import Crime
+    from examples.streetwise.crime import places
+
+    def crime(i, category, lat, lon, street):
+        item = {"id": i, "category": category, "month": "2025-01", "location": {
+            "latitude": str(lat), "longitude": str(lon), "street": {"id": 1, "name": street}}}  # fmt: skip
+        return Crime.from_api(item)
+
+    a = (53.8011, -1.5488, "On or near Park Row")
+    b = (53.7996, -1.5491, "On or near Boar Lane")
+    crimes = [
+        (crime(1, "burglary", *a), 120.4),
+        (crime(2, "shoplifting", *b), 180.0),
+        (crime(3, "burglary", *a), 120.4),
+        (crime(4, "anti-social-behaviour", *a), 120.4),
+        (crime(5, "shoplifting", 53.79, -1.56, None), 950.0),
+    ]
+    shown = places(crimes, limit=10)
+    assert [(p["street"], p["count"], p["distance_m"]) for p in shown] == [
+        ("On or near Park Row", 3, 120),
+        ("On or near Boar Lane", 1, 180),
+        ("Place not named", 1, 950),
+    ]
+    assert shown[0]["types"] == "Burglary (2), Anti-social behaviour (1)"
+    # at most `limit` places, the nearest; every crime at those places still counted
+    assert [p["count"] for p in places(crimes, limit=1)] == [3]

@@ -157,7 +157,10 @@ def _map_data(report: dict[str, Any]) -> dict[str, Any]:
         "postcode": report["postcode"],
         "hospitals": [[h["latitude"], h["longitude"], h["name"]] for h in report["hospitals"]],
         "collisions": [list(p) for p in report["collisions"]["_points"]],
-        "crimes": [[p["latitude"], p["longitude"], p["name"]] for p in crime.get("_points", [])],
+        "crimes": [
+            [p["latitude"], p["longitude"], f"{p['street']}: {p['types']}", p["count"]]
+            for p in crime.get("_points", [])
+        ],
         "outline": report.get("_outline"),
         "district": (report.get("district") or {}).get("name"),
     }

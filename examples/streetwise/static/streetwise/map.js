@@ -39,9 +39,10 @@
       radius: c[2] === 'slight' ? 3 : 5, color: severityColour[c[2]] || '#d4351c', weight: 1, fillOpacity: 0.7
     }).bindTooltip('Collision: ' + c[2]).addTo(map)
   })
+  // one marker per police.uk map point, larger where more crimes were moved to it
   data.crimes.forEach(function (c) {
-    L.circleMarker([c[0], c[1]], { radius: 3, color: '#4c2c92', weight: 1, fillOpacity: 0.5 })
-      .bindTooltip('Crime (approximate place): ' + c[2]).addTo(map)
+    L.circleMarker([c[0], c[1]], { radius: Math.min(3 + Math.sqrt(c[3]), 10), color: '#4c2c92', weight: 1, fillOpacity: 0.5 })
+      .bindTooltip('Crimes (approximate place) ' + c[2]).addTo(map)
   })
   data.hospitals.forEach(function (h) {
     L.circleMarker([h[0], h[1]], { radius: 8, color: '#0b0c0c', fillColor: '#1d70b8', fillOpacity: 1, weight: 2 })
