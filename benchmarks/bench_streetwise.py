@@ -8,7 +8,7 @@
   Britain: each row takes a random district of the bundled ONS boundaries and a
   random point in that district's box, with the district's code in
   ``local_authority_ons_district``. Generated once under ``benchmarks/.data``.
-* Import: ``sw import``'s importer (read, stage, index, R*Tree or PostGIS
+* Import: ``sw import``'s importer (read, stage, index, grid-cell or PostGIS
   index, swap), each in a fresh process: time and peak RSS, into SQLite and
   into PostgreSQL (PostGIS where installed), against reading the same file
   with ``csv.reader`` and keeping nothing.
@@ -21,7 +21,7 @@
   snapshot (no network), over the real postcodes of the bundled directory.
 * Under gunicorn (2 sync workers, wrk -t2 -c32 on loopback), uncached: the
   area API and page against a hello-world route of the same app.
-* The radius query alone: ``PointIndex.within`` against SQLite R*Tree and
+* The radius query alone: ``PointIndex.within`` against SQLite's grid index and
   PostGIS ``ST_DWithin`` on the geography column (through ``spatial.within``,
   which also applies the exact haversine filter); the answers must match.
 """
@@ -332,7 +332,7 @@ def radius_queries(urls: dict[str, str]) -> list[list]:
         theirs = [len(spatial.within(db, lat, lon, radius)) for lat, lon in points]
         s = time.perf_counter() - t0
         same = sum(a == b for a, b in zip(ours, theirs, strict=True))
-        label = "SQLite R*Tree" if name == "SQLite" else "PostGIS ST_DWithin (geography)"
+        label = "SQLite grid index" if name == "SQLite" else "PostGIS ST_DWithin (geography)"
         rows.append([f"{label} + haversine", f"{len(points) / s:,.0f}",
                      ratio(len(points) / ours_s, len(points) / s),
                      f"{same}/{len(points)}"])  # fmt: skip
@@ -347,7 +347,7 @@ def table_sizes(urls: dict[str, str]) -> None:
 
     path = Path(urls["SQLite"].removeprefix("sqlite:///"))
     print(f"  SQLite file: {path.stat().st_size / 1e6:,.0f} MB "
-          f"({path.stat().st_size / ROWS:,.0f} B per collision, with the R*Tree and indexes)")  # fmt: skip
+          f"({path.stat().st_size / ROWS:,.0f} B per collision, with its indexes)")  # fmt: skip
     if "PostgreSQL" in urls:
         engine = sa.create_engine(urls["PostgreSQL"])
         with engine.connect() as conn:

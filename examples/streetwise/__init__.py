@@ -65,7 +65,7 @@ def _env_config(instance: Path) -> dict[str, Any]:
         "UPSTREAM_RETRIES": int(env.get("STREETWISE_UPSTREAM_RETRIES", "1")),
         # seconds a rendered area page or answer is reused (0: render every request)
         "PAGE_CACHE_TTL": int(env.get("STREETWISE_PAGE_CACHE_TTL", "60")),
-        # auto: radius queries go to the database's spatial index (SQLite R*Tree, PostGIS)
+        # auto: radius queries go to the database's spatial index (SQLite grid cells, PostGIS)
         # where it has one; memory: every worker keeps all collisions in a PointIndex
         "COLLISION_INDEX": env.get("STREETWISE_COLLISION_INDEX", "auto"),
         # per client address: area pages and answers (each new place may ask police.uk
