@@ -172,6 +172,7 @@ def stats19_row(header, **values):
         "time": "17:30",
         "road": "3",
         "district": "E08000035",
+        "number": "204",  # DfT's number for Leeds
         "highway": "E10000016",  # a county: must never be taken for the district
     }
     base.update(values)
@@ -186,6 +187,7 @@ def stats19_row(header, **values):
         "Number_of_Casualties": "casualties", "date": "date", "Date": "date", "time": "time",
         "Time": "time", "first_road_class": "road", "1st_Road_Class": "road",
         "local_authority_ons_district": "district", "local_authority_highway": "highway",
+        "local_authority_district": "number", "Local_Authority_(District)": "number",
         "Local_Authority_(Highway)": "highway",
     }  # fmt: skip
     return ",".join(
@@ -211,9 +213,40 @@ def test_stats19_header_eras(header):
         casualties=1,
         road_class="A",
         source="stats19",
-        # the district's ONS code where the era has the column; never the highway authority
-        district="E08000035" if "local_authority_ons_district" in header else None,
+        # the district's ONS code (from DfT's number in 2014); never the highway authority
+        district="E08000035",
     )
+
+
+@pytest.mark.parametrize(
+    ("ons", "number", "district"),
+    [
+        ("E08000035", "204", "E08000035"),  # the ONS code, where the file gives one
+        ("-1", "204", "E08000035"),  # "predates use of local_authority_ons_district": 204
+        ("-1", "146", "E08000037"),  # Gateshead, under the code it has today
+        ("-1", "120", None),  # Chester: abolished in 2009, before ONS district codes
+        ("-1", "-1", None),
+        ("E07000190", "204", "E07000190"),  # the ONS code wins over the number
+    ],
+)
+def test_stats19_district_from_dfts_number_where_the_ons_code_is_missing(ons, number, district):
+    row = stats19_row(HEADER_2022, district=ons, number=number)
+    (c,) = read_stats19(stats19_file(HEADER_2022, [row]))
+    assert c.district == district
+
+
+def test_the_bundled_district_numbers_are_dfts_data_guide():
+    """civickit/data/stats19_districts.csv is what the script makes of DfT's 2024 guide."""
+    import csv
+
+    from scripts.stats19_district_codes import OUT, codes, rows
+
+    with OUT.open(encoding="utf-8", newline="") as f:
+        bundled = [tuple(r) for r in csv.reader(f)][1:]
+    assert bundled == rows()
+    numbers = dict(codes("local_authority_district"))
+    assert numbers["204"] == "Leeds" and len(numbers) == 531 + 1  # and -1, "Code deprecated"
+    assert sum(1 for _, _, ons in bundled if ons) == 409
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,12 @@ collision, in three header eras, all read alike:
 
 Severity 1/2/3 is fatal/serious/slight; ``-1`` (and an empty field) means
 missing; dates are ``dd/mm/yyyy``; empty WGS84 columns are filled in from the
-British National Grid ones.
+British National Grid ones. The district is the ONS code of
+``local_authority_ons_district``; where a file has no such column or gives
+``-1`` (older files, and the early years of the 1979-to-latest file), it comes
+from DfT's numeric ``local_authority_district`` through DfT's data guide
+(``civickit/data/stats19_districts.csv``). ``local_authority_highway`` is never
+used: it names the county or unitary highway authority.
 
 **Leeds RTC** (Data Mill North "road-traffic-accidents"), one row *per
 casualty*: consecutive rows of one collision are folded into one
@@ -25,10 +30,13 @@ National Grid only, converted in batches.
 
 from __future__ import annotations
 
+import csv
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, time
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -59,8 +67,10 @@ class Collision(Record):
     "missing"; other fields are ``None`` where the file has no value.
     ``district`` is the local authority district's ONS code as the file
     records it at the time of the collision (STATS19's
-    ``local_authority_ons_district``; ``None`` in Leeds RTC files and in
-    years before the column was filled).
+    ``local_authority_ons_district``), or, where the file has only DfT's
+    numeric code, the ONS code DfT's data guide lists under the same name;
+    ``None`` in Leeds RTC files and for districts abolished before ONS codes
+    (Chester, Congleton, ...: 122 of DfT's 531 numbers).
     """
 
     reference: str
@@ -101,8 +111,28 @@ _STATS19_COLUMNS = {
     # the district code at the time (never local_authority_highway: that is
     # the county or unitary highway authority)
     "district": ("local_authority_ons_district",),
+    # DfT's own number for the district (Leeds is 204): the only district code of older files
+    "district_number": ("local_authority_district", "Local_Authority_(District)"),
 }
-_STATS19_REQUIRED = {k: v for k, v in _STATS19_COLUMNS.items() if k != "district"}
+_STATS19_REQUIRED = {
+    k: v for k, v in _STATS19_COLUMNS.items() if k not in ("district", "district_number")
+}
+_DISTRICT_NUMBERS = Path(__file__).resolve().parent.parent / "data" / "stats19_districts.csv"
+
+
+@functools.cache
+def dft_district_codes() -> dict[str, str]:
+    """DfT's numeric district code -> the ONS code its data guide gives the same name.
+
+    Numbers naming districts abolished before ONS codes are left out. Written by
+    ``scripts/stats19_district_codes.py`` from DfT's 2024 data guide.
+    """
+    with _DISTRICT_NUMBERS.open(encoding="utf-8", newline="") as f:
+        return {
+            row["local_authority_district"]: row["ons_code"]
+            for row in csv.DictReader(f)
+            if row["ons_code"]
+        }
 
 
 class _AwaitingGrid(NamedTuple):
@@ -134,6 +164,8 @@ def read_stats19(
         i_cas = cols["casualties"]
         i_road = cols["road_class"]
         i_district = cols.get("district")
+        i_number = cols.get("district_number")
+        numbers = dft_district_codes() if i_number is not None else {}
         width = max(cols.values()) + 1
         parse_day = Memo(parse_date)
         parse_time = Memo(_hh_mm)
@@ -172,6 +204,8 @@ def read_stats19(
             road_class = roads.get(road) or (None if road in missing else road)
             if district is not None and (district in missing or not district.strip()):
                 district = None
+            if district is None and i_number is not None and i_number < len(f):
+                district = numbers.get(f[i_number].strip())
             if lat is None and f[i_east] not in missing and f[i_north] not in missing:
                 fields = {"reference": f[i_ref], "date": day, "time": tm, "severity": severity,
                           "vehicles": vehicles if vehicles >= 0 else None,

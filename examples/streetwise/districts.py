@@ -40,13 +40,17 @@ AREA_SOURCE = "ONS Standard Area Measurements (December 2023), land area"
 
 #: Old district codes (as STATS19 recorded them) -> the code of the district that took
 #: them over. The old codes and their names are those in DfT's road safety data guide
-#: (2024, field ``local_authority_ons_district``); the new ones are the December 2024
-#: districts (tests check both lists). From the reorganisations of 2009 (Cornwall,
+#: (2024, field ``local_authority_ons_district``; all but Somerset West and Taunton,
+#: 2019-2023, and DfT's own EHEATHROW); the new ones are the December 2024 districts.
+#: Tests check both lists, and that every former code in the guide is here but
+#: Cheshire's (E10000004, the county split between two councils in 2009). From the reorganisations of 2009 (Cornwall,
 #: Durham, Bedfordshire, Northumberland's and Gateshead's recoding), 2014
 #: (Hertfordshire boundary changes), 2018-19 (Scottish recoding; Dorset; Suffolk;
 #: Somerset West and Taunton), 2020 (Buckinghamshire), 2021 (Northamptonshire) and
 #: 2023 (Cumbria, North Yorkshire, Somerset).
 SUCCESSORS: dict[str, str] = {
+    # DfT's code for London Airport (Heathrow), which lies in the borough of Hillingdon
+    "EHEATHROW": "E09000017",
     # Bedfordshire 2009
     "E07000001": "E06000056",  # Mid Bedfordshire -> Central Bedfordshire
     "E07000002": "E06000055",  # Bedford -> Bedford

@@ -169,6 +169,8 @@ def test_merged_councils_join_old_and_new_codes_and_highway_is_never_the_distric
             {"local_authority_ons_district": "E06000063", "local_authority_highway": "E06000063"},
             # a Kent district: the highway authority is the county, never the district
             {"local_authority_ons_district": "E07000111", "local_authority_highway": "E10000016"},
+            # a row before the ONS column was filled: DfT's number 608, Taunton Deane
+            {"local_authority_ons_district": "-1", "local_authority_district": "608"},
         ],
     )
     importer.import_collisions(engine, stats19=[path])
@@ -176,14 +178,23 @@ def test_merged_councils_join_old_and_new_codes_and_highway_is_never_the_distric
         ("E06000063", "E06000063"),
         ("E07000026", "E06000063"),
         ("E07000111", "E07000111"),
+        ("E07000190", "E06000066"),  # Taunton Deane, now Somerset
     ]
 
 
 def test_successors_name_codes_from_the_dft_guide_and_current_districts():
+    from scripts.stats19_district_codes import codes
+
     known = Districts()
     assert all(new in known for new in SUCCESSORS.values())
     assert not any(old in known for old in SUCCESSORS)
     assert known.get("S12000046").name == "Glasgow City"
+    # every code STATS19 has used (DfT's 2024 data guide) is a district today or has a
+    # successor, but Cheshire's: the county split in two in 2009
+    guide = {code for code, _ in codes("local_authority_ons_district")} - {"-1"}
+    former = guide - set(known.codes())
+    assert former - set(SUCCESSORS) == {"E10000004"}
+    assert set(SUCCESSORS) - guide == {"E07000246"}  # Somerset West and Taunton, 2019-2023
 
 
 def test_a_national_file_with_a_short_year_is_warned_about(tmp_path):
