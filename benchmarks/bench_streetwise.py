@@ -38,6 +38,7 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -141,6 +142,11 @@ def _read_only(path: Path) -> int:
 
 def imports(path: Path, urls: dict[str, str]) -> list[list]:
     rows = []
+    # a fresh SQLite file each run: an import into an old one reuses the pages the old
+    # table left free, and its time and size depend on the runs before
+    sqlite_file = Path(urls["SQLite"].removeprefix("sqlite:///"))
+    for leftover in (sqlite_file, *(Path(f"{sqlite_file}{x}") for x in ("-wal", "-shm"))):
+        leftover.unlink(missing_ok=True)
     base_s, n, base_rss = in_child(lambda: _read_only(path))
     rows.append(["csv.reader over the file, keeping nothing", f"{base_s:.1f}", f"{base_rss:.0f}",
                  "1.00x"])  # fmt: skip
@@ -360,8 +366,14 @@ def table_sizes(urls: dict[str, str]) -> None:
     import sqlalchemy as sa
 
     path = Path(urls["SQLite"].removeprefix("sqlite:///"))
-    print(f"  SQLite file: {path.stat().st_size / 1e6:,.0f} MB "
-          f"({path.stat().st_size / ROWS:,.0f} B per collision, with its indexes)")  # fmt: skip
+    with sqlite3.connect(path) as db:
+        pages, free, size = (
+            db.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_count", "freelist_count", "page_size")
+        )
+    used = (pages - free) * size
+    print(f"  SQLite file: {path.stat().st_size / 1e6:,.0f} MB, of which in use "
+          f"{used / 1e6:,.0f} MB ({used / ROWS:,.0f} B per collision, with its indexes)")  # fmt: skip
     if "PostgreSQL" in urls:
         engine = sa.create_engine(urls["PostgreSQL"])
         with engine.connect() as conn:
