@@ -152,8 +152,8 @@ def _collector_paused() -> Iterator[None]:
 
     Each row makes a few short-lived objects without cycles, which reference
     counting frees; but the collector, woken every few hundred allocations,
-    walks every live object each time: a fifth of a million-row import
-    (9.5 s against 7.7 s on this project's machine). It runs once at the end.
+    walks the live objects each time, a large share of a bulk import's time.
+    It runs once at the end.
     """
     was_enabled = gc.isenabled()
     gc.disable()

@@ -7,10 +7,9 @@ in the database, with a spatial index made at import time:
 * SQLite: a covering B-tree index on a grid cell of about 1 km (the latitude
   and longitude in hundredths of a degree) and the columns a page reads,
   asked for the cells of the circle's bounding box, one range per row of
-  cells. An R*Tree did the same job, but building it took 8.6 s per million
-  collisions against 1.1 s for this index, and answered a 1 km query in
-  0.09 ms against 0.035 ms (1 million collisions, measured on this project's
-  machine);
+  cells. An R*Tree did the same job, but was slower to build and to ask:
+  ``make bench BENCH=streetwise`` builds both on the imported table and
+  compares them (docs/streetwise.md gives the recorded run);
 * PostgreSQL with PostGIS: a ``geography(Point, 4326)`` column with a GiST
   index, asked with ``ST_DWithin`` (1% wider than the radius, so that its
   ellipsoidal distances never drop a point the spherical ones keep).

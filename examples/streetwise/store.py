@@ -101,10 +101,9 @@ def settled(kept: T) -> T:
 
     What a worker loads once (boundaries, the crime snapshot, hospitals) lives
     as long as the worker (the data, until the next import), yet each full
-    collection walked all of it, inside some request: the area page's p99 was
-    55 ms against a p50 of 7 ms, and 14 ms with the loaded objects frozen
-    (1 million collisions, in-process). Frozen objects are still freed when
-    nothing refers to them.
+    collection walked all of it, inside whichever request set it off: those
+    requests were the slowest. Frozen objects are still freed when nothing
+    refers to them.
     """
     gc.collect()
     gc.freeze()
