@@ -23,7 +23,7 @@ from flask import Flask
 
 from . import crime as crime_mod
 from . import region, state, store
-from .districts import District
+from .districts import District, Districts
 from .upstream import Location, UpstreamFailed
 
 RADII = (500, 1000, 2000)
@@ -409,18 +409,26 @@ def report(app: Flask, where: Location, radius_m: int, with_map: bool = True) ->
             1,
             name,
         ),
-        "hospitals_list": hospital_list_info(data),
+        "hospitals_list": hospital_list_info(data, districts, district),
         "collisions": collisions(app, data, lat, lon, radius_m, district, with_map),
         "crime": crime(app, lat, lon, radius_m, district, with_map),
         "_outline": district.outline() if district and with_map else None,
     }
 
 
-def hospital_list_info(data: store.Loaded) -> dict[str, Any]:
-    """Which hospital list is loaded (the bundled one is NHS Choices' January 2018 list)."""
+def hospital_list_info(
+    data: store.Loaded, districts: Districts, district: District | None
+) -> dict[str, Any]:
+    """Which hospital list is loaded (the bundled one is NHS Choices' January 2018 list),
+    and, in Wales or Scotland, how many of its sites are in that country: the NHS
+    website's list holds few there, so the nearest hospital may be missing from it."""
     meta = data.meta.get("hospitals") or {}
     detail = json.loads(meta.get("detail") or "{}")
-    return {"rows": meta.get("rows"), "as_of": detail.get("as_of")}
+    out: dict[str, Any] = {"rows": meta.get("rows"), "as_of": detail.get("as_of")}
+    if district is not None and district.code[:1] in ("W", "S") and data.hospital_rows:
+        sites, nhs = store.country_hospitals(data, districts, district.code[:1])
+        out["in_country"] = {"country": district.country, "sites": sites, "nhs_sites": nhs}
+    return out
 
 
 def public(report_: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from civickit.geo import PointIndex
 
 from . import spatial
-from .districts import District
+from .districts import District, Districts
 from .models import Collision, DataMeta, Hospital
 
 T = TypeVar("T")
@@ -223,6 +223,30 @@ def district_hospitals(data: Loaded, district: District) -> int:
         )
         data.district_totals[key] = found
     return int(found)
+
+
+def country_hospitals(data: Loaded, districts: Districts, prefix: str) -> tuple[int, int]:
+    """Hospital sites, and NHS ones among them, inside the districts whose codes start
+    with ``prefix`` (``W``: Wales, ``S``: Scotland)."""
+    key = ("hospitals-in", prefix)
+    found = data.district_totals.get(key)
+    if found is None:
+        nhs: dict[tuple[float, float], bool] = {}
+        for h in data.hospital_rows:
+            place = (round(h["latitude"], 5), round(h["longitude"], 5))
+            nhs[place] = nhs.get(place, False) or (h.get("sector") or "").startswith("NHS")
+        places = sorted(nhs)
+        lats = np.array([p[0] for p in places], dtype=float)
+        lons = np.array([p[1] for p in places], dtype=float)
+        inside = np.zeros(len(places), dtype=bool)
+        for code in districts.codes():
+            district = districts.get(code)
+            if code.startswith(prefix) and district is not None and len(places):
+                inside |= district.contains(lats, lons)
+        is_nhs = np.array([nhs[p] for p in places], dtype=bool)
+        found = (int(inside.sum()), int((inside & is_nhs).sum()))
+        data.district_totals[key] = found
+    return found
 
 
 def collisions_within(

@@ -143,6 +143,19 @@ def test_a_district_the_loaded_files_do_not_cover_is_not_said_to_have_none(tmp_p
     assert 'id="collisions-not-loaded"' not in client.get("/area/LS1 3EX").get_data(as_text=True)
 
 
+def test_a_welsh_page_says_the_nhs_list_lacks_nhs_wales_hospitals(tmp_path):
+    """The 2018 list holds independent hospitals in Wales and no NHS Wales one: a Cardiff
+    resident is told the nearest hospital may be missing from it."""
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}", POSTCODES_ONLINE=False)
+    importer.import_sample(streetwise_engine(app))
+    client = app.test_client()
+    wales = client.get("/api/area/CF24 4NP").get_json()["hospitals_list"]["in_country"]
+    assert wales["country"] == "Wales" and wales["sites"] > 0 and wales["nhs_sites"] == 0
+    html = client.get("/area/CF24 4NP").get_data(as_text=True)
+    assert 'id="hospital-list-country"' in html and "NHS Wales are not in it" in html
+    assert "in_country" not in client.get("/api/area/LS1 3EX").get_json()["hospitals_list"]
+
+
 # -- STATS19 ---------------------------------------------------------------------------
 
 
