@@ -11,7 +11,7 @@ from flask import Flask
 import civickit
 from examples.common.db import stale_tables
 
-from . import importer, state
+from . import importer, spatial, state
 from .models import Base, DataMeta, create_all
 
 SAMPLE_POSTCODES = Path(civickit.__file__).parent / "data" / "postcodes_sample.db"
@@ -45,6 +45,10 @@ def prepare(app: Flask) -> None:
     create_all(engine)
     with engine.connect() as conn:
         loaded = conn.execute(sa.select(sa.func.count()).select_from(DataMeta)).scalar()
+    if loaded and spatial.backend(engine) != "memory" and not spatial.has_index(engine):
+        # loaded by a version with another spatial index: load the sample again to build it
+        print("streetwise: the demo database has no spatial index of this version; reloading")
+        loaded = 0
     if not loaded:
         for report in importer.import_sample(engine):
             print(f"streetwise: loaded {report.rows:,} {report.source} (bundled sample)")

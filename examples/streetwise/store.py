@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from .districts import District, Districts
 from .models import Collision, DataMeta, Hospital
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 SEVERITIES = ("fatal", "serious", "slight")
 _SEVERITY_CODE = {name: i for i, name in enumerate(SEVERITIES)}
 
@@ -115,6 +117,12 @@ def build(engine: sa.Engine, version: tuple[Any, ...] | None = None, index: str 
     version = data_version(engine) if version is None else version
     kind = spatial.backend(engine) if index == "auto" else "memory"
     if kind != "memory" and not spatial.has_index(engine):
+        if any(v[0] == "collisions" for v in version):  # loaded by an older version
+            log.warning(
+                "streetwise: the collisions have no %s index yet, so each worker loads them "
+                "all into memory; run `flask --app examples.streetwise sw import` again",
+                kind,
+            )
         kind = "memory"
     with engine.connect() as conn:
         query = sa.select(

@@ -239,3 +239,36 @@ def test_the_demo_rebuilds_a_database_made_by_an_older_streetwise(tmp_path, monk
     page = app.test_client().get("/area/LS1%203EX")
     assert page.status_code == 200
     assert "Leeds General Infirmary" in page.get_data(as_text=True)
+
+
+def test_the_demo_rebuilds_the_spatial_index_of_a_database_made_before_it(tmp_path, caplog):
+    """A demo database loaded by the version with the R*Tree has no grid index: the app
+    warns and falls back to memory, and the demo loads the sample again to build it."""
+    from examples.streetwise import demo, spatial
+    from tests.examples.helpers import make_streetwise_app, streetwise_engine
+
+    app = make_streetwise_app(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    engine = streetwise_engine(app)
+    importer.import_sample(engine)
+    with engine.begin() as conn:  # as the R*Tree version left it
+        name = conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'ix_sw_collisions_cell%'"
+        ).scalar()
+        conn.exec_driver_sql(f"DROP INDEX {name}")
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE sw_collisions_rtree USING rtree(id, s, n, w, e)")
+    assert not spatial.has_index(engine)
+    from examples.streetwise import state
+
+    with caplog.at_level("WARNING"):
+        assert state.get_data(app).spatial == "memory"
+    assert "run `flask --app examples.streetwise sw import` again" in caplog.text
+    demo.prepare(app)
+    assert spatial.has_index(engine)
+    with engine.connect() as conn:
+        assert (
+            conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sw_collisions_rtree'"
+            ).first()
+            is None
+        )
+    assert state.get_data(app).spatial == "grid"
