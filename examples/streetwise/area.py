@@ -284,12 +284,8 @@ def crime(
     counted = [m for m in months if m in figures.baseline]
     complete = bool(months) and len(counted) == len(months)
     base_km2 = figures.baseline_area_km2 if complete else None
-    per_category: dict[str, int] = {}
-    per_month = dict.fromkeys(months, 0)
-    for c, _ in figures.crimes:
-        per_category[c.category] = per_category.get(c.category, 0) + 1
-        if c.month in per_month:
-            per_month[c.month] += 1
+    per_category, counted_months = figures.counts()
+    per_month = {m: counted_months.get(m, 0) for m in months}
     area_category: dict[str, int] = {}
     for m in counted:
         for cat, n in figures.baseline[m].items():

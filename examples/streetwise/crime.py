@@ -27,17 +27,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from flask import Flask
 
 from civickit.errors import APIError
-from civickit.geo import PointIndex, distance_m
 from civickit.police import Crime, PoliceUK
 from examples.common import MemoryCache
 
 from . import region, state
 from .districts import District
 from .models import CrimeBaseline, CrimeBaselineMonth
+from .spatial import haversine_m
 from .upstream import UpstreamFailed, explain
 
 MONTHS_SHOWN = 12
@@ -76,6 +77,19 @@ class CrimeFigures:
     baseline_area_km2: float | None = None
     note: str | None = None
     baseline_source: str | None = None
+    #: (per category, per month) of ``crimes``, where the source counted them already
+    tallies: tuple[dict[str, int], dict[str, int]] | None = None
+
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """How many of ``crimes`` fall in each category and each month."""
+        if self.tallies is not None:
+            return self.tallies
+        per_category: dict[str, int] = {}
+        per_month: dict[str, int] = {}
+        for crime, _ in self.crimes:
+            per_category[crime.category] = per_category.get(crime.category, 0) + 1
+            per_month[crime.month] = per_month.get(crime.month, 0) + 1
+        return per_category, per_month
 
 
 # -- the snapshot ----------------------------------------------------------------------
@@ -83,9 +97,17 @@ class CrimeFigures:
 
 @dataclass
 class Snapshot:
-    months: list[str]
-    index: PointIndex[Crime]
+    """The recording, with its newest twelve months' located crimes as arrays: a radius
+    query measures them all at once (numpy), instead of one crime at a time."""
+
+    months: list[str]  # newest first
     baselines: dict[str, dict[str, dict[str, int]]]  # district -> month -> category -> n
+    crimes: list[Crime]  # located, in the newest twelve months
+    lats: np.ndarray
+    lons: np.ndarray
+    categories: list[str]
+    category: np.ndarray  # each crime's index in ``categories``
+    month: np.ndarray  # each crime's index in ``months``
 
 
 LEEDS = "E08000035"
@@ -112,10 +134,21 @@ def load_snapshot(path: Path) -> Snapshot:
     if "leeds_baseline" in data:  # the older recording: Leeds only
         leeds = data["leeds_baseline"].get("months") or {}
         baselines.setdefault(LEEDS, {m: dict(c) for m, c in leeds.items()})
+    shown = {m: i for i, m in enumerate(months[:MONTHS_SHOWN])}
+    kept = [
+        c for c in crimes if c.month in shown and c.latitude is not None and c.longitude is not None
+    ]
+    categories = sorted({c.category for c in kept})
+    code = {name: i for i, name in enumerate(categories)}
     return Snapshot(
         months=months,
-        index=PointIndex(crimes, lat="latitude", lon="longitude"),
         baselines=baselines,
+        crimes=kept,
+        lats=np.array([c.latitude for c in kept], dtype=np.float64),
+        lons=np.array([c.longitude for c in kept], dtype=np.float64),
+        categories=categories,
+        category=np.array([code[c.category] for c in kept], dtype=np.int64),
+        month=np.array([shown[c.month] for c in kept], dtype=np.int64),
     )
 
 
@@ -125,8 +158,16 @@ def from_snapshot(
     """Crime within ``radius_m`` of a point in the bundled snapshot's newest twelve months."""
     snap = state.get_snapshot(app)
     months = snap.months[:MONTHS_SHOWN]
-    wanted = set(months)
-    crimes = [(c, d) for c, d in snap.index.within(lat, lon, radius_m) if c.month in wanted]
+    distance = haversine_m(lat, lon, snap.lats, snap.lons)
+    inside = np.flatnonzero(distance <= radius_m)
+    inside = inside[np.argsort(distance[inside], kind="stable")]
+    crimes = [(snap.crimes[i], float(distance[i])) for i in inside.tolist()]
+    per_category = np.bincount(snap.category[inside], minlength=len(snap.categories))
+    per_month = np.bincount(snap.month[inside], minlength=len(months))
+    tallies = (
+        {snap.categories[i]: int(n) for i, n in enumerate(per_category.tolist()) if n},
+        {months[i]: int(n) for i, n in enumerate(per_month.tolist()) if n},
+    )
     baseline = snap.baselines.get(district.code, {}) if district else {}
     note = None
     if district is not None and district.code not in snap.baselines:
@@ -147,6 +188,7 @@ def from_snapshot(
         baseline_area_km2=district.land_km2 if district else None,
         note=note,
         baseline_source=SNAPSHOT_BASELINE_SOURCE if baseline else None,
+        tallies=tallies,
     )
 
 
@@ -179,15 +221,21 @@ def live(
         raise
     except (APIError, KeyError, TypeError, ValueError) as exc:
         raise explain(POLICE, exc) from exc
-    crimes = []
-    for month_crimes in per_month.values():
-        for crime in month_crimes:
-            if crime.latitude is None or crime.longitude is None:
-                continue
-            d = distance_m(lat, lon, crime.latitude, crime.longitude)
-            if d <= radius_m:
-                crimes.append((crime, d))
-    crimes.sort(key=lambda pair: pair[1])
+    located = [
+        c
+        for month_crimes in per_month.values()
+        for c in month_crimes
+        if c.latitude is not None and c.longitude is not None
+    ]
+    distance = haversine_m(
+        lat,
+        lon,
+        np.array([c.latitude for c in located], dtype=np.float64),
+        np.array([c.longitude for c in located], dtype=np.float64),
+    )
+    inside = np.flatnonzero(distance <= radius_m)
+    inside = inside[np.argsort(distance[inside], kind="stable")]
+    crimes = [(located[i], float(distance[i])) for i in inside.tolist()]
     baseline = stored_baseline(state.get_engine(app), district.code, months) if district else {}
     return CrimeFigures(
         "live",
