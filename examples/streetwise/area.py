@@ -140,7 +140,7 @@ def hospitals(data: store.Loaded, lat: float, lon: float) -> list[dict[str, Any]
     shown: list[dict[str, Any]] = []
     by_place: dict[tuple[float, float], dict[str, Any]] = {}
     for h, d in data.hospitals.nearest(lat, lon, k=HOSPITALS_SHOWN * 3):
-        place = (round(h["latitude"], 5), round(h["longitude"], 5))
+        place = store.site(h)
         if place in by_place:
             by_place[place]["also_listed_as"].append(h["code"])
             continue

@@ -38,7 +38,7 @@ from examples.common import MemoryCache
 from . import region, state
 from .districts import District
 from .models import CrimeBaseline, CrimeBaselineMonth
-from .spatial import haversine_m
+from .spatial import nearest_first
 from .upstream import UpstreamFailed, explain
 
 MONTHS_SHOWN = 12
@@ -158,10 +158,8 @@ def from_snapshot(
     """Crime within ``radius_m`` of a point in the bundled snapshot's newest twelve months."""
     snap = state.get_snapshot(app)
     months = snap.months[:MONTHS_SHOWN]
-    distance = haversine_m(lat, lon, snap.lats, snap.lons)
-    inside = np.flatnonzero(distance <= radius_m)
-    inside = inside[np.argsort(distance[inside], kind="stable")]
-    crimes = [(snap.crimes[i], float(distance[i])) for i in inside.tolist()]
+    inside, distance = nearest_first(lat, lon, radius_m, snap.lats, snap.lons)
+    crimes = [(snap.crimes[i], d) for i, d in zip(inside.tolist(), distance.tolist(), strict=True)]
     per_category = np.bincount(snap.category[inside], minlength=len(snap.categories))
     per_month = np.bincount(snap.month[inside], minlength=len(months))
     tallies = (
@@ -227,15 +225,14 @@ def live(
         for c in month_crimes
         if c.latitude is not None and c.longitude is not None
     ]
-    distance = haversine_m(
+    inside, distance = nearest_first(
         lat,
         lon,
+        radius_m,
         np.array([c.latitude for c in located], dtype=np.float64),
         np.array([c.longitude for c in located], dtype=np.float64),
     )
-    inside = np.flatnonzero(distance <= radius_m)
-    inside = inside[np.argsort(distance[inside], kind="stable")]
-    crimes = [(located[i], float(distance[i])) for i in inside.tolist()]
+    crimes = [(located[i], d) for i, d in zip(inside.tolist(), distance.tolist(), strict=True)]
     baseline = stored_baseline(state.get_engine(app), district.code, months) if district else {}
     return CrimeFigures(
         "live",

@@ -43,11 +43,11 @@ AREA_SOURCE = "ONS Standard Area Measurements (December 2023), land area"
 #: (2024, field ``local_authority_ons_district``; all but Somerset West and Taunton,
 #: 2019-2023, and DfT's own EHEATHROW); the new ones are the December 2024 districts.
 #: Tests check both lists, and that every former code in the guide is here but
-#: Cheshire's (E10000004, the county split between two councils in 2009). From the reorganisations of 2009 (Cornwall,
-#: Durham, Bedfordshire, Northumberland's and Gateshead's recoding), 2014
-#: (Hertfordshire boundary changes), 2018-19 (Scottish recoding; Dorset; Suffolk;
-#: Somerset West and Taunton), 2020 (Buckinghamshire), 2021 (Northamptonshire) and
-#: 2023 (Cumbria, North Yorkshire, Somerset).
+#: Cheshire's (E10000004, the county split between two councils in 2009). From the
+#: reorganisations of 2009 (Cornwall, Durham, Bedfordshire, Northumberland's and
+#: Gateshead's recoding), 2014 (Hertfordshire boundary changes), 2018-19 (Scottish
+#: recoding; Dorset; Suffolk; Somerset West and Taunton), 2020 (Buckinghamshire),
+#: 2021 (Northamptonshire) and 2023 (Cumbria, North Yorkshire, Somerset).
 SUCCESSORS: dict[str, str] = {
     # DfT's code for London Airport (Heathrow), which lies in the borough of Hillingdon
     "EHEATHROW": "E09000017",

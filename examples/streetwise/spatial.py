@@ -219,8 +219,16 @@ def _nearest(lat: float, lon: float, radius_m: float, rows: Sequence[Any]) -> Fo
     sev = np.fromiter((SEVERITY_CODE.get(row[2], 2) for row in rows), dtype=np.int8, count=n)
     year = np.fromiter((row[3] or 0 for row in rows), dtype=np.int16, count=n)
     cas = np.fromiter((row[4] or 0 for row in rows), dtype=np.int32, count=n)
-    dist = haversine_m(lat, lon, lats, lons)
-    keep = dist <= radius_m
-    order = np.argsort(dist[keep], kind="stable")
-    found = Found(lats[keep], lons[keep], sev[keep], year[keep], cas[keep], dist[keep])
-    return found.take(order)
+    order, distance = nearest_first(lat, lon, radius_m, lats, lons)
+    return Found(lats[order], lons[order], sev[order], year[order], cas[order], distance)
+
+
+def nearest_first(
+    lat: float, lon: float, radius_m: float, lats: np.ndarray, lons: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the points within ``radius_m`` (haversine), nearest first (ties in
+    their given order), and their distances in metres."""
+    distance = haversine_m(lat, lon, lats, lons)
+    inside = np.flatnonzero(distance <= radius_m)
+    inside = inside[np.argsort(distance[inside], kind="stable")]
+    return inside, distance[inside]

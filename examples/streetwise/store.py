@@ -61,9 +61,14 @@ class Loaded:
         return any(m["is_sample"] for m in self.meta.values())
 
 
+def site(hospital: dict[str, Any]) -> tuple[float, float]:
+    """Where a hospital row is, to about a metre: rows at one site share it."""
+    return (round(hospital["latitude"], 5), round(hospital["longitude"], 5))
+
+
 def distinct_places(hospitals: Iterable[dict[str, Any]]) -> set[tuple[float, float]]:
     """Sites, not rows: Hospital.csv lists some sites twice under different codes."""
-    return {(round(h["latitude"], 5), round(h["longitude"], 5)) for h in hospitals}
+    return {site(h) for h in hospitals}
 
 
 #: asked at every request: plain SQL, without building and compiling a statement each time
@@ -213,23 +218,34 @@ def district_collisions(engine: sa.Engine, data: Loaded, code: str) -> dict[str,
     return found
 
 
+def hospital_sites(data: Loaded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latitudes, longitudes and "any NHS row here" of each hospital site (see
+    :func:`distinct_places`), worked out once per data version."""
+    key = ("hospital-sites", "")
+    found = data.district_totals.get(key)
+    if found is None:
+        nhs: dict[tuple[float, float], bool] = {}
+        for h in data.hospital_rows:
+            place = site(h)
+            nhs[place] = nhs.get(place, False) or (h.get("sector") or "").startswith("NHS")
+        places = sorted(nhs)
+        found = data.district_totals[key] = (
+            np.array([p[0] for p in places], dtype=float),
+            np.array([p[1] for p in places], dtype=float),
+            np.array([nhs[p] for p in places], dtype=bool),
+        )
+    return found
+
+
 def district_hospitals(data: Loaded, district: District) -> int:
     """Hospital sites inside the district's boundary."""
     key = ("hospitals", district.code)
     found = data.district_totals.get(key)
     if found is None:
-        places = sorted(distinct_places(data.hospital_rows))
-        found = (
-            int(
-                district.contains(
-                    np.array([p[0] for p in places], dtype=float),
-                    np.array([p[1] for p in places], dtype=float),
-                ).sum()
-            )
-            if places
-            else 0
+        lats, lons, _ = hospital_sites(data)
+        found = data.district_totals[key] = (
+            int(district.contains(lats, lons).sum()) if len(lats) else 0
         )
-        data.district_totals[key] = found
     return int(found)
 
 
@@ -239,19 +255,12 @@ def country_hospitals(data: Loaded, districts: Districts, prefix: str) -> tuple[
     key = ("hospitals-in", prefix)
     found = data.district_totals.get(key)
     if found is None:
-        nhs: dict[tuple[float, float], bool] = {}
-        for h in data.hospital_rows:
-            place = (round(h["latitude"], 5), round(h["longitude"], 5))
-            nhs[place] = nhs.get(place, False) or (h.get("sector") or "").startswith("NHS")
-        places = sorted(nhs)
-        lats = np.array([p[0] for p in places], dtype=float)
-        lons = np.array([p[1] for p in places], dtype=float)
-        inside = np.zeros(len(places), dtype=bool)
+        lats, lons, is_nhs = hospital_sites(data)
+        inside = np.zeros(len(lats), dtype=bool)
         for code in districts.codes():
             district = districts.get(code)
-            if code.startswith(prefix) and district is not None and len(places):
+            if code.startswith(prefix) and district is not None and len(lats):
                 inside |= district.contains(lats, lons)
-        is_nhs = np.array([nhs[p] for p in places], dtype=bool)
         found = (int(inside.sum()), int((inside & is_nhs).sum()))
         data.district_totals[key] = found
     return found

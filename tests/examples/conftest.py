@@ -5,12 +5,16 @@ The factories behind them are in ``helpers.py``.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 
 import pytest
 
-from tests.examples.helpers import leeds_engine, load_leeds_sample, make_leeds_app
+from tests.examples.helpers import (
+    leeds_engine,
+    load_leeds_sample,
+    make_leeds_app,
+    throwaway_schema,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -19,20 +23,8 @@ def database_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'app.sqlite3'}"
         return
-    import sqlalchemy as sa
-
-    base = request.getfixturevalue("postgres_url")
-    schema = "ex_" + secrets.token_hex(4)
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        engine.dispose()
+    with throwaway_schema(request.getfixturevalue("postgres_url"), "ex_") as url:
+        yield url
 
 
 # -- leeds_bins ------------------------------------------------------------------------

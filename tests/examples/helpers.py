@@ -6,9 +6,11 @@ here (``from tests.examples.helpers import ...``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import secrets
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -283,3 +285,19 @@ def stats19_file(path: Path, rows: list[dict[str, str]]) -> Path:
         for i, change in enumerate(rows):
             writer.writerow({**template, "accident_index": f"T{i}", **change})
     return path
+
+
+@contextlib.contextmanager
+def throwaway_schema(base_url: str, prefix: str) -> Iterator[str]:
+    """A URL of ``base_url``'s PostgreSQL database that works in a new schema, dropped after."""
+    schema = prefix + secrets.token_hex(4)
+    engine = sa.create_engine(base_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()

@@ -7,14 +7,17 @@ and a worker using the database loads no collisions into memory.
 
 from __future__ import annotations
 
-import secrets
-
 import numpy as np
 import pytest
 import sqlalchemy as sa
 
 from examples.streetwise import importer, spatial, state
-from tests.examples.helpers import make_streetwise_app, stats19_file, streetwise_engine
+from tests.examples.helpers import (
+    make_streetwise_app,
+    stats19_file,
+    streetwise_engine,
+    throwaway_schema,
+)
 
 # LS1 3EX (Leeds General Infirmary), NW1 2BU (University College Hospital): real places
 # with real collisions around them in the bundled sample
@@ -34,16 +37,9 @@ def postgis_url(postgres_url):
             "PostGIS is not installed on this PostgreSQL server "
             f"(apt-get install postgresql-15-postgis-3; .ci/run does): {exc.orig}"
         )
-    schema = "gis_" + secrets.token_hex(4)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in postgres_url else "?"
-    try:
-        yield f"{postgres_url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        engine.dispose()
+    engine.dispose()
+    with throwaway_schema(postgres_url, "gis_") as url:
+        yield url
 
 
 def _answers(app):

@@ -38,22 +38,20 @@ def radius_arg() -> int:
 
 def count_area_request() -> None:
     """Count this area request against the caller's address (``AREA_LIMIT_IP``); 429 when over."""
-    if not spend_limit(current_app.config["AREA_LIMIT_IP"], "streetwise", "area", _address()):
-        raise ApiError(
-            429,
-            "too_many_requests",
-            "You have asked about a lot of places in a short time. "
-            "Wait a few minutes and try again.",
-        )
+    _spend("AREA_LIMIT_IP", "area", "asked about a lot of places")
 
 
 def _count_lookup() -> None:
-    if not spend_limit(current_app.config["LOOKUP_LIMIT_IP"], "streetwise", "lookup", _address()):
+    _spend("LOOKUP_LIMIT_IP", "lookup", "looked up a lot of postcodes")
+
+
+def _spend(setting: str, kind: str, what: str) -> None:
+    """One request against the caller's address under the limit ``setting``; 429 when over."""
+    if not spend_limit(current_app.config[setting], "streetwise", kind, _address()):
         raise ApiError(
             429,
             "too_many_requests",
-            "You have looked up a lot of postcodes in a short time. "
-            "Wait a few minutes and try again.",
+            f"You have {what} in a short time. Wait a few minutes and try again.",
         )
 
 
