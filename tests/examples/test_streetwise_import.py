@@ -272,3 +272,22 @@ def test_the_demo_rebuilds_the_spatial_index_of_a_database_made_before_it(tmp_pa
             is None
         )
     assert state.get_data(app).spatial == "grid"
+
+
+def test_an_import_gives_the_cycle_collector_back_whatever_happens(app, tmp_path):
+    """The bulk load pauses Python's cycle collector: after it, ok or failed, the collector
+    is on again (and stays off only where the caller had turned it off)."""
+    import gc
+
+    engine = streetwise_engine(app)
+    importer.import_sample(engine)
+    assert gc.isenabled()
+    with pytest.raises(ImportFailed):
+        importer.import_collisions(engine, leeds_rtc=[_bad_leeds_rtc(tmp_path)], max_skipped=0)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        importer.import_sample(engine)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
