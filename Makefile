@@ -13,11 +13,13 @@ BENCH_STAMP := $(VENV)/.civickit-bench
 ASSETS := node_modules/.civickit-installed
 PYTEST_ARGS ?=
 
-.PHONY: help prereqs install install-dev assets demo test bench docs docs-serve lint format dist clean
+.PHONY: help prereqs install install-dev assets demo test test-dates screenshots bench docs docs-serve lint format dist clean
 
 help:
 	@echo "make demo    set up, then run leeds_bins (http://127.0.0.1:8001) and streetwise (http://127.0.0.1:8002)"
 	@echo "make test    set up, then run the whole test suite"
+	@echo "make test-dates  the whole suite again under libfaketime at each date in scripts/date-sweep"
+	@echo "make screenshots  retake the phone-width pictures in docs/img (Chromium)"
 	@echo "make bench   run the benchmarks in benchmarks/ (figures + ratio to a peer)"
 	@echo "make docs    build the documentation site into site/"
 	@echo "make lint    ruff (check and format), mypy (strict on civickit/) and the import-layer contract (lint-imports)"
@@ -65,6 +67,13 @@ demo: install assets
 # the docs-site test builds the site, so tests take the docs tools too
 test: install-dev assets
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The pictures in docs/img: the browser tests take them on the clock they set, and
+# copy them there only when this target asks (a plain `make test` writes no tracked file).
+screenshots: install-dev assets
+	CIVICKIT_DOCS_IMG=$(CURDIR)/docs/img $(BIN)/python -m pytest -q \
+	  "tests/examples/test_leeds_bins_browser.py::test_resident_journey_with_axe_and_screenshots" \
+	  "tests/examples/test_streetwise_browser.py::test_phone_width_screenshot"
 
 bench: $(BENCH_STAMP) assets
 	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (Debian) for the HTTP benchmarks"; \

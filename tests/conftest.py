@@ -12,7 +12,6 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STREETWISE_DATA = Path(__file__).parent.parent / "examples" / "streetwise" / "data"
-ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -58,10 +57,29 @@ def streetwise_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def artifacts() -> Path:
-    """Where tests save screenshots and reports for humans to look at."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    return ARTIFACTS
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where tests save screenshots and reports for humans to look at.
+
+    A temporary folder (the suite writes nothing into the tree), or the folder
+    named by ``CIVICKIT_TEST_ARTIFACTS``.
+    """
+    chosen = os.environ.get("CIVICKIT_TEST_ARTIFACTS")
+    if not chosen:
+        return tmp_path_factory.mktemp("artifacts")
+    folder = Path(chosen)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def docs_img() -> Path | None:
+    """The docs' screenshot folder when ``make screenshots`` asks for it, else None.
+
+    Only that target sets ``CIVICKIT_DOCS_IMG``; a plain test run leaves the
+    tracked pictures in docs/img alone.
+    """
+    chosen = os.environ.get("CIVICKIT_DOCS_IMG")
+    return Path(chosen) if chosen else None
 
 
 @pytest.fixture

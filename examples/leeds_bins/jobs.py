@@ -2,15 +2,15 @@
 
 APScheduler keeps jobs in the database by reference, so these are plain
 module functions with no arguments. They run against the app the ``bins
-scheduler`` command built (or a fresh ``create_app()``), and take ``now`` so
-tests can drive them on a fake clock.
+scheduler`` command built (or a fresh ``create_app()``) and read the time from
+the one clock, the system's, as the scheduler's triggers do: tests set that
+clock (time-machine) and call these very functions, never a variant of them.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
@@ -45,16 +45,15 @@ def _current() -> Flask:
     return _app
 
 
-def plan_job(now: datetime | None = None) -> int:
+def plan_job() -> int:
     """Plan tomorrow's reminders (idempotent; does nothing outside the evening window)."""
-    app = _current()
-    return sending.plan(app, now or utcnow())
+    return sending.plan(_current(), utcnow())
 
 
-def dispatch_job(now: datetime | None = None) -> dict[str, int]:
+def dispatch_job() -> dict[str, int]:
     """Send whatever is due; also plans, so a late start still reminds people tonight."""
     app = _current()
-    now = now or utcnow()
+    now = utcnow()
     sending.plan(app, now)
     report = sending.dispatch(app, now, should_stop=stopping.is_set)
     if report.claimed:
@@ -62,20 +61,20 @@ def dispatch_job(now: datetime | None = None) -> dict[str, int]:
     return report.to_dict()
 
 
-def retention_job(now: datetime | None = None) -> dict[str, int]:
+def retention_job() -> dict[str, int]:
     """Forget the phone numbers and texts kept long enough (see retention.py)."""
-    forgotten = retention.forget_old_numbers(_current(), now or utcnow())
+    forgotten = retention.forget_old_numbers(_current(), utcnow())
     if any(forgotten.values()):
         log.info("retention: deleted %s", forgotten)
     return forgotten
 
 
-def refresh_job(now: datetime | None = None) -> str:
+def refresh_job() -> str:
     """Daily data refresh: the portal for real data; a re-projection for the sample."""
     app = _current()
     engine = state.get_engine(app)
     meta = importer.current_meta(engine)
-    day = today(now)
+    day = today()
     try:
         if meta is None or meta["is_sample"]:
             if not sample_projection.needs_refresh(engine, day):
@@ -93,7 +92,6 @@ def refresh_job(now: datetime | None = None) -> str:
     return report.message
 
 
-def beat_job(now: datetime | None = None) -> None:
+def beat_job() -> None:
     """Tell /readyz the scheduler is alive."""
-    app = _current()
-    heartbeat(app.config["DATABASE_URL"], HEARTBEAT, now=now)
+    heartbeat(_current().config["DATABASE_URL"], HEARTBEAT)

@@ -7,18 +7,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
 from civickit.datasets.bins import format_address
 
-from . import models, words
+from . import models
 from .state import get_engine
 from .words import ORDER, natural_key
-
-
-def today() -> date:
-    """Today in Leeds; ``TODAY`` in the config pins it (tests, screenshots)."""
-    return current_app.config.get("TODAY") or words.today()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.examples.helpers import (
+    LEEDS_NOW,
     leeds_engine,
     load_leeds_sample,
     make_leeds_app,
@@ -31,6 +32,17 @@ def database_url(request, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
+def leeds_clock(time_machine):
+    """The one clock, set to noon on Thursday 3 December 2026 in Leeds and ticking.
+
+    The app, its jobs and the scheduler's triggers all read it; a test moves it with
+    ``leeds_clock.move_to(when, tick=False)``.
+    """
+    time_machine.move_to(LEEDS_NOW, tick=True)
+    return time_machine
+
+
+@pytest.fixture
 def leeds_sender():
     """Texts kept in memory: ``leeds_sender.last_code_for(number)`` reads a code."""
     from civickit.sms import MemorySender
@@ -39,8 +51,8 @@ def leeds_sender():
 
 
 @pytest.fixture
-def leeds_app(tmp_path, leeds_sender):
-    """leeds_bins on SQLite with the bundled sample projected to LEEDS_TODAY."""
+def leeds_app(leeds_clock, tmp_path, leeds_sender):
+    """leeds_bins on SQLite with the bundled sample projected to the clock's today."""
     app = make_leeds_app(f"sqlite:///{tmp_path / 'leeds_bins.sqlite3'}", tmp_path, leeds_sender)
     load_leeds_sample(app)
     yield app
@@ -48,7 +60,7 @@ def leeds_app(tmp_path, leeds_sender):
 
 
 @pytest.fixture
-def leeds_any_app(database_url, tmp_path, leeds_sender):
+def leeds_any_app(leeds_clock, database_url, tmp_path, leeds_sender):
     """leeds_bins with the sample loaded, on SQLite and (when reachable) PostgreSQL."""
     app = make_leeds_app(database_url, tmp_path, leeds_sender)
     load_leeds_sample(app)

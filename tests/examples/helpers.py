@@ -11,17 +11,20 @@ import math
 import re
 import secrets
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-# A Thursday: "tomorrow" is Friday 4 December 2026, and Christmas Day (a Friday
-# bank holiday) falls within the next 8 weeks.
-LEEDS_TODAY = date(2026, 12, 3)
+# Where the leeds_bins tests set the clock (the ``leeds_clock`` fixture): noon on a
+# Thursday, so "tomorrow" is Friday 4 December 2026, and Christmas Day (a Friday bank
+# holiday) falls within the next 8 weeks. tests/test_dates.py runs the same journeys
+# on other dates, to catch code that reads the real clock instead of this one.
+LEEDS_NOW = datetime(2026, 12, 3, 12, 0, tzinfo=ZoneInfo("Europe/London")).astimezone(UTC)
 
 #: The mean Earth radius the apps' distances use: along a meridian, ``R × Δlatitude``.
 R = 6_371_008.8
@@ -31,7 +34,7 @@ R = 6_371_008.8
 
 
 def make_leeds_app(database_url: str, tmp_path: Path, sender: Any, **config: Any) -> Flask:
-    """leeds_bins on ``database_url``, texting through ``sender``, with today pinned."""
+    """leeds_bins on ``database_url``, texting through ``sender``; its today is the clock's."""
     from examples.leeds_bins import create_app
 
     settings = {
@@ -39,7 +42,6 @@ def make_leeds_app(database_url: str, tmp_path: Path, sender: Any, **config: Any
         "SECRET_KEY": "test-secret",
         "DATABASE_URL": database_url,
         "SMS_SENDER": sender,
-        "TODAY": LEEDS_TODAY,
         "SAMPLE_DIR": str(tmp_path / "sample"),
         "DOWNLOAD_DIR": str(tmp_path / "downloads"),
         "TWILIO_AUTH_TOKEN": "test-auth-token",
@@ -50,11 +52,12 @@ def make_leeds_app(database_url: str, tmp_path: Path, sender: Any, **config: Any
     return create_app(settings)
 
 
-def load_leeds_sample(app: Flask, today: date = LEEDS_TODAY) -> Any:
-    """Import the bundled sample, its dates moved forward to ``today``."""
-    from examples.leeds_bins import sample_projection, state
+def load_leeds_sample(app: Flask, today: date | None = None) -> Any:
+    """Import the bundled sample, its dates moved forward to ``today`` (the clock's by default)."""
+    from examples.leeds_bins import sample_projection, state, words
 
-    report = sample_projection.load(state.get_engine(app), Path(app.config["SAMPLE_DIR"]), today)
+    day = today or words.today()
+    report = sample_projection.load(state.get_engine(app), Path(app.config["SAMPLE_DIR"]), day)
     state.forget_data_meta(app)
     return report
 

@@ -1,9 +1,11 @@
-"""Reminders end to end: the scheduler's real jobs and triggers, driven by a fake clock.
+"""Reminders end to end: the scheduler's real jobs and triggers, on the clock tests set.
 
 ``bins scheduler`` registers its jobs with :func:`examples.leeds_bins.cli.register_jobs`;
-here the same function registers them on a real (unstarted) APScheduler, and a
-fake clock fires each job when its real trigger says so, coalescing missed runs
-as APScheduler does. Texts land in a MemorySender.
+here the same function registers them on a real (unstarted) APScheduler. The one
+clock (time-machine's, which every ``datetime.now()`` reads, the triggers' included)
+is moved forward in steps, and each job runs, as the production scheduler would run
+it, when its real trigger says so, coalescing missed runs as APScheduler does. Texts
+land in a MemorySender.
 """
 
 from __future__ import annotations
@@ -30,13 +32,20 @@ ASH = "+447700900456"  # 1 Ash Road (622884): green Friday 4 December, brown Mon
 GONE = "+447700900789"  # 2 Ash Road: Twilio says this number opted out (21610)
 
 
-class FakeClock:
-    """Fire the scheduler's jobs at the times their real triggers give."""
+class SchedulerClock:
+    """Move the clock; fire the scheduler's jobs at the times their real triggers give.
 
-    def __init__(self, app, start: datetime) -> None:
+    The scheduler and its triggers are made with the clock already at ``start``, as
+    a process started then would make them; each job is called as APScheduler calls
+    it, with no arguments, and reads the time from the clock.
+    """
+
+    def __init__(self, app, clock, start: datetime) -> None:
         from civickit.reminders import make_scheduler
         from examples.leeds_bins import cli, jobs
 
+        clock.move_to(start, tick=False)
+        self.clock = clock
         self.scheduler = make_scheduler(app.config["DATABASE_URL"], blocking=False)
         self.jobs = cli.register_jobs(self.scheduler, app.config)
         self.now = start
@@ -47,6 +56,7 @@ class FakeClock:
     def advance(self, until: datetime, step: timedelta = timedelta(minutes=10)) -> None:
         while self.now < until:
             self.now = min(self.now + step, until)
+            self.clock.move_to(self.now, tick=False)
             for job in self.jobs:
                 due = self.next[job.id]
                 if due is None or due > self.now:
@@ -54,7 +64,7 @@ class FakeClock:
                 while due is not None and due <= self.now:  # coalesce missed runs into one
                     due = job.trigger.get_next_fire_time(due, self.now)
                 self.next[job.id] = due
-                job.func(now=self.now)
+                job.func()
                 self.runs[job.id] += 1
 
     def stop(self) -> None:
@@ -69,7 +79,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 @pytest.fixture
-def world(database_url, tmp_path, leeds_sender):
+def world(leeds_clock, database_url, tmp_path, leeds_sender):
     """An app with three confirmed subscribers, and a way to 'restart' it."""
     apps = []
 
@@ -97,11 +107,11 @@ def reminders(sender, number):
 
 
 def test_one_text_per_subscriber_per_evening_none_after_stop_none_twice_after_restart(
-    world, leeds_sender
+    world, leeds_sender, leeds_clock
 ):
     app, start = world
     leeds_sender.fail_for(GONE, SMSError(21610, True, "recipient opted out"))
-    clock = FakeClock(app, at(3, 12))
+    clock = SchedulerClock(app, leeds_clock, at(3, 12))
     try:
         clock.advance(at(3, 18, 50))
         assert leeds_sender.sent == []  # nothing before the reminder time
@@ -124,7 +134,7 @@ def test_one_text_per_subscriber_per_evening_none_after_stop_none_twice_after_re
 
     # restart: a new process (app, outbox, scheduler) carries on the same evening
     app = start()
-    clock = FakeClock(app, at(3, 19, 20))
+    clock = SchedulerClock(app, leeds_clock, at(3, 19, 20))
     try:
         clock.advance(at(4, 23, 0))
         assert len(reminders(leeds_sender, ABBEY)) == 1
@@ -140,9 +150,11 @@ def test_one_text_per_subscriber_per_evening_none_after_stop_none_twice_after_re
         clock.stop()
 
 
-def test_scheduler_down_at_reminder_time_catches_up_once_that_evening(world, leeds_sender):
+def test_scheduler_down_at_reminder_time_catches_up_once_that_evening(
+    world, leeds_sender, leeds_clock
+):
     app, _ = world
-    clock = FakeClock(app, at(3, 20, 30))  # came back up at 20:30
+    clock = SchedulerClock(app, leeds_clock, at(3, 20, 30))  # came back up at 20:30
     try:
         clock.advance(at(3, 21, 0))
         assert len(reminders(leeds_sender, ABBEY)) == 1
@@ -152,9 +164,9 @@ def test_scheduler_down_at_reminder_time_catches_up_once_that_evening(world, lee
         clock.stop()
 
 
-def test_no_reminder_late_at_night_or_on_the_day(world, leeds_sender):
+def test_no_reminder_late_at_night_or_on_the_day(world, leeds_sender, leeds_clock):
     app, _ = world
-    clock = FakeClock(app, at(3, 22, 0))  # down all evening; back at 22:00
+    clock = SchedulerClock(app, leeds_clock, at(3, 22, 0))  # down all evening; back at 22:00
     try:
         clock.advance(at(4, 12, 0))
         assert reminders(leeds_sender, ABBEY) == []
@@ -172,11 +184,9 @@ def test_planning_is_idempotent(world, leeds_sender):
     assert sending.plan(app, at(3, 12, 0)) == 0  # outside the evening window: nothing
 
 
-def test_send_due_dry_run_sends_nothing(world, leeds_sender, monkeypatch):
-    from examples.leeds_bins import cli
-
+def test_send_due_dry_run_sends_nothing(world, leeds_sender, leeds_clock):
     app, _ = world
-    monkeypatch.setattr(cli, "utcnow", lambda: at(3, 19, 30))
+    leeds_clock.move_to(at(3, 19, 30))
     result = app.test_cli_runner().invoke(args=["bins", "send-due", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "would send to +44 77** ***123" in result.output
@@ -187,17 +197,17 @@ def test_send_due_dry_run_sends_nothing(world, leeds_sender, monkeypatch):
     assert len(reminders(leeds_sender, ABBEY)) == 1
 
 
-def test_send_due_stopped_by_sigterm_sends_no_further_message(world, leeds_sender, monkeypatch):
+def test_send_due_stopped_by_sigterm_sends_no_further_message(
+    world, leeds_sender, leeds_clock, monkeypatch
+):
     """SIGTERM lands while the first text is with the provider: that text is kept,
     the others go back to pending and the next run sends them, each once."""
     import json
     import os
     import signal
 
-    from examples.leeds_bins import cli
-
     app, _ = world
-    monkeypatch.setattr(cli, "utcnow", lambda: at(3, 19, 30))
+    leeds_clock.move_to(at(3, 19, 30))
     send = leeds_sender.send
 
     def send_then_sigterm(to, body):
@@ -236,7 +246,7 @@ def segments(text: str) -> int:
     return 1 if len(text) <= 70 else -(-len(text) // 67)
 
 
-def test_every_sample_reminder_fits_one_segment(tmp_path, leeds_sender):
+def test_every_sample_reminder_fits_one_segment(leeds_clock, tmp_path, leeds_sender):
     """Every collection day of every premises in the bundled sample, and the worst
     case the wording allows (four bins, a long address), is one GSM-7 segment."""
     from collections import defaultdict

@@ -129,7 +129,7 @@ def test_the_page_is_complete_without_javascript(browser, server):
     context.close()
 
 
-def test_phone_width_screenshot(browser, server, axe, artifacts):
+def test_phone_width_screenshot(browser, server, axe, artifacts, docs_img):
     context = browser.new_context(
         viewport={"width": 390, "height": 1300}, device_scale_factor=1, is_mobile=True
     )
@@ -141,7 +141,7 @@ def test_phone_width_screenshot(browser, server, axe, artifacts):
     page.screenshot(path=str(artifacts / "streetwise-phone-full.png"), full_page=True)
     shot = artifacts / "streetwise-phone.png"
     page.screenshot(path=str(shot))
-    docs_img = ROOT / "docs" / "img"
-    docs_img.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, docs_img / "streetwise.png")
+    assert shot.stat().st_size > 10_000
+    if docs_img is not None:  # `make screenshots`
+        shutil.copyfile(shot, docs_img / "streetwise.png")
     context.close()

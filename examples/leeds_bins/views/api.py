@@ -13,7 +13,7 @@ from examples.common import ApiError
 
 from .. import lookup
 from ..state import data_version, get_cache
-from ..words import bin_label
+from ..words import bin_label, today
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_DAYS = 366
@@ -64,7 +64,7 @@ def collections(premises_id: int) -> Response:
     place = lookup.premises(premises_id)
     if place is None:
         raise ApiError(404, "premises_not_found", f"No premises with id {premises_id}.")
-    start = _date("from") or lookup.today()
+    start = _date("from") or today()
     end = _date("to") or start + timedelta(weeks=8)
     if end < start:
         raise ApiError(400, "invalid_range", "'to' must not be before 'from'.")

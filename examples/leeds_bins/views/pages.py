@@ -15,7 +15,7 @@ from examples.common.web import public_url
 from .. import lookup
 from ..forms import PostcodeForm, SignupForm
 from ..state import data_version, get_cache, get_data_meta
-from ..words import LONDON, bank_holiday, bin_label, long_date, when
+from ..words import LONDON, bank_holiday, bin_label, long_date, today, when
 
 bp = Blueprint("main", __name__)
 
@@ -92,7 +92,7 @@ def premises(
         # The page is the same for everyone but the form's CSRF token: cache it with
         # a marker where the token goes, and put this visitor's token in.
         # The page only changes with the data and the date (both in the key).
-        key = ("premises", premises_id, lookup.today(), data_version(), feed_url(premises_id))
+        key = ("premises", premises_id, today(), data_version(), feed_url(premises_id))
         html = get_cache().get_or_render(
             key, lambda: _render_premises(premises_id, None, mark=True)
         )
@@ -104,7 +104,7 @@ def _render_premises(
     premises_id: int, signup_form: SignupForm | None, *, mark: bool = False
 ) -> str:
     place = _premises_or_404(premises_id)
-    day = lookup.today()
+    day = today()
     start, end = lookup.window(day)
     upcoming = lookup.by_day(lookup.collections(premises_id, start, end))
     holidays = [(d, bank_holiday(d)) for d, _ in upcoming if bank_holiday(d)]
@@ -133,7 +133,7 @@ def _render_premises(
 
 @bp.get("/premises/<int:premises_id>/calendar.ics")
 def calendar(premises_id: int) -> ResponseReturnValue:
-    day = lookup.today()
+    day = today()
     # The feed is a function of the data, the date and its URL: answer a matching
     # If-None-Match without building it.
     url = feed_url(premises_id)
