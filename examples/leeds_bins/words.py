@@ -67,8 +67,8 @@ def bins_in_words(bins: list[str], *, described: bool = True) -> str:
 
 
 @functools.cache
-def _holidays() -> dict[date, str]:
-    """England and Wales bank holidays from govuk-bank-holidays' bundled copy (no network)."""
+def _published() -> dict[date, str]:
+    """England and Wales bank holidays as GOV.UK published them (govuk-bank-holidays' bundled copy)."""
     try:
         from govuk_bank_holidays.bank_holidays import BankHolidays
 
@@ -81,9 +81,24 @@ def _holidays() -> dict[date, str]:
         return {}
 
 
+@functools.cache
+def _expected(year: int) -> dict[date, str]:
+    """England's bank holidays in ``year`` from the rules (the holidays package), for a
+    year GOV.UK has not published yet: its bundled list ends a year or two ahead."""
+    import holidays
+
+    return dict(holidays.country_holidays("GB", subdiv="ENG", years=year).items())
+
+
 def bank_holiday(day: date) -> str | None:
-    """The bank holiday's name if ``day`` is one in England and Wales."""
-    return _holidays().get(day)
+    """The bank holiday's name if ``day`` is one in England and Wales.
+
+    GOV.UK's published list first; for a year beyond it, the day the rules give.
+    """
+    published = _published()
+    if published and day.year <= max(published).year:
+        return published.get(day)
+    return _expected(day.year).get(day)
 
 
 _NUMBER = re.compile(r"(\d+)")
