@@ -1,7 +1,8 @@
 """Reminders end to end: the scheduler's real jobs and triggers, on the clock tests set.
 
 ``bins scheduler`` registers its jobs with :func:`examples.leeds_bins.cli.register_jobs`;
-here the same function registers them on a real (unstarted) APScheduler. The one
+here ``SchedulerClock`` (tests/examples/helpers.py) registers them with the same
+function on a real (unstarted) APScheduler. The one
 clock (time-machine's, which every ``datetime.now()`` reads, the triggers' included)
 is moved forward in steps, and each job runs, as the production scheduler would run
 it, when its real trigger says so, coalescing missed runs as APScheduler does. Texts
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from civickit.errors import SMSError
 from tests.examples.helpers import (
+    SchedulerClock,
     leeds_engine,
     load_leeds_sample,
     make_leeds_app,
@@ -30,48 +32,6 @@ LONDON = ZoneInfo("Europe/London")
 ABBEY = "+447700900123"  # 1 Abbey Avenue (666057): black bin Friday 4 December
 ASH = "+447700900456"  # 1 Ash Road (622884): green Friday 4 December, brown Monday 7 December
 GONE = "+447700900789"  # 2 Ash Road: Twilio says this number opted out (21610)
-
-
-class SchedulerClock:
-    """Move the clock; fire the scheduler's jobs at the times their real triggers give.
-
-    The scheduler and its triggers are made with the clock already at ``start``, as
-    a process started then would make them; each job is called as APScheduler calls
-    it, with no arguments, and reads the time from the clock.
-    """
-
-    def __init__(self, app, clock, start: datetime) -> None:
-        from civickit.reminders import make_scheduler
-        from examples.leeds_bins import cli, jobs
-
-        clock.move_to(start, tick=False)
-        self.clock = clock
-        self.scheduler = make_scheduler(app.config["DATABASE_URL"], blocking=False)
-        self.jobs = cli.register_jobs(self.scheduler, app.config)
-        self.now = start
-        self.next = {job.id: job.trigger.get_next_fire_time(None, start) for job in self.jobs}
-        self.runs: dict[str, int] = dict.fromkeys(self.next, 0)
-        jobs.use_app(app)
-
-    def advance(self, until: datetime, step: timedelta = timedelta(minutes=10)) -> None:
-        while self.now < until:
-            self.now = min(self.now + step, until)
-            self.clock.move_to(self.now, tick=False)
-            for job in self.jobs:
-                due = self.next[job.id]
-                if due is None or due > self.now:
-                    continue
-                while due is not None and due <= self.now:  # coalesce missed runs into one
-                    due = job.trigger.get_next_fire_time(due, self.now)
-                self.next[job.id] = due
-                job.func()
-                self.runs[job.id] += 1
-
-    def stop(self) -> None:
-        from examples.leeds_bins import jobs
-
-        jobs.use_app(None)
-        self.scheduler._jobstores["default"].engine.dispose()
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
