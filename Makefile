@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo    set up, then run leeds_bins (http://127.0.0.1:8001) and streetwise (http://127.0.0.1:8002)"
 	@echo "make test    set up, then run the whole test suite"
-	@echo "make test-dates  the whole suite again under libfaketime at each date in scripts/date_sweep.py"
+	@echo "make test-dates  the whole suite again at each date in scripts/date_sweep.py"
 	@echo "make screenshots  retake the phone-width pictures in docs/img (Chromium)"
 	@echo "make bench   run the benchmarks in benchmarks/ (figures + ratio to a peer)"
 	@echo "make docs    build the documentation site into site/"
@@ -68,12 +68,10 @@ demo: install assets
 test: install-dev assets
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The suite again with the system clock at other dates (libfaketime), to find tests
-# and code that read the real clock: DATES="2030-01-01" picks dates.
+# The whole suite again with the clock at other dates (every Python process the tests
+# start included), to find code and tests that pass only before some date:
+# DATES="2030-01-01" picks the dates (scripts/date_sweep.py lists the default ones).
 test-dates: install-dev assets
-	@command -v faketime >/dev/null 2>&1 || { echo "installing faketime (Debian)"; \
-	  { [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq faketime >/dev/null 2>&1; } || \
-	  sudo -n apt-get install -y -qq faketime >/dev/null 2>&1 || true; }
 	$(BIN)/python -m scripts.date_sweep $(DATES) -- $(or $(PYTEST_ARGS),-n auto)
 
 # The pictures in docs/img: the browser tests take them on the clock they set, and

@@ -1,13 +1,19 @@
-"""Run the whole test suite with the system clock set to other dates (``make test-dates``).
+"""Run the whole test suite with the clock set to other dates (``make test-dates``).
 
-A test that passes only before some date is a defect (CONTRIBUTING.md). The suite
-sets its own clock with time-machine where it needs one; this sweep checks that
-nothing else reads the real one: each run starts pytest under libfaketime
-(Debian's ``faketime``), so every process the suite starts, the demo's and the
-CLI's included, sees the chosen date, and the clock ticks on from there.
+A test that passes only before some date is a defect (CONTRIBUTING.md). Each run
+starts pytest with ``tests/_clock`` on ``PYTHONPATH`` and the date in
+``CIVICKIT_TEST_CLOCK``: its ``sitecustomize`` starts time-machine in pytest, in
+its workers and in every Python program the tests start (the demo, the command
+lines, gunicorn), so all of them read that date and tick on from it. Tests that
+set the clock themselves still do, on top of it.
 
-    python -m scripts.date_sweep                     # every date below
-    python -m scripts.date_sweep 2030-01-01 -- -k leeds   # one date, some tests
+Debian's libfaketime (0.9.10, bookworm) cannot do this for Python 3.11: with the
+monotonic clock faked, a timed lock wait (``threading.Event().wait(0.05)``)
+never returns, and with ``FAKETIME_DONT_FAKE_MONOTONIC=1`` every ``time.sleep``
+fails with EINVAL. ``--faketime`` runs it anyway, to check a later libfaketime.
+
+    python -m scripts.date_sweep                                   # every date below
+    python -m scripts.date_sweep 2030-01-01 -- -k leeds            # one date, some tests
 """
 
 from __future__ import annotations
@@ -19,6 +25,10 @@ import subprocess
 import sys
 import time
 from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOCK = ROOT / "tests" / "_clock"
 
 # Around each UK clock change of 2027 (last Sundays of March and October), a
 # Christmas Day, a leap day, a new decade and a date ten years on.
@@ -32,14 +42,17 @@ DATES = [
     "2030-01-01",
     "2036-06-15",
 ]
-# Noon UTC is the same day in London all year; TIME lets a run start elsewhere.
+# Noon UTC is the same day in London all year; --time starts a run elsewhere.
 TIME = "12:00:00"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("dates", nargs="*", default=DATES, help="YYYY-MM-DD (default: all)")
     parser.add_argument("--time", default=TIME, help=f"time of day, UTC (default {TIME})")
+    parser.add_argument(
+        "--faketime", action="store_true", help="set the clock with libfaketime instead"
+    )
     argv = sys.argv[1:] if argv is None else argv
     ours, extra = (
         (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
@@ -50,26 +63,27 @@ def main(argv: list[str] | None = None) -> int:
             date.fromisoformat(day)
         except ValueError:
             parser.error(f"not a date (YYYY-MM-DD): {day!r}")
-    if shutil.which("faketime") is None:
-        print(
-            "date_sweep: faketime not found: apt-get install faketime (Debian's libfaketime)",
-            file=sys.stderr,
-        )
-        return 2
-    extra = extra or ["-n", "auto"]
+    if args.faketime and shutil.which("faketime") is None:
+        parser.error("faketime not found: apt-get install faketime (Debian's libfaketime)")
+    pytest = [sys.executable, "-m", "pytest", "-q", *(extra or ["-n", "auto"])]
     results = []
     for day in args.dates:
+        when = f"{day}T{args.time}+00:00"
+        print(f"\n== the suite at {when} ==", flush=True)
+        env = dict(os.environ)
+        if args.faketime:
+            command = ["faketime", f"{day} {args.time}", *pytest]
+            env["TZ"] = "UTC"
+        else:
+            command = pytest
+            env["CIVICKIT_TEST_CLOCK"] = when
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CLOCK), env.get("PYTHONPATH")]))
         started = time.monotonic()
-        print(f"\n== the suite on {day} {args.time} UTC ==", flush=True)
-        # (not FAKETIME_DONT_FAKE_MONOTONIC: with it, libfaketime 0.9.10 fails time.sleep with EINVAL)
-        code = subprocess.call(
-            ["faketime", f"{day} {args.time}", sys.executable, "-m", "pytest", "-q", *extra],
-            env={**os.environ, "TZ": "UTC"},
-        )
-        results.append((day, code, time.monotonic() - started))
+        code = subprocess.call(command, env=env, cwd=ROOT)
+        results.append((when, code, time.monotonic() - started))
     print("\n== date sweep ==")
-    for day, code, seconds in results:
-        print(f"{day} {args.time} UTC  {'passed' if code == 0 else 'FAILED'}  ({seconds:.0f} s)")
+    for when, code, seconds in results:
+        print(f"{when}  {'passed' if code == 0 else 'FAILED'}  ({seconds:.0f} s)")
     return 0 if all(code == 0 for _, code, _ in results) else 1
 
 
