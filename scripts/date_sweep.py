@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"not a date (YYYY-MM-DD): {day!r}")
     if args.faketime and shutil.which("faketime") is None:
         parser.error("faketime not found: apt-get install faketime (Debian's libfaketime)")
-    pytest = [sys.executable, "-m", "pytest", "-q", *(extra or ["-n", "auto"])]
+    # time_machine, imported by sitecustomize, is also a pytest plugin: too early to rewrite
+    quiet = ["-W", "ignore:Module already imported so cannot be rewritten; time_machine"]
+    pytest = [sys.executable, "-m", "pytest", "-q", *quiet, *(extra or ["-n", "auto"])]
     results = []
     for day in args.dates:
         when = f"{day}T{args.time}+00:00"
