@@ -73,15 +73,34 @@ def main(argv: list[str] | None = None) -> int:
         when = f"{day}T{args.time}+00:00"
         print(f"\n== the suite at {when} ==", flush=True)
         env = dict(os.environ)
+        prefix: list[str] = []
         if args.faketime:
-            command = ["faketime", f"{day} {args.time}", *pytest]
+            prefix = ["faketime", f"{day} {args.time}"]
             env["TZ"] = "UTC"
         else:
-            command = pytest
             env["CIVICKIT_TEST_CLOCK"] = when
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CLOCK), env.get("PYTHONPATH")]))
+        # a child Python must see the date, or the run would prove nothing
+        seen = subprocess.run(
+            [
+                *prefix,
+                sys.executable,
+                "-c",
+                "import datetime as d; print(d.date.today())",
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if seen != day:
+            print(
+                f"date_sweep: a child process saw {seen or 'nothing'}, not {day}", file=sys.stderr
+            )
+            return 2
         started = time.monotonic()
-        code = subprocess.call(command, env=env, cwd=ROOT)
+        code = subprocess.call([*prefix, *pytest], env=env, cwd=ROOT)
         results.append((when, code, time.monotonic() - started))
     print("\n== date sweep ==")
     for when, code, seconds in results:
