@@ -20,15 +20,16 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeAlias, TypedDict, Unpack, cast
 from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 from urllib3.util.retry import Retry
 
 from . import __version__
@@ -45,7 +46,7 @@ from .errors import (
     ValidationError,
 )
 
-__all__ = ["Download", "HttpClient", "TokenBucket", "error_for_status"]
+__all__ = ["Download", "HttpClient", "Params", "RequestOptions", "TokenBucket", "error_for_status"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,60 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 # Cap on one Retry-After wait, so a caller is never blocked for an hour by one header.
 MAX_RETRY_AFTER_S = 30.0
 CHUNK_SIZE = 256 * 1024
+
+#: Query parameters (or form fields): each value goes as its text, a list or tuple as
+#: the name repeated, and ``None`` not at all, as ``requests`` encodes them.
+Params: TypeAlias = Mapping[str, object]
+_FileContent: TypeAlias = IO[bytes] | IO[str] | bytes | str
+
+
+class RequestOptions(TypedDict, total=False):
+    """The keyword arguments of ``requests.Session.request`` that :meth:`HttpClient.request` passes on.
+
+    ``timeout`` defaults to the client's own.
+    """
+
+    data: (
+        Mapping[str, object]
+        | list[tuple[str, object]]
+        | tuple[tuple[str, object], ...]
+        | str
+        | bytes
+        | IO[bytes]
+        | None
+    )
+    json: object
+    headers: Mapping[str, str | bytes | None] | None
+    cookies: MutableMapping[str, str] | None
+    files: (
+        Mapping[
+            str,
+            _FileContent
+            | tuple[str | None, _FileContent]
+            | tuple[str | None, _FileContent, str]
+            | tuple[str | None, _FileContent, str, Mapping[str, str]],
+        ]
+        | None
+    )
+    auth: (
+        tuple[str, str]
+        | AuthBase
+        | Callable[[requests.PreparedRequest], requests.PreparedRequest]
+        | None
+    )
+    timeout: float | tuple[float | None, float | None] | None
+    allow_redirects: bool
+    proxies: MutableMapping[str, str] | None
+    hooks: (
+        Mapping[
+            str,
+            Callable[[requests.Response], object] | Iterable[Callable[[requests.Response], object]],
+        ]
+        | None
+    )
+    stream: bool | None
+    verify: bool | str | None
+    cert: str | tuple[str, str] | None
 
 
 class TokenBucket:
@@ -266,18 +321,27 @@ class HttpClient:
     # -- requests -------------------------------------------------------------
 
     def request(
-        self, method: str, url: str, *, retry_statuses: bool = True, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        retry_statuses: bool = True,
+        params: Params | None = None,
+        **kwargs: Unpack[RequestOptions],
     ) -> requests.Response:
         """Send one request; transport failures become :class:`ServiceUnavailable`.
 
         HTTP error statuses are returned, not raised, so callers that parse an
         error envelope (CKAN) can read the body first. ``retry_statuses=False``
         answers a 429/5xx at once instead of retrying it, for an API whose 503
-        means "ask for less" (police.uk) rather than "try again".
+        means "ask for less" (police.uk) rather than "try again". ``params``
+        and ``kwargs`` go to ``requests`` (:class:`RequestOptions`).
         """
         kwargs.setdefault("timeout", self.timeout)
+        # requests sends any value as its text; its stubs name only the usual types
+        query = cast("Mapping[str, str | None] | None", params)
         try:
-            return self._session_for(retry_statuses).request(method, url, **kwargs)
+            return self._session_for(retry_statuses).request(method, url, params=query, **kwargs)
         except requests.exceptions.RetryError as exc:
             raise ServiceUnavailable(None, f"gave up after {self.retries} retries", url) from exc
         except requests.exceptions.Timeout:
@@ -295,25 +359,40 @@ class HttpClient:
             raise APIError(None, f"the request failed: {exc.__class__.__name__}", url) from exc
 
     def get(
-        self, url: str, params: Mapping[str, Any] | None = None, **kwargs: Any
+        self, url: str, params: Params | None = None, **kwargs: Unpack[RequestOptions]
     ) -> requests.Response:
+        """GET ``url`` (see :meth:`request`)."""
         return self.request("GET", url, params=params, **kwargs)
 
-    def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET ``url`` and return its decoded JSON, raising a typed error otherwise."""
+    def get_json(self, url: str, params: Params | None = None) -> Any:
+        """GET ``url`` and return its decoded JSON, raising a typed error otherwise.
+
+        The JSON is as the server sent it (any shape, so typed ``Any``): check it
+        before use.
+        """
         return self.json_of(self.get(url, params=params))
 
-    def post_json(self, url: str, json: Any) -> Any:
-        """POST a JSON body and return the decoded JSON reply. Never retried once sent."""
+    def post_json(self, url: str, json: object) -> Any:
+        """POST a JSON body and return the decoded JSON reply. Never retried once sent.
+
+        ``json`` is anything :func:`json.dumps` takes; the reply is JSON as the
+        server sent it (typed ``Any``).
+        """
         return self.json_of(self.request("POST", url, json=json))
 
-    def post_form(self, url: str, data: Mapping[str, Any]) -> Any:
-        """POST form fields and return the decoded JSON reply. Never retried once sent."""
+    def post_form(self, url: str, data: Params) -> Any:
+        """POST form fields and return the decoded JSON reply. Never retried once sent.
+
+        The reply is JSON as the server sent it (typed ``Any``).
+        """
         return self.json_of(self.request("POST", url, data=data))
 
     @staticmethod
     def decode_json(response: requests.Response) -> Any:
-        """Decode a JSON body whatever the status; HTML or empty bodies are errors."""
+        """Decode a JSON body whatever the status; HTML or empty bodies are errors.
+
+        Returns the JSON as the server sent it (any shape, so typed ``Any``).
+        """
         body = response.content
         if not body or not body.strip():
             raise NotAPortalResponse(
@@ -333,7 +412,10 @@ class HttpClient:
 
     @classmethod
     def json_of(cls, response: requests.Response) -> Any:
-        """Raise the typed error for an error status, else decode the JSON body."""
+        """Raise the typed error for an error status, else decode the JSON body.
+
+        Returns the JSON as the server sent it (any shape, so typed ``Any``).
+        """
         if response.status_code >= 400:
             raise error_for_status(response)
         return cls.decode_json(response)
