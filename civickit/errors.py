@@ -24,7 +24,7 @@ Each message says what happened and what the caller can do about it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 __all__ = [
     "APIError",
@@ -82,7 +82,11 @@ class NotAuthorized(APIError):
 
 
 class ValidationError(APIError):
-    """The service rejected the request's parameters; ``errors`` maps field to messages."""
+    """The service rejected the request's parameters; ``errors`` maps field to messages.
+
+    The messages are as the service sent them (text, or lists of text), so
+    ``errors`` is typed ``dict[str, object]``: check a value before use.
+    """
 
     hint = "Fix the parameters named above; retrying the same request will not help."
 
@@ -91,10 +95,10 @@ class ValidationError(APIError):
         status: int | None,
         message: str,
         url: str | None = None,
-        errors: dict[str, Any] | None = None,
+        errors: dict[str, object] | None = None,
     ) -> None:
         super().__init__(status, message, url)
-        self.errors = errors or {}
+        self.errors: dict[str, object] = errors or {}
 
 
 class RateLimited(APIError):
@@ -196,11 +200,15 @@ class PostcodeNotFound(CivicKitError):
 
     ``terminated`` is ``None`` for a postcode that never existed, otherwise a
     dict with the retirement details postcodes.io gives (``year``, ``month``,
-    ``latitude``, ``longitude``).
+    ``latitude``, ``longitude``; values as it sends them, so typed ``object``).
     """
 
     def __init__(
-        self, postcode: str, terminated: dict[str, Any] | None = None, *, why: str | None = None
+        self,
+        postcode: str,
+        terminated: dict[str, object] | None = None,
+        *,
+        why: str | None = None,
     ) -> None:
         self.postcode = postcode
         self.terminated = terminated
@@ -216,7 +224,7 @@ class PostcodeNotFound(CivicKitError):
             when = self.terminated.get("year")
             month = self.terminated.get("month")
             if when and month:
-                when = f"{int(month):02d}/{when}"
+                when = f"{int(cast('int | str', month)):02d}/{when}"
             return (
                 f"{self.postcode} was retired (terminated {when or 'at an unknown date'}). "
                 "Use the postcode currently in use at that address."
