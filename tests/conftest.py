@@ -86,12 +86,22 @@ def docs_img() -> Path | None:
 def rsps() -> Iterator[object]:
     """HTTP answered by ``responses``; a request no test registered fails loudly.
 
-    Unused registrations are allowed (a test may register a fallback); modules
-    that want every registration used define their own ``rsps``.
+    Unused registrations are allowed (a test may register a fallback); tests
+    that want every registration used take ``rsps_all_used`` instead.
     """
     import responses
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def rsps_all_used() -> Iterator[object]:
+    """As ``rsps``, and the test fails if a registered answer was never asked for
+    (so a test of retries or paging knows every answer it set up was reached)."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         yield mock
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,11 @@ def assert_one_line_error(result: Any, *needles: str) -> None:
     assert lines[0].startswith("Error: "), lines[0]
     for needle in needles:
         assert needle in lines[0]
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port

@@ -50,12 +50,6 @@ def ckan() -> CKAN:
     return CKAN(SITE, http=HttpClient(retries=2, backoff=0))
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
 # -- a fake datastore_search ------------------------------------------------------------
 
 
@@ -109,25 +103,25 @@ def add_datastore(rsps, base: str = API, **kw) -> None:
 # -- datastore paging ---------------------------------------------------------------
 
 
-def test_records_pages_by_offset_with_the_sort_on_every_request(rsps, ckan):
-    add_datastore(rsps, total=2500)
+def test_records_pages_by_offset_with_the_sort_on_every_request(rsps_all_used, ckan):
+    add_datastore(rsps_all_used, total=2500)
 
     rows = list(ckan.records("res-1", page_size=1000, dump=False))
 
     assert [r["_id"] for r in rows] == list(range(1, 2501))
-    sent = [query(c) for c in rsps.calls]
+    sent = [query(c) for c in rsps_all_used.calls]
     assert [q.get("offset") for q in sent] == [None, "1000", "2000"]
     assert all(q["sort"] == "_id" and q["limit"] == "1000" for q in sent)
     assert all(q["resource_id"] == "res-1" for q in sent)
 
 
-def test_records_follows_next_page_when_the_server_offers_it(rsps, ckan):
-    add_datastore(rsps, total=2500, next_page=True)
+def test_records_follows_next_page_when_the_server_offers_it(rsps_all_used, ckan):
+    add_datastore(rsps_all_used, total=2500, next_page=True)
 
     rows = list(ckan.records("res-1", filters={"pcode": {"gte": "P"}}))
 
     assert [r["_id"] for r in rows] == list(range(1, 2501))
-    sent = [query(c) for c in rsps.calls]
+    sent = [query(c) for c in rsps_all_used.calls]
     assert all(q["include_next_page"] == "true" and "offset" not in q for q in sent)
     assert [json.loads(q["filters"]) for q in sent] == [
         {"pcode": {"gte": "P"}},
@@ -136,90 +130,90 @@ def test_records_follows_next_page_when_the_server_offers_it(rsps, ckan):
     ]
 
 
-def test_records_falls_back_to_offsets_when_next_page_is_rejected(rsps, ckan):
-    add_datastore(rsps, total=1500, reject_next_page=True)
+def test_records_falls_back_to_offsets_when_next_page_is_rejected(rsps_all_used, ckan):
+    add_datastore(rsps_all_used, total=1500, reject_next_page=True)
 
     rows = list(ckan.records("res-1", dump=False))
     again = list(ckan.records("res-1", dump=False))
 
     assert [r["_id"] for r in rows] == [r["_id"] for r in again] == list(range(1, 1501))
-    sent = [query(c) for c in rsps.calls]
+    sent = [query(c) for c in rsps_all_used.calls]
     # one rejected probe, then offset paging; the second run does not probe again
     assert "include_next_page" in sent[0]
     assert all("include_next_page" not in q for q in sent[1:])
     assert [q.get("offset") for q in sent[1:]] == [None, "1000", None, "1000"]
 
 
-def test_records_stops_on_a_short_page_without_a_total(rsps, ckan):
-    add_datastore(rsps, total=2500, include_total=False)
+def test_records_stops_on_a_short_page_without_a_total(rsps_all_used, ckan):
+    add_datastore(rsps_all_used, total=2500, include_total=False)
 
     assert len(list(ckan.records("res-1", dump=False))) == 2500
-    assert len(rsps.calls) == 3
+    assert len(rsps_all_used.calls) == 3
 
 
-def test_records_stops_when_the_offset_reaches_the_total(rsps, ckan):
-    add_datastore(rsps, total=2000)
+def test_records_stops_when_the_offset_reaches_the_total(rsps_all_used, ckan):
+    add_datastore(rsps_all_used, total=2000)
 
     assert len(list(ckan.records("res-1", dump=False))) == 2000
-    assert len(rsps.calls) == 2  # no third request for an empty page
+    assert len(rsps_all_used.calls) == 2  # no third request for an empty page
 
 
-def test_records_keeps_paging_when_the_server_clamps_the_page_size(rsps, ckan):
-    add_datastore(rsps, total=70000, rows_max=32000)
+def test_records_keeps_paging_when_the_server_clamps_the_page_size(rsps_all_used, ckan):
+    add_datastore(rsps_all_used, total=70000, rows_max=32000)
 
     rows = list(ckan.records("res-1", page_size=50000, dump=False))
 
     assert len(rows) == 70000
-    assert [query(c).get("offset") for c in rsps.calls] == [None, "32000", "64000"]
+    assert [query(c).get("offset") for c in rsps_all_used.calls] == [None, "32000", "64000"]
 
 
-def test_records_limit_asks_only_for_what_it_needs(rsps, ckan):
-    add_datastore(rsps, total=5000)
+def test_records_limit_asks_only_for_what_it_needs(rsps_all_used, ckan):
+    add_datastore(rsps_all_used, total=5000)
 
     rows = list(ckan.records("res-1", page_size=1000, limit=1500))
 
     assert len(rows) == 1500
-    assert [query(c)["limit"] for c in rsps.calls] == ["1000", "500"]
+    assert [query(c)["limit"] for c in rsps_all_used.calls] == ["1000", "500"]
 
 
-def test_records_is_a_generator_that_fetches_lazily(rsps, ckan):
-    add_datastore(rsps, total=5000)
+def test_records_is_a_generator_that_fetches_lazily(rsps_all_used, ckan):
+    add_datastore(rsps_all_used, total=5000)
 
     it = ckan.records("res-1", dump=False)
-    assert len(rsps.calls) == 0
+    assert len(rsps_all_used.calls) == 0
     next(it)
-    assert len(rsps.calls) == 1
+    assert len(rsps_all_used.calls) == 1
 
 
-def test_records_never_follows_links_next_that_drop_the_path_prefix(rsps):
+def test_records_never_follows_links_next_that_drop_the_path_prefix(rsps_all_used):
     base = "https://data.gov.au/data"
-    add_datastore(rsps, base=f"{base}/api/3/action", total=250)
+    add_datastore(rsps_all_used, base=f"{base}/api/3/action", total=250)
     client = CKAN(base, http=HttpClient(retries=0))
 
     rows = list(client.records("eb08d8fc-bb61-4191-9a4b-a20ee44dac1f", page_size=100, dump=False))
 
     assert len(rows) == 250
-    assert len(rsps.calls) == 3
-    assert all(c.request.url.startswith(f"{base}/api/3/action/") for c in rsps.calls)
+    assert len(rsps_all_used.calls) == 3
+    assert all(c.request.url.startswith(f"{base}/api/3/action/") for c in rsps_all_used.calls)
 
 
-def test_records_encodes_filters_q_and_fields_for_get(rsps, ckan):
-    add_datastore(rsps, total=3)
+def test_records_encodes_filters_q_and_fields_for_get(rsps_all_used, ckan):
+    add_datastore(rsps_all_used, total=3)
 
     list(ckan.records("res-1", filters={"ward": "Headingley"}, q="bins", fields=["_id", "ward"]))
 
-    sent = query(rsps.calls[0])
+    sent = query(rsps_all_used.calls[0])
     assert json.loads(sent["filters"]) == {"ward": "Headingley"}
     assert sent["q"] == "bins"
     assert sent["fields"] == "_id,ward"
-    assert rsps.calls[0].request.method == "GET"
+    assert rsps_all_used.calls[0].request.method == "GET"
 
 
-def test_records_on_a_real_empty_reply(rsps, ckan):
-    rsps.get(f"{API}/datastore_search", json=load("datastore_search_empty.json"))
+def test_records_on_a_real_empty_reply(rsps_all_used, ckan):
+    rsps_all_used.get(f"{API}/datastore_search", json=load("datastore_search_empty.json"))
 
     assert list(ckan.records("eb08d8fc-bb61-4191-9a4b-a20ee44dac1f", q="jones")) == []
-    assert len(rsps.calls) == 1
+    assert len(rsps_all_used.calls) == 1
 
 
 # -- catalogue search -----------------------------------------------------------------
@@ -238,15 +232,15 @@ def catalogue(count: int):
     return callback
 
 
-def test_search_pages_in_thousands_with_a_stable_sort(rsps, ckan):
-    rsps.add_callback(
+def test_search_pages_in_thousands_with_a_stable_sort(rsps_all_used, ckan):
+    rsps_all_used.add_callback(
         responses.GET, re.compile(rf"{re.escape(API)}/package_search\?.*"), catalogue(2300)
     )
 
     found = list(ckan.search("bins"))
 
     assert len(found) == len({d.id for d in found}) == 2300
-    sent = [query(c) for c in rsps.calls]
+    sent = [query(c) for c in rsps_all_used.calls]
     assert [(q.get("start"), q["rows"], q["sort"], q["q"]) for q in sent] == [
         ("0", "1000", "id asc", "bins"),
         ("1000", "1000", "id asc", "bins"),
@@ -254,8 +248,8 @@ def test_search_pages_in_thousands_with_a_stable_sort(rsps, ckan):
     ]
 
 
-def test_search_limit_and_filters(rsps, ckan):
-    rsps.add_callback(
+def test_search_limit_and_filters(rsps_all_used, ckan):
+    rsps_all_used.add_callback(
         responses.GET, re.compile(rf"{re.escape(API)}/package_search\?.*"), catalogue(50)
     )
 
@@ -264,19 +258,19 @@ def test_search_limit_and_filters(rsps, ckan):
     )
 
     assert [d.name for d in found] == [f"dataset-{i}" for i in range(5)]
-    sent = query(rsps.calls[0])
+    sent = query(rsps_all_used.calls[0])
     assert sent["rows"] == "5"
     assert sent["fq"] == '+(res_format:CSV) +organization:"leeds-city-council" +tags:"bins"'
-    assert len(rsps.calls) == 1
+    assert len(rsps_all_used.calls) == 1
 
 
-def test_dataset_from_a_real_package_show(rsps, ckan):
-    rsps.get(f"{API}/package_show", json=load("package_show.json"))
+def test_dataset_from_a_real_package_show(rsps_all_used, ckan):
+    rsps_all_used.get(f"{API}/package_show", json=load("package_show.json"))
 
     ds = ckan.dataset("2a428eae-sensors")
 
     assert isinstance(ds, Dataset)
-    assert query(rsps.calls[0]) == {"id": "2a428eae-sensors"}
+    assert query(rsps_all_used.calls[0]) == {"id": "2a428eae-sensors"}
     assert ds.organization == "smartme" and ds.tags == ("testbed",) and ds.license_id == "cc-by"
     assert ds.metadata_modified == datetime(2017, 9, 13, 8, 17, 8, 371045, tzinfo=UTC)
     assert ds.url == f"{SITE}/dataset/2a428eae-sensors"
@@ -319,7 +313,7 @@ def test_relative_resource_urls_are_made_absolute(site, url, expected):
     assert res.url == expected
 
 
-def test_organizations_pages_through_organization_list(rsps, ckan):
+def test_organizations_pages_through_organization_list(rsps_all_used, ckan):
     names = [f"org-{i:04d}" for i in range(1500)]
 
     def callback(request):
@@ -327,12 +321,12 @@ def test_organizations_pages_through_organization_list(rsps, ckan):
         offset, limit = int(q.get("offset", 0)), int(q["limit"])
         return envelope(names[offset : offset + limit])
 
-    rsps.add_callback(
+    rsps_all_used.add_callback(
         responses.GET, re.compile(rf"{re.escape(API)}/organization_list\?.*"), callback
     )
 
     assert ckan.organizations() == names
-    assert [query(c)["offset"] for c in rsps.calls] == ["0", "1000"]
+    assert [query(c)["offset"] for c in rsps_all_used.calls] == ["0", "1000"]
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -347,18 +341,18 @@ def test_organizations_pages_through_organization_list(rsps, ckan):
         (200, "error_404.json", NotFound),  # the docs' "always 200" servers
     ],
 )
-def test_error_envelopes_become_typed_errors(rsps, ckan, status, fixture, error):
-    rsps.get(f"{API}/package_show", status=status, json=load(fixture))
+def test_error_envelopes_become_typed_errors(rsps_all_used, ckan, status, fixture, error):
+    rsps_all_used.get(f"{API}/package_show", status=status, json=load(fixture))
 
     with pytest.raises(error) as info:
         ckan.dataset("missing")
 
-    assert len(rsps.calls) == 1  # client errors are never retried
+    assert len(rsps_all_used.calls) == 1  # client errors are never retried
     assert info.value.url.startswith(f"{API}/package_show")
 
 
-def test_validation_errors_carry_their_field_errors(rsps, ckan):
-    rsps.get(f"{API}/datastore_search", status=409, json=load("error_409.json"))
+def test_validation_errors_carry_their_field_errors(rsps_all_used, ckan):
+    rsps_all_used.get(f"{API}/datastore_search", status=409, json=load("error_409.json"))
 
     with pytest.raises(ValidationError) as info:
         ckan.action("datastore_search", resource_id="x", filters="{not json")
@@ -367,25 +361,25 @@ def test_validation_errors_carry_their_field_errors(rsps, ckan):
     assert "filters: Cannot parse JSON" in str(info.value)
 
 
-def test_server_errors_are_retried_then_raised(rsps, ckan):
-    rsps.get(f"{API}/package_search", status=500, json=load("error_500.json"))
+def test_server_errors_are_retried_then_raised(rsps_all_used, ckan):
+    rsps_all_used.get(f"{API}/package_search", status=500, json=load("error_500.json"))
 
     with pytest.raises(ServiceUnavailable, match="Search Index Error"):
         list(ckan.search())
 
-    assert len(rsps.calls) == 3  # the first try and two retries
+    assert len(rsps_all_used.calls) == 3  # the first try and two retries
 
 
-def test_a_server_error_then_success_is_invisible(rsps, ckan):
-    rsps.get(f"{API}/package_show", status=500, json=load("error_500.json"))
-    rsps.get(f"{API}/package_show", json=load("package_show.json"))
+def test_a_server_error_then_success_is_invisible(rsps_all_used, ckan):
+    rsps_all_used.get(f"{API}/package_show", status=500, json=load("error_500.json"))
+    rsps_all_used.get(f"{API}/package_show", json=load("package_show.json"))
 
     assert ckan.dataset("x").name == "2a428eae-sensors"
-    assert len(rsps.calls) == 2
+    assert len(rsps_all_used.calls) == 2
 
 
-def test_an_html_page_with_status_200_is_not_a_portal_response(rsps, ckan):
-    rsps.get(f"{API}/package_show", body=(CKAN_DIR / "proxy_page.html").read_text())
+def test_an_html_page_with_status_200_is_not_a_portal_response(rsps_all_used, ckan):
+    rsps_all_used.get(f"{API}/package_show", body=(CKAN_DIR / "proxy_page.html").read_text())
 
     with pytest.raises(NotAPortalResponse) as info:
         ckan.dataset("x")
@@ -393,8 +387,8 @@ def test_an_html_page_with_status_200_is_not_a_portal_response(rsps, ckan):
     assert f"{API}/package_show" in str(info.value)
 
 
-def test_json_that_is_not_a_ckan_envelope_is_not_a_portal_response(rsps, ckan):
-    rsps.get(f"{API}/package_show", json={"items": []})
+def test_json_that_is_not_a_ckan_envelope_is_not_a_portal_response(rsps_all_used, ckan):
+    rsps_all_used.get(f"{API}/package_show", json={"items": []})
 
     with pytest.raises(NotAPortalResponse, match="envelope"):
         ckan.dataset("x")
@@ -403,45 +397,47 @@ def test_json_that_is_not_a_ckan_envelope_is_not_a_portal_response(rsps, ckan):
 # -- auth, writes, downloads ----------------------------------------------------------
 
 
-def test_the_token_goes_in_the_authorization_header_of_this_portal_only(rsps):
+def test_the_token_goes_in_the_authorization_header_of_this_portal_only(rsps_all_used):
     http = HttpClient(retries=0)
-    rsps.get(f"{API}/package_show", json=load("package_show.json"))
-    rsps.get("https://data.gov.uk/api/3/action/package_show", json=load("package_show.json"))
+    rsps_all_used.get(f"{API}/package_show", json=load("package_show.json"))
+    rsps_all_used.get(
+        "https://data.gov.uk/api/3/action/package_show", json=load("package_show.json")
+    )
 
     CKAN(SITE, api_token="tok-123", http=http).dataset("x")
     CKAN("https://data.gov.uk", http=http).dataset("x")
 
-    assert rsps.calls[0].request.headers["Authorization"] == "tok-123"
-    assert "Authorization" not in rsps.calls[1].request.headers
+    assert rsps_all_used.calls[0].request.headers["Authorization"] == "tok-123"
+    assert "Authorization" not in rsps_all_used.calls[1].request.headers
 
 
-def test_write_actions_are_posted_as_json_and_not_retried(rsps, ckan):
-    rsps.post(f"{API}/datastore_upsert", status=500, json=load("error_500.json"))
+def test_write_actions_are_posted_as_json_and_not_retried(rsps_all_used, ckan):
+    rsps_all_used.post(f"{API}/datastore_upsert", status=500, json=load("error_500.json"))
 
     with pytest.raises(ServiceUnavailable):
         ckan.action("datastore_upsert", resource_id="r", records=[{"a": 1}], method="insert")
 
-    assert len(rsps.calls) == 1
-    assert json.loads(rsps.calls[0].request.body) == {
+    assert len(rsps_all_used.calls) == 1
+    assert json.loads(rsps_all_used.calls[0].request.body) == {
         "resource_id": "r",
         "records": [{"a": 1}],
         "method": "insert",
     }
 
 
-def test_sql_returns_the_records(rsps, ckan):
-    rsps.get(
+def test_sql_returns_the_records(rsps_all_used, ckan):
+    rsps_all_used.get(
         f"{API}/datastore_search_sql", json={"success": True, "result": {"records": [{"n": 3}]}}
     )
 
     assert ckan.sql('SELECT count(*) AS n FROM "abc"') == [{"n": 3}]
-    assert query(rsps.calls[0])["sql"] == 'SELECT count(*) AS n FROM "abc"'
+    assert query(rsps_all_used.calls[0])["sql"] == 'SELECT count(*) AS n FROM "abc"'
 
 
-def test_download_a_resource_by_id(rsps, ckan, tmp_path):
+def test_download_a_resource_by_id(rsps_all_used, ckan, tmp_path):
     show = load("package_show.json")["result"]["resources"][0]
-    rsps.get(f"{API}/resource_show", json={"success": True, "result": show})
-    rsps.get(
+    rsps_all_used.get(f"{API}/resource_show", json={"success": True, "result": show})
+    rsps_all_used.get(
         f"{SITE}/datastore/dump/{show['id']}", body=b"_id,value\n1,2\n", headers={"ETag": '"v1"'}
     )
 
@@ -449,15 +445,15 @@ def test_download_a_resource_by_id(rsps, ckan, tmp_path):
 
     assert path == tmp_path / "sensors.csv"
     assert path.read_bytes() == b"_id,value\n1,2\n"
-    assert query(rsps.calls[0]) == {"id": show["id"]}
+    assert query(rsps_all_used.calls[0]) == {"id": show["id"]}
 
 
-def test_download_a_resource_object_skips_resource_show(rsps, ckan, tmp_path):
+def test_download_a_resource_object_skips_resource_show(rsps_all_used, ckan, tmp_path):
     res = Resource.from_api({"id": "r1", "url": "/datastore/dump/r1"}, SITE)
-    rsps.get(f"{SITE}/datastore/dump/r1", body=b"a,b\n")
+    rsps_all_used.get(f"{SITE}/datastore/dump/r1", body=b"a,b\n")
 
     assert ckan.download(res, tmp_path / "r1.csv").read_bytes() == b"a,b\n"
-    assert len(rsps.calls) == 1
+    assert len(rsps_all_used.calls) == 1
 
 
 # -- the registry ---------------------------------------------------------------------
@@ -477,13 +473,13 @@ def test_an_unknown_portal_lists_the_known_names():
     assert "datamillnorth" in str(info.value) and "datagovuk" in str(info.value)
 
 
-def test_download_sends_the_token_to_the_portal_only(rsps, tmp_path):
+def test_download_sends_the_token_to_the_portal_only(rsps_all_used, tmp_path):
     ckan = CKAN(SITE, api_token="secret-token", http=HttpClient(retries=0))
-    rsps.get(f"{SITE}/datastore/dump/r1", body=b"a\n")
-    rsps.get("https://files.example.org/r2.csv", body=b"b\n")
+    rsps_all_used.get(f"{SITE}/datastore/dump/r1", body=b"a\n")
+    rsps_all_used.get("https://files.example.org/r2.csv", body=b"b\n")
 
     ckan.download(f"{SITE}/datastore/dump/r1", tmp_path / "r1.csv")
     ckan.download("https://files.example.org/r2.csv", tmp_path / "r2.csv")
 
-    assert rsps.calls[0].request.headers["Authorization"] == "secret-token"
-    assert "Authorization" not in rsps.calls[1].request.headers
+    assert rsps_all_used.calls[0].request.headers["Authorization"] == "secret-token"
+    assert "Authorization" not in rsps_all_used.calls[1].request.headers

@@ -15,13 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port
+
 ROOT = Path(__file__).parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, host: str | None = None) -> tuple[int, str]:
@@ -101,7 +97,7 @@ def _stop(proc: subprocess.Popen, timeout: float = 30, signum: int | None = sign
 
 @pytest.mark.slow
 def test_demo_serves_both_apps_offline_and_stops_on_sigterm():
-    leeds, street = _free_port(), _free_port()
+    leeds, street = free_port(), free_port()
     proc = _start_demo(leeds, street)
     out = ""
     try:
@@ -129,7 +125,7 @@ def test_demo_serves_both_apps_offline_and_stops_on_sigterm():
 @pytest.mark.slow
 @pytest.mark.parametrize("after_s", [0.3, 1.0, 2.0])
 def test_a_stop_while_starting_up_leaves_nothing_behind(after_s):
-    proc = _start_demo(_free_port(), _free_port())
+    proc = _start_demo(free_port(), free_port())
     time.sleep(after_s)
     out = _stop(proc)
     assert proc.returncode == 0, out[-2000:]
@@ -154,7 +150,7 @@ STEPS = [
 def test_a_stop_inside_a_finaliser_at_each_step_is_never_lost(step, signum):
     """The demo pauses inside a __del__ (where a raised exception is dropped, as in
     an import's weakref callback); the stop lands there; the demo must still stop."""
-    proc = _start_demo(_free_port(), _free_port(), CIVICKIT_DEMO_PAUSE_AT=step)
+    proc = _start_demo(free_port(), free_port(), CIVICKIT_DEMO_PAUSE_AT=step)
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -187,8 +183,8 @@ def test_thirty_stops_at_random_moments_with_no_bytecode_lose_none(tmp_path):
         prefix = tmp_path / f"pyc-{delay_ms}"
         prefix.mkdir()  # empty: no module has bytecode
         proc = _start_demo(
-            _free_port(),
-            _free_port(),
+            free_port(),
+            free_port(),
             PYTHONPYCACHEPREFIX=str(prefix),
             PYTHONDONTWRITEBYTECODE="1",
         )
@@ -215,7 +211,7 @@ def test_a_taken_port_is_one_line_naming_the_setting_and_nothing_starts(taken):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        free = _free_port()
+        free = free_port()
         leeds, street = (port, free) if taken == "leeds" else (free, port)
         setting = "LEEDS_BINS_PORT" if taken == "leeds" else "STREETWISE_PORT"
 

@@ -25,12 +25,6 @@ URL = "https://api.example.org/thing"
 
 
 @pytest.fixture
-def rsps():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
 def sleeps(monkeypatch) -> list[float]:
     """Record urllib3's retry waits instead of sleeping through them."""
     waited: list[float] = []
@@ -59,23 +53,23 @@ JSON_OK = ("200 OK", [("Content-Type", "application/json")], b'{"ok": true}')
 # -- retries --------------------------------------------------------------------------
 
 
-def test_a_get_is_retried_on_503_until_it_succeeds(rsps):
-    rsps.get(URL, status=503)
-    rsps.get(URL, status=503)
-    rsps.get(URL, json={"ok": True})
+def test_a_get_is_retried_on_503_until_it_succeeds(rsps_all_used):
+    rsps_all_used.get(URL, status=503)
+    rsps_all_used.get(URL, status=503)
+    rsps_all_used.get(URL, json={"ok": True})
 
     assert HttpClient(backoff=0).get_json(URL) == {"ok": True}
-    assert len(rsps.calls) == 3
+    assert len(rsps_all_used.calls) == 3
 
 
-def test_a_get_gives_up_after_the_retries_with_service_unavailable(rsps):
-    rsps.get(URL, status=503)
+def test_a_get_gives_up_after_the_retries_with_service_unavailable(rsps_all_used):
+    rsps_all_used.get(URL, status=503)
 
     with pytest.raises(ServiceUnavailable) as info:
         HttpClient(retries=2, backoff=0).get_json(URL)
 
     assert info.value.status == 503
-    assert len(rsps.calls) == 3
+    assert len(rsps_all_used.calls) == 3
 
 
 @pytest.mark.parametrize(("header", "waited"), [("7", 7.0), ("3600", MAX_RETRY_AFTER_S)])
@@ -89,17 +83,17 @@ def test_retry_after_is_honoured_and_capped(serve, sleeps, header, waited):
     assert len(app.requests) == 2
 
 
-def test_a_post_is_never_retried(rsps):
-    rsps.post(URL, status=503)
+def test_a_post_is_never_retried(rsps_all_used):
+    rsps_all_used.post(URL, status=503)
 
     with pytest.raises(ServiceUnavailable):
         HttpClient(backoff=0).post_json(URL, {"to": "+447700900123"})
 
-    assert len(rsps.calls) == 1
+    assert len(rsps_all_used.calls) == 1
 
 
-def test_429_becomes_rate_limited_with_the_wait(rsps):
-    rsps.get(URL, status=429, headers={"Retry-After": "12"})
+def test_429_becomes_rate_limited_with_the_wait(rsps_all_used):
+    rsps_all_used.get(URL, status=429, headers={"Retry-After": "12"})
 
     with pytest.raises(RateLimited) as info:
         HttpClient(retries=0).get_json(URL)
@@ -110,8 +104,8 @@ def test_429_becomes_rate_limited_with_the_wait(rsps):
 # -- bodies that are not JSON ---------------------------------------------------------
 
 
-def test_html_with_status_200_is_not_a_portal_response_naming_the_url(rsps):
-    rsps.get(URL, body="<!doctype html><html><body>Sign in</body></html>", status=200)
+def test_html_with_status_200_is_not_a_portal_response_naming_the_url(rsps_all_used):
+    rsps_all_used.get(URL, body="<!doctype html><html><body>Sign in</body></html>", status=200)
 
     with pytest.raises(NotAPortalResponse) as info:
         HttpClient().get_json(URL)
@@ -120,23 +114,23 @@ def test_html_with_status_200_is_not_a_portal_response_naming_the_url(rsps):
 
 
 @pytest.mark.parametrize("body", ["", "  \n"])
-def test_an_empty_body_is_not_a_portal_response(rsps, body):
-    rsps.get(URL, body=body)
+def test_an_empty_body_is_not_a_portal_response(rsps_all_used, body):
+    rsps_all_used.get(URL, body=body)
 
     with pytest.raises(NotAPortalResponse, match="empty"):
         HttpClient().get_json(URL)
 
 
-def test_broken_json_is_not_a_portal_response(rsps):
-    rsps.get(URL, body='{"result": [1, 2')
+def test_broken_json_is_not_a_portal_response(rsps_all_used):
+    rsps_all_used.get(URL, body='{"result": [1, 2')
 
     with pytest.raises(NotAPortalResponse, match="not valid JSON"):
         HttpClient().get_json(URL)
 
 
-def test_bytes_that_are_not_text_are_not_a_portal_response(rsps):
+def test_bytes_that_are_not_text_are_not_a_portal_response(rsps_all_used):
     # json.loads raises UnicodeDecodeError here, which has no .msg (this used to crash)
-    rsps.get(URL, body=b'{"name": "Le\xe9ds"}', content_type="application/json")
+    rsps_all_used.get(URL, body=b'{"name": "Le\xe9ds"}', content_type="application/json")
 
     with pytest.raises(NotAPortalResponse, match=r"not valid JSON \(not UTF-8"):
         HttpClient().get_json(URL)
@@ -153,8 +147,8 @@ def test_bytes_that_are_not_text_are_not_a_portal_response(rsps):
         (requests.exceptions.ConnectionError("reset"), "could not reach host api.example.org"),
     ],
 )
-def test_timeouts_and_connection_errors_are_service_unavailable(rsps, exc, words):
-    rsps.get(URL, body=exc)
+def test_timeouts_and_connection_errors_are_service_unavailable(rsps_all_used, exc, words):
+    rsps_all_used.get(URL, body=exc)
 
     with pytest.raises(ServiceUnavailable, match=words) as info:
         HttpClient().get_json(URL)
@@ -198,14 +192,14 @@ def test_a_read_timeout_after_retries_says_it_timed_out(serve):
         release.set()
 
 
-def test_the_default_timeout_is_sent(rsps):
+def test_the_default_timeout_is_sent(rsps_all_used):
     seen = {}
 
     def callback(request):
         seen["timeout"] = request.req_kwargs.get("timeout")
         return 200, {}, "{}"
 
-    rsps.add_callback(responses.GET, URL, callback)
+    rsps_all_used.add_callback(responses.GET, URL, callback)
     HttpClient().get_json(URL)
 
     assert seen["timeout"] == (5, 30)
@@ -214,21 +208,24 @@ def test_the_default_timeout_is_sent(rsps):
 # -- identity -------------------------------------------------------------------------
 
 
-def test_the_user_agent_names_civickit_and_its_version(rsps):
-    rsps.get(URL, json={})
+def test_the_user_agent_names_civickit_and_its_version(rsps_all_used):
+    rsps_all_used.get(URL, json={})
 
     HttpClient().get_json(URL)
 
-    agent = rsps.calls[0].request.headers["User-Agent"]
+    agent = rsps_all_used.calls[0].request.headers["User-Agent"]
     assert agent == f"civickit/{civickit.__version__} python-requests/{requests.__version__}"
 
 
-def test_an_app_can_name_itself_and_a_contact_in_the_user_agent(rsps):
-    rsps.get(URL, json={})
+def test_an_app_can_name_itself_and_a_contact_in_the_user_agent(rsps_all_used):
+    rsps_all_used.get(URL, json={})
 
     HttpClient(user_agent="bin-days/1.0 (+mailto:team@example.org)").get_json(URL)
 
-    assert rsps.calls[0].request.headers["User-Agent"] == "bin-days/1.0 (+mailto:team@example.org)"
+    assert (
+        rsps_all_used.calls[0].request.headers["User-Agent"]
+        == "bin-days/1.0 (+mailto:team@example.org)"
+    )
 
 
 # -- rate limits ----------------------------------------------------------------------
@@ -274,9 +271,9 @@ def test_token_bucket_rejects_a_rate_of_zero():
         TokenBucket(0)
 
 
-def test_the_client_applies_the_limit_of_the_host_it_calls(rsps):
-    rsps.get(URL, json={})
-    rsps.get("https://other.example.org/", json={})
+def test_the_client_applies_the_limit_of_the_host_it_calls(rsps_all_used):
+    rsps_all_used.get(URL, json={})
+    rsps_all_used.get("https://other.example.org/", json={})
     clock = FakeClock()
     client = HttpClient(rate_limits={"api.example.org": 1})
     assert client.has_rate_limit("API.example.org")
@@ -439,8 +436,8 @@ def test_stream_into_a_folder_uses_the_urls_file_name(serve, tmp_path):
     assert path == tmp_path / "dm_jobs.csv" and path.read_bytes() == b"a,b\n"
 
 
-def test_a_download_error_status_is_typed(rsps, tmp_path):
-    rsps.get(URL, status=404)
+def test_a_download_error_status_is_typed(rsps_all_used, tmp_path):
+    rsps_all_used.get(URL, status=404)
 
     with pytest.raises(APIError) as info:
         HttpClient().download(URL, tmp_path / "x")
@@ -449,11 +446,11 @@ def test_a_download_error_status_is_typed(rsps, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_json_reply_helpers_post_form(rsps):
-    rsps.post(URL, json={"sid": "SM1"})
+def test_json_reply_helpers_post_form(rsps_all_used):
+    rsps_all_used.post(URL, json={"sid": "SM1"})
 
     assert HttpClient().post_form(URL, {"To": "+447700900123"}) == {"sid": "SM1"}
-    assert rsps.calls[0].request.body == "To=%2B447700900123"
+    assert rsps_all_used.calls[0].request.body == "To=%2B447700900123"
 
 
 # -- environment ----------------------------------------------------------------------
@@ -472,29 +469,29 @@ def test_without_a_proxy_the_environment_is_read_once_and_the_ca_bundle_kept(mon
     assert session.verify == "/etc/ssl/certs/council-proxy.pem"
 
 
-def test_a_configured_proxy_is_still_used(monkeypatch, rsps):
+def test_a_configured_proxy_is_still_used(monkeypatch, rsps_all_used):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.council.example:3128")
-    rsps.get(URL, json={})
+    rsps_all_used.get(URL, json={})
 
     client = HttpClient()
     client.get_json(URL)
 
     assert client.session.trust_env is True
-    assert rsps.calls[0].request.req_kwargs["proxies"]["https"] == (
+    assert rsps_all_used.calls[0].request.req_kwargs["proxies"]["https"] == (
         "http://proxy.council.example:3128"
     )
 
 
-def test_status_retries_can_be_turned_off_per_request(rsps):
-    rsps.get(URL, status=503)
+def test_status_retries_can_be_turned_off_per_request(rsps_all_used):
+    rsps_all_used.get(URL, status=503)
     client = HttpClient(backoff=0)
 
     response = client.request("GET", URL, retry_statuses=False)
 
     assert response.status_code == 503
-    assert len(rsps.calls) == 1
+    assert len(rsps_all_used.calls) == 1
     client.get(URL)  # the default still retries
-    assert len(rsps.calls) == 1 + 1 + client.retries
+    assert len(rsps_all_used.calls) == 1 + 1 + client.retries
 
 
 def test_the_cache_can_live_in_redis(serve, redis_url):

@@ -31,6 +31,7 @@ from civickit.sms import (
     twilio_webhook,
     verify_twilio_request,
 )
+from tests.helpers import free_port
 
 # Ofcom's drama range, and phonenumbers' own example numbers: nobody's real phone
 MOBILE = "+447700900123"
@@ -279,12 +280,6 @@ def test_a_bare_http_500_is_transient(twilio_api):
 # responses so that the twilio Client meets exactly what requests raises.
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve_once(handle) -> tuple[int, threading.Thread]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -304,7 +299,7 @@ def _serve_once(handle) -> tuple[int, threading.Thread]:
 def network_errors() -> dict[str, requests.RequestException]:
     errors: dict[str, requests.RequestException] = {}
     try:
-        requests.post(f"http://127.0.0.1:{_free_port()}/", data={"To": "x"}, timeout=5)
+        requests.post(f"http://127.0.0.1:{free_port()}/", data={"To": "x"}, timeout=5)
     except requests.RequestException as exc:
         errors["refused"] = exc
 
