@@ -91,7 +91,7 @@ def main() -> int:
 def starter() -> None:
     """examples/starter, run from the clone: what its own `make assets` builds in a new project."""
     app = ROOT / "examples" / "starter"
-    vendor = app / "static" / "vendor"
+    vendor = app / "app" / "static" / "vendor"  # the package app/ serves its static/
     copy(NODE_MODULES / "govuk-frontend/dist/govuk/assets", vendor / "govuk" / "assets")
     for name in ("leaflet.js", "leaflet.css", "images"):
         copy(NODE_MODULES / "leaflet/dist" / name, vendor / "leaflet" / name)

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from app.state import SAMPLE
 from markupsafe import escape
 
 import civickit
 from civickit.datasets.hospitals import read_nhs
-
-sys.path.insert(0, str(Path(__file__).parent.parent))  # the project's folder, however started
-
-from app import SAMPLE, create_app
-
-
-@pytest.fixture
-def client(monkeypatch):
-    monkeypatch.delenv("CIVICKIT_POSTCODES", raising=False)
-    app = create_app({"TESTING": True, "PORTAL": None, "OFFLINE": True})
-    return app.test_client()
 
 
 def test_the_form_page_says_it_shows_the_sample(client):
@@ -67,3 +54,15 @@ def test_bad_or_unknown_postcodes_get_one_clear_line(client, text):
     page = client.get("/", query_string={"postcode": text or " x"})
     assert page.status_code == 400
     assert "There is a problem" in page.get_data(as_text=True)
+
+
+def test_the_environment_sets_what_the_app_shows_and_config_overrides_it(monkeypatch):
+    from app import create_app
+
+    monkeypatch.setenv("APP_RADIUS_M", "2500")
+    monkeypatch.setenv("APP_TITLE", "Hospitals in walking distance")
+    app = create_app({"PORTAL": None, "MAX_ROWS": 3})
+
+    assert app.config["RADIUS_M"] == 2500 and app.config["MAX_ROWS"] == 3
+    assert app.config["TITLE"] == "Hospitals in walking distance"
+    assert app.config["NAME_FIELD"] == "name"  # the sample's default
