@@ -586,7 +586,8 @@ def postcodes_fetch_command(
     nothing unless a newer release is out, and an interrupted download
     resumes where it stopped.
     """
-    from .postcodes import PostcodeDirectory, latest_onspd
+    from .datasets.onspd import latest_onspd
+    from .postcodes import PostcodeDirectory
 
     dest = _directory_path(output)
     http = http_client(ctx)

@@ -18,9 +18,10 @@ import responses
 from werkzeug.utils import send_file
 from werkzeug.wrappers import Request, Response
 
-from civickit import postcodes
+from civickit.datasets import onspd
+from civickit.datasets.onspd import latest_onspd
 from civickit.http import HttpClient
-from civickit.postcodes import PostcodeDirectory, latest_onspd
+from civickit.postcodes import PostcodeDirectory
 from tests.onspd_rows import br8_7re, channel_islands, retired, write_onspd
 
 
@@ -121,9 +122,9 @@ class FakeArcGIS:
 def arcgis(serve, onspd_zip, monkeypatch):
     fake = FakeArcGIS(onspd_zip)
     server = serve(fake)
-    monkeypatch.setattr(postcodes, "ARCGIS_SEARCH_URL", f"{server.url}/sharing/rest/search")
+    monkeypatch.setattr(onspd, "ARCGIS_SEARCH_URL", f"{server.url}/sharing/rest/search")
     monkeypatch.setattr(
-        postcodes, "ARCGIS_ITEM_DATA_URL", f"{server.url}/sharing/rest/content/items/{{id}}/data"
+        onspd, "ARCGIS_ITEM_DATA_URL", f"{server.url}/sharing/rest/content/items/{{id}}/data"
     )
     fake.url = server.url
     return fake

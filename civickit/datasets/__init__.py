@@ -5,6 +5,9 @@
 * :mod:`~civickit.datasets.collisions`: DfT STATS19 collision files (every
   header era) and Leeds City Council's yearly road traffic accident files.
 * :mod:`~civickit.datasets.hospitals`: NHS ``Hospital.csv``.
+* :mod:`~civickit.datasets.onspd`: where the newest ONS Postcode Directory is
+  published (:func:`~civickit.datasets.onspd.latest_onspd`); the directory
+  itself is read by :class:`civickit.postcodes.PostcodeDirectory`.
 
 Every reader takes a path or a binary file object, streams it (memory stays
 flat however long the file), and takes ``on_error``: ``None`` raises
@@ -18,7 +21,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["bins", "collisions", "hospitals"]
+__all__ = ["bins", "collisions", "hospitals", "onspd"]
 
 
 def __getattr__(name: str) -> ModuleType:

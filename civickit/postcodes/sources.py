@@ -1,8 +1,8 @@
 """Reading the published postcode files: ONSPD, NSPL and Code-Point Open, in any header era.
 
 Private to :mod:`civickit.postcodes`, whose ``PostcodeDirectory.build`` reads
-through here. The inputs are files or zip archives; every CSV among them is
-put in one of three roles by its first line:
+through here (in :mod:`.builder`). The inputs are files or zip archives; every
+CSV among them is put in one of three roles by its first line:
 
 * **rows**: a header naming a postcode column (``pcds``, ``pcd``, ``pcd7``...),
   as the ONS Postcode Directory (ONSPD) and the National Statistics Postcode
@@ -37,14 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, NamedTuple
 
-from .errors import (
+from ..errors import (
     DataFormatError,
     InvalidArgument,
     InvalidPostcode,
 )
-from .geo import osgb_to_wgs84_many
-from .postcodes import CODE_FIELDS, normalise
-from .tabular import open_table
+from ..geo import osgb_to_wgs84_many
+from ..tabular import open_table
+from .place import CODE_FIELDS, normalise
 
 __all__ = ["CODE_POINT_COLUMNS", "Plan", "Row", "plan"]
 
