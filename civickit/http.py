@@ -65,7 +65,7 @@ _FileContent: TypeAlias = IO[bytes] | IO[str] | bytes | str
 
 
 class RequestOptions(TypedDict, total=False):
-    """The keyword arguments of ``requests.Session.request`` that :meth:`HttpClient.request` passes on.
+    """The ``requests.Session.request`` keywords that :meth:`HttpClient.request` passes on.
 
     ``timeout`` defaults to the client's own.
     """
