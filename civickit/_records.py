@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-__all__ = ["Record", "to_dict"]
+__all__ = ["JSONValue", "Record", "to_dict"]
+
+if TYPE_CHECKING:
+    #: A value of parsed JSON: what :func:`json.loads` gives for any document.
+    JSONValue: TypeAlias = (
+        str | int | float | bool | list["JSONValue"] | dict[str, "JSONValue"] | None
+    )
+else:  # the same one level deep: a recursive alias needs Python 3.12's ``type`` at run time
+    JSONValue = str | int | float | bool | list | dict | None
 
 
 def to_dict(record: DataclassInstance) -> dict[str, Any]:
@@ -35,7 +43,12 @@ class Record:
     __slots__ = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a dict of JSON-ready values (dates and times as ISO 8601 text)."""
+        """The fields as a dict of JSON-ready values (dates and times as ISO 8601 text).
+
+        The values are typed ``Any`` because their types are each record's own
+        fields' (an ``int`` count, a ``str | None`` street...), which one mixin
+        cannot spell.
+        """
         return to_dict(cast("DataclassInstance", self))
 
 

@@ -9,7 +9,8 @@ client (:class:`CKAN`, :class:`ArcGIS`, :class:`ArcGISHub`,
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TypedDict, Unpack
 
 from ..errors import (
     InvalidArgument,
@@ -20,7 +21,7 @@ from .arcgis import ArcGIS, ArcGISHub
 from .ckan import CKAN
 from .detect import KINDS, clear_cache, detect_portal, normalise_url
 from .detect import detect as _detect
-from .models import Dataset, Portal, Resource
+from .models import Dataset, JSONValue, Portal, Resource, Row
 from .opendatasoft import OpenDataSoft
 from .registry import PortalInfo, known_portals, register
 from .socrata import Socrata
@@ -31,10 +32,13 @@ __all__ = [
     "ArcGIS",
     "ArcGISHub",
     "Dataset",
+    "JSONValue",
     "OpenDataSoft",
     "Portal",
     "PortalInfo",
+    "PortalOptions",
     "Resource",
+    "Row",
     "Socrata",
     "UnknownPortal",
     "clear_cache",
@@ -44,7 +48,8 @@ __all__ = [
     "register",
 ]
 
-_CLIENTS: dict[str, type[Any]] = {
+# each client is checked against the Portal protocol here
+_CLIENTS: dict[str, Callable[..., Portal]] = {
     "ckan": CKAN,
     "arcgis": ArcGIS,
     "arcgis-hub": ArcGISHub,
@@ -61,6 +66,17 @@ _OPTIONS = {
 }
 
 
+class PortalOptions(TypedDict, total=False):
+    """The options :func:`portal` passes to the client; each kind takes only its own."""
+
+    api_token: str | None  # CKAN
+    token: str | None  # ArcGIS, ArcGIS Hub
+    api_key: str | None  # OpenDataSoft
+    app_token: str | None  # Socrata
+    region: str | None  # Socrata: "eu" or "us"
+    concurrency: int  # all but CKAN
+
+
 def _looks_like_url(text: str) -> bool:
     if text.startswith(("http://", "https://")):
         return True
@@ -73,7 +89,7 @@ def portal(
     *,
     kind: str | None = None,
     http: HttpClient | None = None,
-    **options: Any,
+    **options: Unpack[PortalOptions],
 ) -> Portal:
     """The client for a registered portal name or any portal URL.
 

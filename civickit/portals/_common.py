@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from ..errors import InvalidArgument
 from ..http import HttpClient
+from .models import Row
 
 __all__ = [
     "PortalClient",
@@ -30,7 +31,6 @@ __all__ = [
     "write_rows",
 ]
 
-Row = dict[str, Any]
 WRITABLE_FORMATS = ("csv", "jsonl", "geojson", "json")
 
 

@@ -23,17 +23,16 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 from ..errors import (
     InvalidArgument,
     ServiceUnavailable,
 )
+from .models import Row
 
 __all__ = ["DEFAULT_CONCURRENCY", "Fetch", "offset_pages"]
 
 DEFAULT_CONCURRENCY = 4
-Row = dict[str, Any]
 Fetch = Callable[[int, int], tuple[list[Row], bool]]
 # Esri: exceededTransferLimit may be true on a page with no rows; ask again this often.
 EMPTY_PAGES_TOLERATED = 2

@@ -58,11 +58,9 @@ from ._common import (
     write_rows,
 )
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
-from .models import Dataset, FieldType, Resource, mapping, timestamp
+from .models import Dataset, FieldType, Resource, Row, mapping, timestamp
 
 __all__ = ["ArcGIS", "ArcGISHub"]
-
-Row = dict[str, Any]
 
 # A layer that states no maxRecordCount (servers before 10.1) answered 1000 at most.
 OLD_SERVER_PAGE = 1000
@@ -154,8 +152,11 @@ class ArcGIS(PortalClient):
 
     # -- the escape hatch ------------------------------------------------------------
 
-    def get(self, path: str = "", **params: Any) -> Any:
-        """GET ``{base_url}/{path}?f=json&…`` and return its JSON, errors mapped and busy retried."""
+    def get(self, path: str = "", **params: object) -> Any:
+        """GET ``{base_url}/{path}?f=json&…`` and return its JSON, errors mapped and busy retried.
+
+        The escape hatch: the JSON is as the server sent it (typed ``Any``).
+        """
         url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
         return self._json(url, params)
 
@@ -203,7 +204,10 @@ class ArcGIS(PortalClient):
         return cleaned
 
     def metadata(self, resource: Resource | str | int | None = None) -> dict[str, Any]:
-        """A layer's ``?f=json`` description (fields, maxRecordCount...), read once."""
+        """A layer's ``?f=json`` description (fields, maxRecordCount...), read once.
+
+        The description is JSON as the server sent it, so its values are typed ``Any``.
+        """
         url = self._layer_url(resource)
         with self._lock:
             cached = self._meta.get(url)
@@ -261,6 +265,9 @@ class ArcGIS(PortalClient):
         concurrency: int | None = None,
     ) -> Iterator[Row]:
         """Yield every feature of a layer once, in object-id order, as a flat dict.
+
+        Attribute values are as the server sent them (parsed JSON); a point is
+        ``latitude``/``longitude``, any other shape a GeoJSON ``geometry``.
 
         ``where`` is the layer's SQL filter (``"WARD = 'Headingley'"``),
         ``fields`` the attributes to return (default all). ``page_size``
@@ -594,8 +601,11 @@ class ArcGISHub(PortalClient):
         self._layers: dict[str, ArcGIS] = {}
         self._ogc: bool | None = None  # does the site answer the OGC search API? learnt once
 
-    def get(self, path: str, **params: Any) -> Any:
-        """GET any path of the site's API (``api/search/v1/collections``) as JSON."""
+    def get(self, path: str, **params: object) -> Any:
+        """GET any path of the site's API (``api/search/v1/collections``) as JSON.
+
+        The escape hatch: the JSON is as the server sent it (typed ``Any``).
+        """
         return self.http.get_json(f"{self.base_url}/{path.lstrip('/')}", params=params or None)
 
     def _service(self, url: str) -> ArcGIS:
@@ -617,7 +627,9 @@ class ArcGISHub(PortalClient):
 
     # -- catalogue -------------------------------------------------------------------
 
-    def search(self, q: str = "", *, limit: int | None = None, **filters: Any) -> Iterator[Dataset]:
+    def search(
+        self, q: str = "", *, limit: int | None = None, **filters: object
+    ) -> Iterator[Dataset]:
         """Datasets matching ``q``, each once (OGC search API, else the DCAT feed).
 
         ``filters`` go to the OGC API as they are (``type="Feature Service"``).
@@ -635,7 +647,7 @@ class ArcGISHub(PortalClient):
         yield from self._search_dcat(q, limit)
 
     def _search_ogc(
-        self, q: str, limit: int | None, filters: Mapping[str, Any]
+        self, q: str, limit: int | None, filters: Mapping[str, object]
     ) -> Iterator[Dataset]:
         url = f"{self.base_url}/api/search/v1/collections/dataset/items"
         start, seen = 1, set[str]()
@@ -844,7 +856,7 @@ def _is_arcgis(url: str) -> bool:
     return bool(_SERVICE.match(url.split("?", 1)[0].rstrip("/")))
 
 
-def _plain_licence(value: Any) -> str | None:
+def _plain_licence(value: object) -> str | None:
     text = re.sub(r"<[^>]+>", " ", str(value or "")).strip()
     text = re.sub(r"\s+", " ", text)
     return text[:200] or None

@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..http import HttpClient, error_for_status
 from ._common import PortalClient, download_path, safe_filename, site_url
-from .models import Dataset, FieldType, Resource, absolute_url
+from .models import Dataset, FieldType, Resource, Row, absolute_url
 
 __all__ = ["CKAN", "Dataset", "Resource", "absolute_url"]
 
@@ -129,9 +129,9 @@ def _unexpected_field(err: ValidationError, name: str) -> bool:
 # -- the client ------------------------------------------------------------------------
 
 
-def _encode_params(params: Mapping[str, Any]) -> dict[str, Any]:
+def _encode_params(params: Mapping[str, object]) -> dict[str, object]:
     """Encode action parameters for a query string the way CKAN parses them."""
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for key, value in params.items():
         if value is None:
             continue
@@ -241,11 +241,13 @@ class CKAN(PortalClient):
 
     # -- the escape hatch ------------------------------------------------------------
 
-    def action(self, name: str, **params: Any) -> Any:
+    def action(self, name: str, **params: object) -> Any:
         """Call any CKAN action and return its ``result``.
 
         Reads (``*_show``, ``*_list``, ``*_search``...) go as GET, so they are
         cached and retried; anything else is POSTed as JSON and never retried.
+        ``params`` are the action's, any value JSON can hold. The escape hatch:
+        the ``result`` is JSON as the server sent it (typed ``Any``).
         """
         url = f"{self.api_url}/{name}"
         if name.endswith(_READ_SUFFIXES):
@@ -326,17 +328,18 @@ class CKAN(PortalClient):
         self,
         resource: Resource | str,
         *,
-        where: Mapping[str, Any] | None = None,
-        filters: Mapping[str, Any] | None = None,
-        q: str | Mapping[str, Any] | None = None,
+        where: Mapping[str, object] | None = None,
+        filters: Mapping[str, object] | None = None,
+        q: str | Mapping[str, object] | None = None,
         fields: list[str] | tuple[str, ...] | str | None = None,
         sort: str = "_id",
         page_size: int | None = None,
         limit: int | None = None,
         dump: bool = True,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Row]:
         """Yield the rows of a datastore table, one page in memory at a time.
 
+        Each row maps a field to its value as the datastore sent it (parsed JSON).
         ``where`` (or its CKAN name ``filters``) is a dict of datastore filters,
         ``{"ward": "Headingley"}``. A whole table (no filter, query, field list
         or limit, in ``_id`` order) is streamed from ``/datastore/dump/<id>`` in
@@ -375,7 +378,7 @@ class CKAN(PortalClient):
             if isinstance(f, Mapping) and f.get("id")
         }
 
-    def _dump_records(self, resource_id: str, page_size: int) -> Iterator[dict[str, Any]]:
+    def _dump_records(self, resource_id: str, page_size: int) -> Iterator[Row]:
         """Stream ``/datastore/dump/<id>`` as CSV, typed by the table's fields.
 
         A portal without the dump (404, or an HTML page) is paged instead.
@@ -420,7 +423,8 @@ class CKAN(PortalClient):
                     if kinds.get(name) in _CONVERTERS and _CONVERTERS[kinds[name]] is not _text
                 ]
                 for record in reader:
-                    row = dict(zip(header, record, strict=False))
+                    # the CSV's text, whose typed columns are converted in place
+                    row: dict[str, Any] = dict(zip(header, record, strict=False))
                     for name, conv in typed:
                         row[name] = conv(row[name])
                     yield row
@@ -437,13 +441,13 @@ class CKAN(PortalClient):
     def _record_pages(
         self,
         resource_id: str,
-        filters: Mapping[str, Any] | None,
-        q: str | Mapping[str, Any] | None,
+        filters: Mapping[str, object] | None,
+        q: str | Mapping[str, object] | None,
         fields: list[str] | tuple[str, ...] | str | None,
         sort: str,
         page_size: int,
         limit: int | None,
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[list[Row]]:
         base: dict[str, Any] = {"resource_id": resource_id, "sort": sort}
         if q is not None:
             base["q"] = dict(q) if isinstance(q, Mapping) else q
@@ -491,8 +495,11 @@ class CKAN(PortalClient):
             if total is not None and not result.get("total_was_estimated") and offset >= total:
                 return
 
-    def sql(self, query: str) -> list[dict[str, Any]]:
-        """Run a read-only SQL query (``datastore_search_sql``; off on many portals)."""
+    def sql(self, query: str) -> list[Row]:
+        """Run a read-only SQL query (``datastore_search_sql``; off on many portals).
+
+        The rows are as the datastore sent them (parsed JSON).
+        """
         result = self.action("datastore_search_sql", sql=query)
         if result.get("records_truncated"):
             log.warning("datastore_search_sql stopped early: the portal caps results (%s)", query)

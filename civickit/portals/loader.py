@@ -15,14 +15,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import APIError, CivicKitError
-from .models import FieldType, Portal, Resource
+from .models import FieldType, Portal, Resource, Row
 
 __all__ = ["LoadResult", "load", "table_name"]
 
@@ -115,7 +115,7 @@ _CONVERT: dict[FieldType, Callable[[Any], Any]] = {
 }
 
 
-def _typed(rows: Iterable[dict[str, Any]], types: dict[str, FieldType]) -> Iterator[dict[str, Any]]:
+def _typed(rows: Iterable[Row], types: dict[str, FieldType]) -> Iterator[Row]:
     converters = {name: _CONVERT[kind] for name, kind in types.items() if kind in _CONVERT}
     for row in rows:
         for name, convert in converters.items():
@@ -130,7 +130,7 @@ def load(
     db: str | os.PathLike[str],
     *,
     table: str | None = None,
-    where: Any = None,
+    where: str | Mapping[str, object] | None = None,
     limit: int | None = None,
     on_row: Callable[[int], None] | None = None,
 ) -> LoadResult:
@@ -138,7 +138,8 @@ def load(
 
     The table is replaced atomically: readers see the old rows until the new
     ones are all in. ``on_row(n)`` is called every so often with the count so
-    far (for a progress bar). Needs sqlite-utils (``pip install 'civickit[load]'``).
+    far (for a progress bar). ``where`` is the portal's own filter (a query string,
+    or a dict of filters for CKAN). Needs sqlite-utils (``pip install 'civickit[load]'``).
     """
     try:
         import sqlite_utils
@@ -165,7 +166,7 @@ def load(
             database[scratch].create({name: _PYTHON_TYPES[kind] for name, kind in types.items()})  # type: ignore[union-attr]
         rows = portal.records(resource, where=where, limit=limit)
 
-        def counted() -> Iterator[dict[str, Any]]:
+        def counted() -> Iterator[Row]:
             nonlocal count
             for row in _typed(rows, types):
                 count += 1

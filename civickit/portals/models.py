@@ -12,20 +12,37 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, TypedDict, runtime_checkable
 from urllib.parse import urljoin, urlsplit
 
 from .._convert import int_if_valid
-from .._records import Record
+from .._records import JSONValue, Record
 
-__all__ = ["Dataset", "FieldType", "Portal", "Resource", "absolute_url"]
+__all__ = [
+    "CKANOrganizationJSON",
+    "CKANPackageJSON",
+    "CKANResourceJSON",
+    "CKANTagJSON",
+    "Dataset",
+    "FieldType",
+    "JSONValue",
+    "Portal",
+    "Resource",
+    "Row",
+    "absolute_url",
+]
+
+#: A row of a table as :meth:`Portal.records` yields it: the platform's fields with
+#: their values as the platform sent them (parsed JSON), plus ``latitude`` and
+#: ``longitude`` (floats) for a point, or ``geometry`` (a GeoJSON dict) for any other shape.
+Row: TypeAlias = dict[str, JSONValue]
 
 #: The column types :meth:`Portal.fields` reports, whatever the platform calls them.
 FieldType = str  # "integer" | "float" | "boolean" | "text" | "date" | "datetime" | "json"
 FIELD_TYPES = ("integer", "float", "boolean", "text", "date", "datetime", "json")
 
 
-def timestamp(value: Any) -> datetime | None:
+def timestamp(value: object) -> datetime | None:
     """A timezone-aware datetime from an ISO string (naive means UTC) or epoch seconds/ms."""
     if value is None or value == "" or isinstance(value, bool):
         return None
@@ -44,7 +61,7 @@ def timestamp(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def mapping(value: Any) -> Mapping[str, Any]:
+def mapping(value: object) -> Mapping[str, Any]:
     """``value`` if it is a JSON object, else an empty one (for nested fields that may be absent)."""
     return value if isinstance(value, Mapping) else {}
 
@@ -72,6 +89,47 @@ def absolute_url(url: str | None, site: str) -> str:
     return f"{site}/{url}"
 
 
+class CKANResourceJSON(TypedDict, total=False):
+    """A resource as CKAN's API sends it (the keys :meth:`Resource.from_api` reads)."""
+
+    id: str
+    name: str | None
+    format: str | None
+    url: str | None
+    size: int | str | None
+    last_modified: str | None
+    metadata_modified: str | None
+    datastore_active: bool
+    package_id: str | None
+
+
+class CKANOrganizationJSON(TypedDict, total=False):
+    """A dataset's organisation as CKAN's API sends it."""
+
+    name: str
+    title: str
+
+
+class CKANTagJSON(TypedDict, total=False):
+    """A tag as CKAN's API sends it."""
+
+    name: str
+
+
+class CKANPackageJSON(TypedDict, total=False):
+    """A dataset (package) as CKAN's API sends it (the keys :meth:`Dataset.from_api` reads)."""
+
+    id: str
+    name: str
+    title: str | None
+    notes: str | None
+    organization: CKANOrganizationJSON | None
+    license_id: str | None
+    tags: list[CKANTagJSON | str]
+    metadata_modified: str | None
+    resources: list[CKANResourceJSON]
+
+
 @dataclass(frozen=True)
 class Resource(Record):
     """One table, layer, file or export behind a dataset. ``url`` is always absolute.
@@ -91,7 +149,7 @@ class Resource(Record):
     package_id: str | None
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any], site: str) -> Resource:
+    def from_api(cls, data: CKANResourceJSON, site: str) -> Resource:
         """Build from a CKAN ``resource_show`` result (or a dataset's resource) on ``site``."""
         return cls(
             id=str(data.get("id") or ""),
@@ -124,7 +182,7 @@ class Dataset(Record):
     url: str
 
     @classmethod
-    def from_api(cls, data: Mapping[str, Any], site: str) -> Dataset:
+    def from_api(cls, data: CKANPackageJSON, site: str) -> Dataset:
         """Build from a CKAN ``package_show`` / ``package_search`` result on ``site``."""
         org = data.get("organization")
         name = data.get("name") or ""
@@ -177,8 +235,13 @@ class Portal(Protocol):
         fields: list[str] | tuple[str, ...] | None = None,
         limit: int | None = None,
         page_size: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Yield every row of a table exactly once, in a stable order."""
+    ) -> Iterator[Row]:
+        """Yield every row of a table exactly once, in a stable order.
+
+        ``where`` is each kind's own filter: a query string (ArcGIS, OpenDataSoft,
+        Socrata) or a dict of filters (CKAN). It is typed ``Any`` because no one
+        type is accepted by every kind, which a protocol's parameter would need.
+        """
         ...
 
     def fields(self, resource: Resource | str) -> dict[str, FieldType]:

@@ -37,11 +37,10 @@ from ..errors import (
 from ..http import HttpClient, error_for_status
 from ._common import PortalClient, download_path, geo_keys, locate, safe_filename, site_url
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
-from .models import Dataset, FieldType, Resource, mapping, timestamp
+from .models import Dataset, FieldType, Resource, Row, mapping, timestamp
 
 __all__ = ["OpenDataSoft"]
 
-Row = dict[str, Any]
 API_PATH = "/api/explore/v2.1"
 PAGE_MAX = 100  # the records endpoint's largest limit without group_by
 WINDOW = 10_000  # offset + limit must stay below this on /records
@@ -90,7 +89,7 @@ def _ods_error(response: requests.Response) -> APIError:
     return error_for_status(response, text)
 
 
-def _seconds_until(value: Any) -> float | None:
+def _seconds_until(value: object) -> float | None:
     when = timestamp(value) if isinstance(value, str) else None
     if when is None:
         return None
@@ -100,7 +99,7 @@ def _seconds_until(value: Any) -> float | None:
 def _shape(row: Row, keys: list[str]) -> Row:
     """Give a row ``latitude``/``longitude`` (from a geo_point_2d) or a GeoJSON ``geometry``."""
     for key in keys:
-        value = row.get(key)
+        value: Any = row.get(key)  # JSON as sent: its members are checked before use
         if not isinstance(value, dict):
             continue
         if "lat" in value and "lon" in value and len(value) == 2:
@@ -142,8 +141,11 @@ class OpenDataSoft(PortalClient):
 
     # -- the escape hatch ------------------------------------------------------------
 
-    def get(self, path: str, **params: Any) -> Any:
-        """GET ``{base_url}/api/explore/v2.1/{path}`` and return its JSON."""
+    def get(self, path: str, **params: object) -> Any:
+        """GET ``{base_url}/api/explore/v2.1/{path}`` and return its JSON.
+
+        The escape hatch: the JSON is as the server sent it (typed ``Any``).
+        """
         return self._json(f"{self.api_url}/{path.lstrip('/')}", params)
 
     def _json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -170,7 +172,12 @@ class OpenDataSoft(PortalClient):
     # -- catalogue -------------------------------------------------------------------
 
     def search(
-        self, q: str = "", *, limit: int | None = None, where: str | None = None, **filters: Any
+        self,
+        q: str = "",
+        *,
+        limit: int | None = None,
+        where: str | None = None,
+        **filters: object,
     ) -> Iterator[Dataset]:
         """Datasets whose text matches ``q`` (and the ODSQL ``where``), each once.
 
@@ -289,7 +296,7 @@ class OpenDataSoft(PortalClient):
         order_by: str | None = None,
         concurrency: int | None = None,
     ) -> Iterator[Row]:
-        """Yield a dataset's rows, each once, whatever their number.
+        """Yield a dataset's rows, each once, whatever their number, values as the server sent them.
 
         ``where``, ``fields`` (ODSQL ``select``) and ``order_by`` go to the
         server as they are. Up to 10,000 rows come from ``/records`` in pages

@@ -15,6 +15,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,10 @@ from ..errors import (
 from ..http import HttpClient, error_for_status
 from ._common import PortalClient, download_path, geo_keys, locate, safe_filename, site_url
 from ._paging import DEFAULT_CONCURRENCY, check_concurrency, offset_pages
-from .models import Dataset, FieldType, Resource, mapping, timestamp
+from .models import Dataset, FieldType, Resource, Row, mapping, timestamp
 
 __all__ = ["Socrata"]
 
-Row = dict[str, Any]
 DEFAULT_PAGE = 5_000  # SODA 2.1 has no cap; 2.0 endpoints cap $limit at 50,000
 DISCOVERY_PAGE = 100
 DISCOVERY_HOSTS = {"eu": "https://api.eu.socrata.com", "us": "https://api.us.socrata.com"}
@@ -94,7 +94,7 @@ def _socrata_error(response: requests.Response) -> APIError:
 def _shape(row: Row, keys: list[str]) -> Row:
     """Points become ``latitude``/``longitude``; other shapes a GeoJSON ``geometry``."""
     for key in keys:
-        value = row.get(key)
+        value: Any = row.get(key)  # JSON as sent: its members are checked before use
         if not isinstance(value, dict):
             continue
         kind = value.get("type")
@@ -147,8 +147,11 @@ class Socrata(PortalClient):
 
     # -- the escape hatch ------------------------------------------------------------
 
-    def get(self, path: str, **params: Any) -> Any:
-        """GET any path on the portal (``api/views/64uk-42ks.json``) and return its JSON."""
+    def get(self, path: str, **params: object) -> Any:
+        """GET any path on the portal (``api/views/64uk-42ks.json``) and return its JSON.
+
+        The escape hatch: the JSON is as the server sent it (typed ``Any``).
+        """
         return self._json(f"{self.base_url}/{path.lstrip('/')}", params)
 
     def _json(
@@ -181,7 +184,9 @@ class Socrata(PortalClient):
         european = self.domain.endswith((".uk", ".eu"))
         return ["eu", "us"] if european else ["us", "eu"]
 
-    def search(self, q: str = "", *, limit: int | None = None, **filters: Any) -> Iterator[Dataset]:
+    def search(
+        self, q: str = "", *, limit: int | None = None, **filters: object
+    ) -> Iterator[Dataset]:
         """The domain's datasets matching ``q``, through the Discovery API, each once.
 
         ``filters`` go to the Discovery API as they are (``categories="Environment"``,
@@ -198,7 +203,7 @@ class Socrata(PortalClient):
                     raise
 
     def _discover(
-        self, region: str, q: str, limit: int | None, filters: Mapping[str, Any]
+        self, region: str, q: str, limit: int | None, filters: Mapping[str, object]
     ) -> Iterator[Dataset]:
         url = f"{DISCOVERY_HOSTS[region]}/api/catalog/v1"
         offset, seen = 0, set[str]()
@@ -231,7 +236,7 @@ class Socrata(PortalClient):
                 return
 
     def _resources(
-        self, view_id: str, title: str, tabular: bool, modified: Any
+        self, view_id: str, title: str, tabular: bool, modified: datetime | None
     ) -> tuple[Resource, ...]:
         out = []
         if tabular:
