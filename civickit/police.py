@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -38,7 +38,9 @@ __all__ = [
     "MAX_GET_URL",
     "MIN_SPLIT_DEG",
     "Crime",
+    "CrimeJSON",
     "Outcome",
+    "OutcomeJSON",
     "PoliceUK",
     "check_category",
     "normalise_month",
@@ -59,6 +61,57 @@ _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 _CATEGORY = re.compile(r"[a-z0-9-]+")
 
 Point = tuple[float, float]
+
+
+class StreetJSON(TypedDict, total=False):
+    """A crime's anonymous map point as police.uk sends it."""
+
+    id: int
+    name: str
+
+
+class LocationJSON(TypedDict, total=False):
+    """Where police.uk puts a crime: its coordinates come as text."""
+
+    latitude: str
+    longitude: str
+    street: StreetJSON | None
+
+
+class OutcomeStatusJSON(TypedDict, total=False):
+    """A crime's latest outcome as police.uk sends it."""
+
+    category: str
+    date: str
+
+
+class CrimeJSON(TypedDict, total=False):
+    """One crime as police.uk's crime endpoints send it (what :meth:`Crime.from_api` reads)."""
+
+    id: int
+    persistent_id: str | None
+    category: str
+    month: str
+    location: LocationJSON | None
+    location_type: str | None
+    location_subtype: str | None
+    context: str | None
+    outcome_status: OutcomeStatusJSON | None
+
+
+class OutcomeCategoryJSON(TypedDict, total=False):
+    """An outcome's category as police.uk sends it."""
+
+    code: str
+    name: str
+
+
+class OutcomeJSON(TypedDict, total=False):
+    """One step of a crime's ``outcomes-for-crime`` history as police.uk sends it."""
+
+    category: OutcomeCategoryJSON | None
+    date: str | None
+    person_id: int | None
 
 
 @dataclass(frozen=True)
@@ -86,7 +139,7 @@ class Crime(Record):
     outcome_month: str | None
 
     @classmethod
-    def from_api(cls, item: dict[str, Any]) -> Crime:
+    def from_api(cls, item: CrimeJSON) -> Crime:
         """Build a Crime from one element of a police.uk crimes response."""
         location = item.get("location") or {}
         street = location.get("street") or {}
@@ -116,7 +169,8 @@ class Outcome(Record):
     person_id: int | None
 
     @classmethod
-    def from_api(cls, item: dict[str, Any]) -> Outcome:
+    def from_api(cls, item: OutcomeJSON) -> Outcome:
+        """Build an Outcome from one element of an ``outcomes-for-crime`` response."""
         category = item.get("category") or {}
         return cls(
             category=category.get("code", ""),
