@@ -6,6 +6,7 @@ The factories behind them are in ``helpers.py``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,10 @@ from tests.examples.helpers import (
     LEEDS_NOW,
     leeds_engine,
     load_leeds_sample,
+    load_streetwise_sample,
     make_leeds_app,
+    make_streetwise_app,
+    streetwise_engine,
     throwaway_schema,
 )
 
@@ -76,3 +80,40 @@ def leeds_client(leeds_app):
 @pytest.fixture
 def leeds_runner(leeds_app):
     return leeds_app.test_cli_runner()
+
+
+# -- streetwise ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def streetwise_config() -> dict[str, Any]:
+    """Settings the streetwise apps below get on top of the tests' defaults.
+
+    A test module that needs others (crime from police.uk, no postcode directory)
+    overrides this fixture.
+    """
+    return {}
+
+
+@pytest.fixture
+def streetwise_app(tmp_path, streetwise_config):
+    """streetwise on SQLite with the bundled sample loaded; crime from the snapshot."""
+    app = make_streetwise_app(
+        f"sqlite:///{tmp_path / 'streetwise.sqlite3'}",
+        DOWNLOAD_DIR=str(tmp_path / "downloads"),
+        **streetwise_config,
+    )
+    load_streetwise_sample(app)
+    yield app
+    streetwise_engine(app).dispose()
+
+
+@pytest.fixture
+def streetwise_any_app(database_url, tmp_path, streetwise_config):
+    """streetwise with the sample loaded, on SQLite and (when reachable) PostgreSQL."""
+    app = make_streetwise_app(
+        database_url, DOWNLOAD_DIR=str(tmp_path / "downloads"), **streetwise_config
+    )
+    load_streetwise_sample(app)
+    yield app
+    streetwise_engine(app).dispose()

@@ -235,6 +235,13 @@ def streetwise_engine(app: Flask) -> Any:
     return state.get_engine(app)
 
 
+def load_streetwise_sample(app: Flask) -> Any:
+    """Import the bundled sample (collisions and hospitals) into ``app``'s database."""
+    from examples.streetwise import importer
+
+    return importer.import_sample(streetwise_engine(app))
+
+
 def north(centre: tuple[float, float], metres: float) -> tuple[float, float]:
     """The point ``metres`` due north of ``centre`` (south when negative): exact along a meridian."""
     return centre[0] + math.degrees(metres / R), centre[1]

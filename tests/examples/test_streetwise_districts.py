@@ -62,55 +62,54 @@ def _answer(postcode, lat, lon, code, name):
 
 
 @pytest.fixture
-def app(tmp_path):
-    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}", POSTCODES_DIRECTORY="none")
-    importer.import_sample(streetwise_engine(app))
-    return app
+def streetwise_config():
+    """No local postcode directory: each test answers for its postcode as postcodes.io."""
+    return {"POSTCODES_DIRECTORY": "none"}
+
+
+#: The bundled postcode directory alone: a test marked with this makes no request.
+OFFLINE = pytest.mark.parametrize("streetwise_config", [{"POSTCODES_ONLINE": False}])
 
 
 @pytest.mark.parametrize(("postcode", "lat", "lon", "code", "name", "km2"), PLACES)
 @responses.activate
-def test_each_postcode_is_compared_with_its_own_district(app, postcode, lat, lon, code, name, km2):
+def test_each_postcode_is_compared_with_its_own_district(
+    streetwise_app, postcode, lat, lon, code, name, km2
+):
     if lat is None:
         lat, lon = _inside(code)
     url = "https://api.postcodes.io/postcodes/" + postcode.replace(" ", "%20")
     responses.get(url, json=_answer(postcode, lat, lon, code, name))
-    body = app.test_client().get(f"/api/area/{postcode}").get_json()
+    body = streetwise_app.test_client().get(f"/api/area/{postcode}").get_json()
     district = body["district"]
     assert district["code"] == code and district["name"] == name
     assert district["land_km2"] == pytest.approx(km2, abs=0.01)
     assert district["boundary_vintage"] == "December 2024"
     assert "postcodes.io" in district["found_by"]
     assert body["comparison"]["area"] == name
-    html = app.test_client().get(f"/area/{postcode}").get_data(as_text=True)
+    html = streetwise_app.test_client().get(f"/area/{postcode}").get_data(as_text=True)
     assert f"In {name}" in html and "Leeds rate" not in html.replace(f"{name} rate", "")
     map_data = json.loads(html.split('id="sw-map-data">')[1].split("</script>")[0])
     assert map_data["outline"] and map_data["district"] == name
 
 
 @responses.activate
-def test_edinburgh_says_police_uk_does_not_cover_scotland(app):
+def test_edinburgh_says_police_uk_does_not_cover_scotland(streetwise_app):
     lat, lon = _inside("S12000036")
     responses.get(
         "https://api.postcodes.io/postcodes/EH16%204SA",
         json=_answer("EH16 4SA", lat, lon, "S12000036", "City of Edinburgh"),
     )
-    body = app.test_client().get("/api/area/EH16 4SA").get_json()
+    body = streetwise_app.test_client().get("/api/area/EH16 4SA").get_json()
     assert body["crime"]["not_covered"]["code"] == "police_uk_not_in_scotland"
-    html = app.test_client().get("/area/EH16 4SA").get_data(as_text=True)
+    html = streetwise_app.test_client().get("/area/EH16 4SA").get_data(as_text=True)
     assert 'id="crime-not-covered"' in html and "not Scotland" in html
 
 
-def test_the_bundled_directory_serves_leeds_london_and_wales_offline(tmp_path):
+@OFFLINE
+def test_the_bundled_directory_serves_leeds_london_and_wales_offline(streetwise_app):
     """Each real postcode the demo names is found offline, in its own council."""
-    from examples.streetwise.demo import SAMPLE_POSTCODES
-
-    app = make_streetwise_app(
-        f"sqlite:///{tmp_path / 'sw.db'}",
-        POSTCODES_DIRECTORY=str(SAMPLE_POSTCODES),
-        POSTCODES_ONLINE=False,
-    )
-    importer.import_sample(streetwise_engine(app))
+    client = streetwise_app.test_client()
     with responses.RequestsMock():  # no routes: any request would fail the test
         for postcode, code in (
             ("LS1 3EX", "E08000035"),
@@ -118,17 +117,16 @@ def test_the_bundled_directory_serves_leeds_london_and_wales_offline(tmp_path):
             ("CF24 4NP", "W06000015"),
             ("NP20 6ZE", "W06000022"),
         ):
-            body = app.test_client().get(f"/api/area/{postcode}").get_json()
+            body = client.get(f"/api/area/{postcode}").get_json()
             assert body["location_source"] == "local"
             assert body["district"]["code"] == code
 
 
-def test_a_district_the_loaded_files_do_not_cover_is_not_said_to_have_none(tmp_path):
+@OFFLINE
+def test_a_district_the_loaded_files_do_not_cover_is_not_said_to_have_none(streetwise_app):
     """The demo's sample has no collision rows or snapshot crimes in Cardiff: the page says
     the data is missing there rather than that police recorded nothing."""
-    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}", POSTCODES_ONLINE=False)
-    importer.import_sample(streetwise_engine(app))
-    client = app.test_client()
+    client = streetwise_app.test_client()
     cardiff = client.get("/api/area/CF24 4NP").get_json()
     assert cardiff["collisions"]["district_covered"] is False
     assert cardiff["collisions"]["total"]["district_per_km2"] is None
@@ -143,12 +141,11 @@ def test_a_district_the_loaded_files_do_not_cover_is_not_said_to_have_none(tmp_p
     assert 'id="collisions-not-loaded"' not in client.get("/area/LS1 3EX").get_data(as_text=True)
 
 
-def test_a_welsh_page_says_the_nhs_list_lacks_nhs_wales_hospitals(tmp_path):
+@OFFLINE
+def test_a_welsh_page_says_the_nhs_list_lacks_nhs_wales_hospitals(streetwise_app):
     """The 2018 list holds independent hospitals in Wales and no NHS Wales one: a Cardiff
     resident is told the nearest hospital may be missing from it."""
-    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}", POSTCODES_ONLINE=False)
-    importer.import_sample(streetwise_engine(app))
-    client = app.test_client()
+    client = streetwise_app.test_client()
     wales = client.get("/api/area/CF24 4NP").get_json()["hospitals_list"]["in_country"]
     assert wales["country"] == "Wales" and wales["sites"] > 0 and wales["nhs_sites"] == 0
     html = client.get("/area/CF24 4NP").get_data(as_text=True)

@@ -19,41 +19,35 @@ from tests.examples.helpers import assert_cli_failed, make_streetwise_app, stree
 DATA = importer.SAMPLE_DIR
 
 
-@pytest.fixture
-def app(database_url, tmp_path):
-    app = make_streetwise_app(database_url, DOWNLOAD_DIR=str(tmp_path / "downloads"))
-    yield app
-    streetwise_engine(app).dispose()
-
-
 def count(app, model) -> int:
     with streetwise_engine(app).connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(model)).scalar()
 
 
-def test_sample_import_loads_every_kind_and_marks_it_sample(app):
-    result = app.test_cli_runner().invoke(args=["sw", "import", "--sample", "--quiet"])
+def test_sample_import_loads_every_kind_and_marks_it_sample(streetwise_any_app):
+    result = streetwise_any_app.test_cli_runner().invoke(
+        args=["sw", "import", "--sample", "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     assert "collisions: 4,074 rows loaded from 8 files" in result.output
     # 2015 real: 25 casualty rows, 21 collisions; 5 generated years of 600; the real
     # 2022 London rows (1,049) and the real 2023 header rows (4)
-    assert count(app, Collision) == 21 + 5 * 600 + 1049 + 4
+    assert count(streetwise_any_app, Collision) == 21 + 5 * 600 + 1049 + 4
     # the national 2018 list: 1,234 rows, 8 codes listed twice, 1 row without coordinates
-    assert count(app, Hospital) == 1234 - 8 - 1
+    assert count(streetwise_any_app, Hospital) == 1234 - 8 - 1
     assert "per year: 2015 21, 2020 600, 2021 600, 2022 1,649, 2023 604, 2024 600" in (
         result.output
     )
-    with streetwise_engine(app).connect() as conn:
+    with streetwise_engine(streetwise_any_app).connect() as conn:
         assert all(r.is_sample for r in conn.execute(sa.select(DataMeta)))
-    html = app.test_client().get("/area/LS1%203EX").get_data(as_text=True)
+    html = streetwise_any_app.test_client().get("/area/LS1%203EX").get_data(as_text=True)
     assert 'id="sample-data-notice"' in html
     assert "January 2018" in html
 
 
-def test_every_hospital_postcode_is_in_the_bundled_directory(app):
-    importer.import_sample(streetwise_engine(app))
+def test_every_hospital_postcode_is_in_the_bundled_directory(streetwise_any_app):
     directory = PostcodeDirectory(SAMPLE_POSTCODES)
-    with streetwise_engine(app).connect() as conn:
+    with streetwise_engine(streetwise_any_app).connect() as conn:
         hospital_postcodes = set(
             conn.execute(
                 sa.select(Hospital.postcode).where(Hospital.postcode.is_not(None))
@@ -74,18 +68,20 @@ def _bad_leeds_rtc(tmp_path):
     return path
 
 
-def test_bad_rows_are_skipped_and_reported_with_line_numbers(app, tmp_path):
+def test_bad_rows_are_skipped_and_reported_with_line_numbers(streetwise_any_app, tmp_path):
     path = _bad_leeds_rtc(tmp_path)
-    result = app.test_cli_runner().invoke(
+    result = streetwise_any_app.test_cli_runner().invoke(
         args=["sw", "import", "--leeds-rtc", str(path), "--quiet"]
     )
     assert result.exit_code == 0, result.output
     assert "1 row skipped" in result.output
     assert f"skipped {path.name}, line 4:" in result.output
-    assert count(app, Collision) == 20  # 21 references, one lost with its only row
+    assert count(streetwise_any_app, Collision) == 20  # 21 references, one lost with its only row
 
 
-def test_postcodes_build_the_directory_and_bad_rows_carry_line_numbers(app, tmp_path):
+def test_postcodes_build_the_directory_and_bad_rows_carry_line_numbers(
+    streetwise_any_app, tmp_path
+):
     path = tmp_path / "pcs.csv"
     path.write_text(
         "pcds,lat,long,doterm,oslaua\n"
@@ -94,23 +90,23 @@ def test_postcodes_build_the_directory_and_bad_rows_carry_line_numbers(app, tmp_
         "LS1 1AA,53.79,-1.54,200503,E08000035\n"  # retired: kept, and said so
     )
     dest = tmp_path / "postcodes.db"
-    app.config["POSTCODES_DIRECTORY"] = str(dest)
-    result = app.test_cli_runner().invoke(args=["sw", "import", "--postcodes", str(path)])
+    streetwise_any_app.config["POSTCODES_DIRECTORY"] = str(dest)
+    result = streetwise_any_app.test_cli_runner().invoke(
+        args=["sw", "import", "--postcodes", str(path)]
+    )
     assert result.exit_code == 0, result.output
     assert "skipped pcs.csv, line 3:" in result.output
-    report = importer.import_postcodes(streetwise_engine(app), path, dest)
+    report = importer.import_postcodes(streetwise_engine(streetwise_any_app), path, dest)
     assert report.rows == 2 and report.skipped_count == 1
     directory = PostcodeDirectory(dest)
     assert directory.lookup("LS1 1UR").codes["admin_district"] == "E08000035"
 
 
-def test_a_failed_import_leaves_the_old_data_serving(app, tmp_path):
-    engine = streetwise_engine(app)
-    importer.import_sample(engine)
-    before = (count(app, Collision), count(app, Hospital))
-    client = app.test_client()
+def test_a_failed_import_leaves_the_old_data_serving(streetwise_any_app, tmp_path):
+    before = (count(streetwise_any_app, Collision), count(streetwise_any_app, Hospital))
+    client = streetwise_any_app.test_client()
     first = client.get("/api/area/LS1%203EX").get_json()
-    runner = app.test_cli_runner()
+    runner = streetwise_any_app.test_cli_runner()
     # not a Hospital.csv at all: the reader refuses its header
     wrong = runner.invoke(
         args=["sw", "import", "--hospitals", str(DATA / "ons_sam_lad_dec_2023_uk.csv")]
@@ -121,14 +117,13 @@ def test_a_failed_import_leaves_the_old_data_serving(app, tmp_path):
         args=["sw", "import", "--leeds-rtc", str(_bad_leeds_rtc(tmp_path)), "--max-skipped", "0"]
     )
     assert_cli_failed(bad, "more than 0 bad rows", "Nothing was changed")
-    assert (count(app, Collision), count(app, Hospital)) == before
+    assert (count(streetwise_any_app, Collision), count(streetwise_any_app, Hospital)) == before
     assert client.get("/api/area/LS1%203EX").get_json() == first
 
 
-def test_a_failure_during_the_swap_rolls_back(app, monkeypatch):
-    engine = streetwise_engine(app)
-    importer.import_sample(engine)
-    before = count(app, Hospital)
+def test_a_failure_during_the_swap_rolls_back(streetwise_any_app, monkeypatch):
+    engine = streetwise_engine(streetwise_any_app)
+    before = count(streetwise_any_app, Hospital)
     real_insert = sa.insert
 
     def exploding_insert(table, *a, **kw):
@@ -140,18 +135,16 @@ def test_a_failure_during_the_swap_rolls_back(app, monkeypatch):
     with pytest.raises(ImportFailed, match="disk full"):
         importer.import_hospitals(engine, DATA / "nhs_hospital_sample.csv")
     monkeypatch.undo()
-    assert count(app, Hospital) == before
+    assert count(streetwise_any_app, Hospital) == before
     with engine.connect() as conn:
         tables = sa.inspect(conn).get_table_names()
     assert "sw_hospitals_staging" not in tables
 
 
-def test_the_running_app_sees_a_new_import_without_restarting(app, tmp_path):
-    engine = streetwise_engine(app)
-    importer.import_sample(engine)
-    client = app.test_client()
+def test_the_running_app_sees_a_new_import_without_restarting(streetwise_any_app, tmp_path):
+    client = streetwise_any_app.test_client()
     before = client.get("/api/area/LS1%203EX?radius_m=2000").get_json()["collisions"]["total"]
-    only_2015 = app.test_cli_runner().invoke(
+    only_2015 = streetwise_any_app.test_cli_runner().invoke(
         args=["sw", "import", "--leeds-rtc", str(DATA / "leeds_rtc_2015_sample.csv"), "--quiet"]
     )
     assert only_2015.exit_code == 0, only_2015.output
@@ -159,16 +152,18 @@ def test_the_running_app_sees_a_new_import_without_restarting(app, tmp_path):
     assert after["years"] == [2015] and after["total"]["count"] < before["count"]
 
 
-def test_import_json_report(app, tmp_path):
+def test_import_json_report(streetwise_any_app, tmp_path):
     path = _bad_leeds_rtc(tmp_path)
-    result = app.test_cli_runner().invoke(args=["sw", "import", "--leeds-rtc", str(path), "--json"])
+    result = streetwise_any_app.test_cli_runner().invoke(
+        args=["sw", "import", "--leeds-rtc", str(path), "--json"]
+    )
     assert result.exit_code == 0, result.output
     (report,) = json.loads(result.output)
     assert report["source"] == "collisions" and report["rows"] == 20
     assert report["skipped"][0]["line"] == 4
 
 
-def test_import_from_the_portals(app, tmp_path):
+def test_import_from_the_portals(streetwise_any_app, tmp_path):
     site = known_portals()["datamillnorth"].url
     rtc = (DATA / "leeds_rtc_2015_sample.csv").read_bytes()
     hospitals = (DATA / "nhs_hospital_sample.csv").read_bytes()
@@ -192,18 +187,20 @@ def test_import_from_the_portals(app, tmp_path):
         rsps.get(f"{site}/api/3/action/package_show", json=package)
         rsps.get("https://example.org/rta/2015.csv", body=rtc)
         rsps.get("https://media.nhschoices.nhs.uk/data/foi/Hospital.csv", body=hospitals)
-        result = app.test_cli_runner().invoke(args=["sw", "import", "--from-portal", "--quiet"])
+        result = streetwise_any_app.test_cli_runner().invoke(
+            args=["sw", "import", "--from-portal", "--quiet"]
+        )
     assert result.exit_code == 0, result.output
     assert "collisions: 21 rows loaded" in result.output
     assert "hospitals: 41 rows loaded" in result.output
 
 
-def test_a_file_that_is_not_utf8_gets_a_line_not_a_traceback(app, tmp_path):
+def test_a_file_that_is_not_utf8_gets_a_line_not_a_traceback(streetwise_any_app, tmp_path):
     """Every file `sw import` reads goes through civickit's readers (open_table)."""
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"pcds,lat,long\nLS1 1UR,53.8,-1.55\nLS1 2AB,53.8,-1.5\xe9\n")
-    app.config["POSTCODES_DIRECTORY"] = str(tmp_path / "postcodes.db")
-    runner = app.test_cli_runner()
+    streetwise_any_app.config["POSTCODES_DIRECTORY"] = str(tmp_path / "postcodes.db")
+    runner = streetwise_any_app.test_cli_runner()
     postcodes = runner.invoke(args=["sw", "import", "--postcodes", str(path)])
     assert postcodes.exit_code == 0 and "skipped latin1.csv, line 3:" in postcodes.output
     wrong = runner.invoke(args=["sw", "import", "--stats19", str(path)])
@@ -218,7 +215,6 @@ def test_the_demo_rebuilds_a_database_made_by_an_older_streetwise(tmp_path, monk
 
     from examples.streetwise import demo
     from examples.streetwise.models import create_all
-    from tests.examples.helpers import make_streetwise_app
 
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     old = sa.create_engine(url)
@@ -245,7 +241,7 @@ def test_the_demo_rebuilds_the_spatial_index_of_a_database_made_before_it(tmp_pa
     """A demo database loaded by the version with the R*Tree has no grid index: the app
     warns and falls back to memory, and the demo loads the sample again to build it."""
     from examples.streetwise import demo, spatial
-    from tests.examples.helpers import make_streetwise_app, streetwise_engine
+    from tests.examples.helpers import streetwise_engine
 
     app = make_streetwise_app(f"sqlite:///{tmp_path / 'old.sqlite3'}")
     engine = streetwise_engine(app)
@@ -274,13 +270,12 @@ def test_the_demo_rebuilds_the_spatial_index_of_a_database_made_before_it(tmp_pa
     assert state.get_data(app).spatial == "grid"
 
 
-def test_an_import_gives_the_cycle_collector_back_whatever_happens(app, tmp_path):
+def test_an_import_gives_the_cycle_collector_back_whatever_happens(streetwise_any_app, tmp_path):
     """The bulk load pauses Python's cycle collector: after it, ok or failed, the collector
     is on again (and stays off only where the caller had turned it off)."""
     import gc
 
-    engine = streetwise_engine(app)
-    importer.import_sample(engine)
+    engine = streetwise_engine(streetwise_any_app)
     assert gc.isenabled()
     with pytest.raises(ImportFailed):
         importer.import_collisions(engine, leeds_rtc=[_bad_leeds_rtc(tmp_path)], max_skipped=0)

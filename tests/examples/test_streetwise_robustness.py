@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 
 from examples.streetwise import importer
 from examples.streetwise.models import Hospital
@@ -22,27 +22,21 @@ from tests.examples.helpers import (
 )
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    app = make_streetwise_app(f"sqlite:///{tmp_path_factory.mktemp('sw') / 'sw.sqlite3'}")
-    importer.import_sample(streetwise_engine(app))
-    yield app
-    streetwise_engine(app).dispose()
-
-
 @pytest.mark.parametrize("host", MALFORMED_HOSTS)
-def test_malformed_or_foreign_host_headers_are_400_on_every_route(app, host):
-    client = app.test_client()
-    for method, path in every_route(app):
+def test_malformed_or_foreign_host_headers_are_400_on_every_route(streetwise_app, host):
+    client = streetwise_app.test_client()
+    for method, path in every_route(streetwise_app):
         response = client.open(path, method=method, headers={"Host": host})
         assert response.status_code == 400, (host, method, path, response.status_code)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(host=hostile_hosts(), start=hostile_dates(), end=hostile_dates())
-def test_no_host_header_or_date_makes_a_5xx_on_any_route(app, host, start, end):
-    client = app.test_client()
-    for method, path in every_route(app):
+def test_no_host_header_or_date_makes_a_5xx_on_any_route(streetwise_app, host, start, end):
+    client = streetwise_app.test_client()
+    for method, path in every_route(streetwise_app):
         response = client.open(
             path,
             method=method,
@@ -66,23 +60,17 @@ def test_no_host_header_or_date_makes_a_5xx_on_any_route(app, host, start, end):
         " ftp://files.example.org ",
     ],
 )
-def test_hospital_links_from_the_data_are_only_http_or_https(tmp_path, website):
-    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.sqlite3'}")
-    engine = streetwise_engine(app)
-    try:
-        importer.import_sample(engine)
-        with engine.begin() as conn:  # as if the published file said so
-            conn.execute(sa.update(Hospital).values(website=website))
-        client = app.test_client()
-        links = [h["link"] for h in client.get("/api/area/LS1%203EX").get_json()["hospitals"]]
-        assert links and all(urlsplit(link).scheme in ("http", "https") for link in links)
-        assert all(urlsplit(link).netloc for link in links)
-        html = client.get("/area/LS1%203EX").get_data(as_text=True)
-        found = re.findall(r'<a class="govuk-link" href="([^"]*)" rel="noopener">', html)
-        hrefs = [unescape(h) for h in found]
-        assert hrefs == links
-    finally:
-        engine.dispose()
+def test_hospital_links_from_the_data_are_only_http_or_https(streetwise_app, website):
+    with streetwise_engine(streetwise_app).begin() as conn:  # as if the published file said so
+        conn.execute(sa.update(Hospital).values(website=website))
+    client = streetwise_app.test_client()
+    links = [h["link"] for h in client.get("/api/area/LS1%203EX").get_json()["hospitals"]]
+    assert links and all(urlsplit(link).scheme in ("http", "https") for link in links)
+    assert all(urlsplit(link).netloc for link in links)
+    html = client.get("/area/LS1%203EX").get_data(as_text=True)
+    found = re.findall(r'<a class="govuk-link" href="([^"]*)" rel="noopener">', html)
+    hrefs = [unescape(h) for h in found]
+    assert hrefs == links
 
 
 def test_plain_hospital_websites_still_link(tmp_path):
@@ -98,9 +86,9 @@ def test_plain_hospital_websites_still_link(tmp_path):
     )
 
 
-def test_healthz_does_no_io_and_readyz_checks_the_database(app, monkeypatch):
-    client = app.test_client()
-    app.config["READYZ_TOKEN"] = "readyz-token"
+def test_healthz_does_no_io_and_readyz_checks_the_database(streetwise_app, monkeypatch):
+    client = streetwise_app.test_client()
+    streetwise_app.config["READYZ_TOKEN"] = "readyz-token"
     token = {"Authorization": "Bearer readyz-token"}
     ready = client.get("/readyz", headers=token)
     assert ready.status_code == 200
@@ -110,7 +98,7 @@ def test_healthz_does_no_io_and_readyz_checks_the_database(app, monkeypatch):
     def unreachable(*args, **kwargs):
         raise sa.exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("database down"))
 
-    monkeypatch.setattr(streetwise_engine(app), "connect", unreachable)
+    monkeypatch.setattr(streetwise_engine(streetwise_app), "connect", unreachable)
     assert client.get("/healthz").get_json() == {"status": "ok"}  # the process is up
     down = client.get("/readyz", headers=token)
     assert down.status_code == 503

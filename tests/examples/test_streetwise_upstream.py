@@ -43,11 +43,9 @@ CRIMES = [
 
 
 @pytest.fixture
-def app(tmp_path):
-    app = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.sqlite3'}", CRIME_SOURCE="live")
-    importer.import_sample(streetwise_engine(app))
-    yield app
-    streetwise_engine(app).dispose()
+def streetwise_config():
+    """Crime from police.uk (answered by ``responses``), not the bundled snapshot."""
+    return {"CRIME_SOURCE": "live"}
 
 
 def dates(rsps, months=MONTHS):
@@ -105,7 +103,7 @@ def assert_rest_of_page_intact(html: str) -> None:
 # -- police.uk ----------------------------------------------------------------------
 
 
-def test_live_crime_uses_the_newest_12_months_and_the_exact_radius(app, rsps):
+def test_live_crime_uses_the_newest_12_months_and_the_exact_radius(streetwise_app, rsps):
     dates(rsps)
     asked: list[str] = []
 
@@ -116,7 +114,7 @@ def test_live_crime_uses_the_newest_12_months_and_the_exact_radius(app, rsps):
         return 200, {}, json.dumps(body)
 
     rsps.add_callback(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), reply)
-    status, body = api(app)
+    status, body = api(streetwise_app)
     assert status == 200
     assert sorted(asked) == sorted(MONTHS[:12])  # 2024-09 is the 13th: not asked
     crime_ = body["crime"]
@@ -127,7 +125,7 @@ def test_live_crime_uses_the_newest_12_months_and_the_exact_radius(app, rsps):
         "shoplifting": 1,
     }
     assert crime_["baseline_complete"] is False  # no Leeds-wide counts loaded
-    status, html = page(app)
+    status, html = page(streetwise_app)
     assert status == 200 and 'id="crime-no-baseline"' in html
 
 
@@ -153,10 +151,10 @@ FAILURES = {
 
 
 @pytest.mark.parametrize("failure", FAILURES, ids=list(FAILURES))
-def test_police_failure_on_the_month_list_leaves_the_page_at_200(app, rsps, failure):
+def test_police_failure_on_the_month_list_leaves_the_page_at_200(streetwise_app, rsps, failure):
     kwargs, words = FAILURES[failure]
     rsps.add(responses.GET, f"{POLICE}/crimes-street-dates", **kwargs)
-    status, html = page(app)
+    status, html = page(streetwise_app)
     assert status == 200
     assert 'id="crime-unavailable"' in html
     assert "We cannot show crime figures right now." in html
@@ -164,7 +162,7 @@ def test_police_failure_on_the_month_list_leaves_the_page_at_200(app, rsps, fail
     assert "police.uk" in html
     assert "Traceback" not in html
     assert_rest_of_page_intact(html)
-    status, body = api(app)
+    status, body = api(streetwise_app)
     assert status == 200
     assert set(body["crime"]) == {"error"}
     assert set(body["crime"]["error"]) == {"code", "message"}
@@ -197,18 +195,18 @@ CRIME_FAILURES = {
 
 
 @pytest.mark.parametrize("failure", CRIME_FAILURES, ids=list(CRIME_FAILURES))
-def test_police_failure_on_the_crimes_leaves_the_page_at_200(app, rsps, failure):
+def test_police_failure_on_the_crimes_leaves_the_page_at_200(streetwise_app, rsps, failure):
     kwargs, words = CRIME_FAILURES[failure]
     dates(rsps)
     rsps.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), **kwargs)
-    status, html = page(app)
+    status, html = page(streetwise_app)
     assert status == 200
     assert 'id="crime-unavailable"' in html and words in html
     assert_rest_of_page_intact(html)
-    assert api(app)[1]["crime"]["error"]["code"].startswith("upstream_")
+    assert api(streetwise_app)[1]["crime"]["error"]["code"].startswith("upstream_")
 
 
-def test_over_10000_crimes_splits_the_area_and_counts_each_crime_once(app, rsps):
+def test_over_10000_crimes_splits_the_area_and_counts_each_crime_once(streetwise_app, rsps):
     dates(rsps)
     calls = {"whole": 0, "parts": 0}
 
@@ -222,25 +220,25 @@ def test_over_10000_crimes_splits_the_area_and_counts_each_crime_once(app, rsps)
         return 200, {}, json.dumps(crimes_inside(request) if month == "2025-09" else [])
 
     rsps.add_callback(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), reply)
-    status, body = api(app)
+    status, body = api(streetwise_app)
     assert status == 200, body
     assert calls["whole"] == 12 and calls["parts"] >= 12 * 2
     counts = {c["category"]: c["count"] for c in body["crime"]["by_category"]}
     # crime 3 sits on the line between quadrants and comes back twice: counted once
     assert counts == {"burglary": 1, "violent-crime": 1, "shoplifting": 1}
-    status, html = page(app)
+    status, html = page(streetwise_app)
     assert status == 200 and 'id="crime-by-category"' in html
 
 
-def test_auto_falls_back_to_the_snapshot_with_a_visible_note(app, rsps):
-    app.config["CRIME_SOURCE"] = "auto"
+def test_auto_falls_back_to_the_snapshot_with_a_visible_note(streetwise_app, rsps):
+    streetwise_app.config["CRIME_SOURCE"] = "auto"
     rsps.add(responses.GET, f"{POLICE}/crimes-street-dates", status=503)
-    status, html = page(app)
+    status, html = page(streetwise_app)
     assert status == 200
     assert 'id="crime-note"' in html
     assert "recorded snapshot" in html and "is not available" in html
     assert 'id="crime-by-category"' in html
-    body = api(app)[1]
+    body = api(streetwise_app)[1]
     assert body["crime"]["source"] == "snapshot" and body["crime"]["note"]
     assert body["crime"]["total"]["count"] > 0
 
@@ -266,18 +264,18 @@ def lookup_body(postcode=ELSEWHERE, lat=53.8195, lon=-1.5763):
     }
 
 
-def test_postcodes_missing_locally_are_looked_up_on_postcodes_io(app, rsps):
+def test_postcodes_missing_locally_are_looked_up_on_postcodes_io(streetwise_app, rsps):
     rsps.get(f"{POSTCODES}/postcodes/LS6%203HN", json=lookup_body())
     dates(rsps, [])
-    status, body = api(app, ELSEWHERE)
+    status, body = api(streetwise_app, ELSEWHERE)
     assert status == 200
     assert body["location_source"] == "postcodes.io"
     assert body["latitude"] == 53.8195
 
 
-def test_local_postcodes_never_touch_the_network(app, rsps):
-    app.config["CRIME_SOURCE"] = "snapshot"
-    status, _html = page(app, "LS1 3EX")
+def test_local_postcodes_never_touch_the_network(streetwise_app, rsps):
+    streetwise_app.config["CRIME_SOURCE"] = "snapshot"
+    status, _html = page(streetwise_app, "LS1 3EX")
     assert status == 200 and len(rsps.calls) == 0
 
 
@@ -291,19 +289,19 @@ POSTCODE_FAILURES = {
 
 
 @pytest.mark.parametrize("failure", POSTCODE_FAILURES, ids=list(POSTCODE_FAILURES))
-def test_postcode_lookup_failure_says_so_at_200(app, rsps, failure):
+def test_postcode_lookup_failure_says_so_at_200(streetwise_app, rsps, failure):
     kwargs, words = POSTCODE_FAILURES[failure]
     rsps.add(responses.GET, f"{POSTCODES}/postcodes/LS6%203HN", **kwargs)
-    status, html = page(app, ELSEWHERE)
+    status, html = page(streetwise_app, ELSEWHERE)
     assert status == 200
     assert "We cannot find where this postcode is right now" in html
     assert "postcodes.io" in html and words in html
-    status, body = api(app, ELSEWHERE)
+    status, body = api(streetwise_app, ELSEWHERE)
     assert status == 503
     assert set(body) == {"error"} and words in body["error"]["message"]
 
 
-def test_a_retired_postcode_says_when_it_was_retired(app, rsps):
+def test_a_retired_postcode_says_when_it_was_retired(streetwise_app, rsps):
     rsps.get(
         f"{POSTCODES}/postcodes/LS1%201AA",
         status=404,
@@ -319,16 +317,16 @@ def test_a_retired_postcode_says_when_it_was_retired(app, rsps):
             },
         },
     )
-    status, html = page(app, "LS1 1AA")
+    status, html = page(streetwise_app, "LS1 1AA")
     assert status == 404
     assert "LS1 1AA was retired in March 2005" in html
     assert "govuk-error-summary" in html
-    status, body = api(app, "LS1 1AA")
+    status, body = api(streetwise_app, "LS1 1AA")
     assert status == 404 and body["error"]["code"] == "postcode_terminated"
     assert "March 2005" in body["error"]["message"]
 
 
-def test_an_unknown_postcode_is_a_404_with_plain_words(app, rsps):
+def test_an_unknown_postcode_is_a_404_with_plain_words(streetwise_app, rsps):
     rsps.get(
         f"{POSTCODES}/postcodes/LS1%209ZZ",
         status=404,
@@ -339,20 +337,20 @@ def test_an_unknown_postcode_is_a_404_with_plain_words(app, rsps):
         status=404,
         json={"status": 404, "error": "Terminated postcode not found"},
     )
-    status, html = page(app, "LS1 9ZZ")
+    status, html = page(streetwise_app, "LS1 9ZZ")
     assert status == 404 and "We could not find LS1 9ZZ" in html
-    status, body = api(app, "LS1 9ZZ")
+    status, body = api(streetwise_app, "LS1 9ZZ")
     assert status == 404 and body["error"]["code"] == "postcode_not_found"
 
 
 @pytest.mark.parametrize("text", ["LS1", "hello", "LS1 1U", "12345", "LS1 1UR!"])
-def test_invalid_postcodes_get_an_inline_error_and_no_request(app, rsps, text):
-    response = app.test_client().get("/", query_string={"postcode": text})
+def test_invalid_postcodes_get_an_inline_error_and_no_request(streetwise_app, rsps, text):
+    response = streetwise_app.test_client().get("/", query_string={"postcode": text})
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "govuk-error-summary" in html and "govuk-error-message" in html
     assert "<title>Error:" in html
-    status, body = api(app, text.replace(" ", "%20").replace("!", "%21"))
+    status, body = api(streetwise_app, text.replace(" ", "%20").replace("!", "%21"))
     assert status == 400 and body["error"]["code"] == "invalid_postcode"
     assert len(rsps.calls) == 0
 
@@ -386,21 +384,21 @@ def test_cached_police_answers_cost_no_rate_limit_tokens(tmp_path, rsps):
     streetwise_engine(app).dispose()
 
 
-def test_parsed_crime_is_kept_in_memory_between_pages(app, rsps):
-    app.config["CRIME_MEMO_TTL"] = 600
+def test_parsed_crime_is_kept_in_memory_between_pages(streetwise_app, rsps):
+    streetwise_app.config["CRIME_MEMO_TTL"] = 600
     dates(rsps)
     rsps.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=CRIMES[:1])
-    first = api(app)[1]["crime"]
+    first = api(streetwise_app)[1]["crime"]
     sent = len(rsps.calls)
     assert sent == 13
-    second = api(app)[1]["crime"]
+    second = api(streetwise_app)[1]["crime"]
     assert len(rsps.calls) == sent and second == first
-    api(app, radius=2000)  # another circle: its twelve months are asked for, and
+    api(streetwise_app, radius=2000)  # another circle: its twelve months are asked for, and
     # PoliceUK checks them against the month list once (an HTTP cache hit in real use)
     assert len(rsps.calls) == sent + 13
 
 
-def test_crime_baseline_counts_leeds_once_per_crime(app, rsps):
+def test_crime_baseline_counts_leeds_once_per_crime(streetwise_app, rsps):
     """`sw crime-baseline --district`: the whole of Leeds is too many crimes, so it is split
     and merged; only crimes inside the district's boundary count."""
     import sqlalchemy as sa
@@ -427,7 +425,7 @@ def test_crime_baseline_counts_leeds_once_per_crime(app, rsps):
     for method in (responses.GET, responses.POST):
         rsps.add_callback(method, re.compile(f"{POLICE}/crimes-street/all-crime.*"), callback=reply)
 
-    result = app.test_cli_runner().invoke(
+    result = streetwise_app.test_cli_runner().invoke(
         args=["sw", "crime-baseline", "--district", "E08000035", "--months", "2"]
     )
 
@@ -435,7 +433,7 @@ def test_crime_baseline_counts_leeds_once_per_crime(app, rsps):
     assert "E08000035 Leeds 2025-09: 1 crimes" in result.output
     assert "2 district-months counted" in result.output
     assert len(whole) == 2  # one refused whole-area request per month, then its parts
-    with streetwise_engine(app).connect() as conn:
+    with streetwise_engine(streetwise_app).connect() as conn:
         rows = conn.execute(
             sa.select(
                 CrimeBaseline.district,
@@ -450,11 +448,13 @@ def test_crime_baseline_counts_leeds_once_per_crime(app, rsps):
     ]
     # the page now compares crime with Leeds, and says where the Leeds figures come from
     rsps.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=[])
-    body = api(app)[1]["crime"]
+    body = api(streetwise_app)[1]["crime"]
     assert "inside the district's ONS boundary" in body["baseline_source"]
 
 
-def test_a_sigterm_during_crime_baseline_keeps_finished_months_and_a_rerun_resumes(app, rsps):
+def test_a_sigterm_during_crime_baseline_keeps_finished_months_and_a_rerun_resumes(
+    streetwise_app, rsps
+):
     """The stop lands while a month is being fetched: that month finishes and is stored,
     no further month is asked for, and the same command run again asks only the rest."""
     import os
@@ -464,7 +464,7 @@ def test_a_sigterm_during_crime_baseline_keeps_finished_months_and_a_rerun_resum
 
     from examples.streetwise.models import CrimeBaseline
 
-    engine = streetwise_engine(app)
+    engine = streetwise_engine(streetwise_app)
     dates(rsps)
     asked = []
     stop = [True]
@@ -482,7 +482,7 @@ def test_a_sigterm_during_crime_baseline_keeps_finished_months_and_a_rerun_resum
         rsps.add_callback(method, re.compile(f"{POLICE}/crimes-street/all-crime.*"), callback=reply)
     command = ["sw", "crime-baseline", "--district", "E08000035", "--months", "3"]
 
-    result = app.test_cli_runner().invoke(args=command)
+    result = streetwise_app.test_cli_runner().invoke(args=command)
 
     assert result.exit_code == 1
     assert "stopped by SIGTERM" in result.output
@@ -490,7 +490,7 @@ def test_a_sigterm_during_crime_baseline_keeps_finished_months_and_a_rerun_resum
     assert set(asked) == {"2025-09"}  # the newest month only: none after the stop
     stop[0] = False
     asked.clear()
-    again = app.test_cli_runner().invoke(args=command)
+    again = streetwise_app.test_cli_runner().invoke(args=command)
     assert again.exit_code == 0, again.output
     assert set(asked) == {"2025-08", "2025-07"}  # 2025-09 is not asked again
     with engine.connect() as conn:
@@ -498,28 +498,32 @@ def test_a_sigterm_during_crime_baseline_keeps_finished_months_and_a_rerun_resum
     assert sorted(months) == ["2025-07", "2025-08", "2025-09"]
 
 
-def test_crime_baseline_refuses_an_unknown_district_and_skips_scotland(app, rsps):
+def test_crime_baseline_refuses_an_unknown_district_and_skips_scotland(streetwise_app, rsps):
     dates(rsps)
-    bad = app.test_cli_runner().invoke(args=["sw", "crime-baseline", "--district", "E99999999"])
+    bad = streetwise_app.test_cli_runner().invoke(
+        args=["sw", "crime-baseline", "--district", "E99999999"]
+    )
     assert bad.exit_code == 2 and "not a district code" in bad.output
-    scot = app.test_cli_runner().invoke(args=["sw", "crime-baseline", "--district", "S12000036"])
+    scot = streetwise_app.test_cli_runner().invoke(
+        args=["sw", "crime-baseline", "--district", "S12000036"]
+    )
     assert scot.exit_code == 0 and "police.uk does not cover Scotland" in scot.output
 
 
-def test_the_page_cache_reuses_answers_until_the_data_changes(app, rsps):
-    app.config["CRIME_MEMO_TTL"] = 0
-    state.get_cache(app).ttl = 60
+def test_the_page_cache_reuses_answers_until_the_data_changes(streetwise_app, rsps):
+    streetwise_app.config["CRIME_MEMO_TTL"] = 0
+    state.get_cache(streetwise_app).ttl = 60
     dates(rsps)
     rsps.add(responses.GET, re.compile(f"{POLICE}/crimes-street/all-crime"), json=CRIMES[:1])
-    first = api(app)
+    first = api(streetwise_app)
     sent = len(rsps.calls)
     assert first[0] == 200 and sent == 13
 
-    assert api(app) == first
+    assert api(streetwise_app) == first
     assert len(rsps.calls) == sent  # answered from the page cache
-    page = app.test_client().get("/area/LS1%203EX?radius_m=1000")
+    page = streetwise_app.test_client().get("/area/LS1%203EX?radius_m=1000")
     assert page.status_code == 200 and len(rsps.calls) == sent + 13  # pages are separate
 
-    importer.import_sample(streetwise_engine(app))  # new data, new version
-    assert api(app)[0] == 200
+    importer.import_sample(streetwise_engine(streetwise_app))  # new data, new version
+    assert api(streetwise_app)[0] == 200
     assert len(rsps.calls) == sent + 26
