@@ -1,10 +1,11 @@
 """`civickit postcodes build|fetch|info` and `civickit postcode` with a local directory.
 
-`fetch` talks to a real HTTP server on loopback standing in for ArcGIS Online:
-its search answer is CONSTRUCTED in the shape of ArcGIS Online's search API
-(`results` of items with `id`, `title`, `name`, `type`, `modified`), and the
-zip it serves is built here from the ONSPD column list (see
-tests/fixtures/onspd/SOURCE.txt).
+`fetch` talks to a real HTTP server on loopback standing in for the ONS Open
+Geography Portal (an ArcGIS Hub site) and ArcGIS Online: its search answer is
+CONSTRUCTED in the shape of the ArcGIS Hub Search API's items page (OGC API -
+Records: a `FeatureCollection` of items with `id`, `title`, `name`, `type`,
+`modified`; see tests/fixtures/portals/SOURCE.txt), and the zip it serves is
+built here from the ONSPD column list (see tests/fixtures/onspd/SOURCE.txt).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from civickit.datasets import onspd
 from civickit.datasets.onspd import latest_onspd
+from civickit.errors import NotFound
 from civickit.http import HttpClient
 from civickit.postcodes import PostcodeDirectory
 from tests.onspd_rows import br8_7re, channel_islands, retired, write_onspd
@@ -75,7 +77,7 @@ def test_info_without_a_directory_says_how_to_get_one(run):
 
 
 class FakeArcGIS:
-    """ArcGIS Online's search and item-data routes, on loopback."""
+    """The ONS Open Geography Portal's Hub search and ArcGIS Online's item data, on loopback."""
 
     def __init__(self, archive: Path, item_id: str = "a1b2c3") -> None:
         self.archive = archive
@@ -84,23 +86,13 @@ class FakeArcGIS:
         self.requests: list[tuple[str, dict[str, str]]] = []
 
     def search(self) -> dict:
-        item = {
-            "id": self.item_id,
-            "owner": "ONSGeography_data",
-            "title": "ONS Postcode Directory (February 2025)",
-            "type": "CSV Collection",
-            "name": "ONSPD_FEB_2025.zip",
-            "modified": 1740000000000,
-        }
-        older = {**item, "id": "old", "title": "ONS Postcode Directory (November 2024)"}
-        service = {**item, "id": "svc", "name": "ONSPD_Online_Latest", "type": "Feature Service"}
-        return {"total": 3, "start": 1, "num": 100, "results": [service, older, item]}
+        return search_page(self.item_id)
 
     def __call__(self, environ, start_response):
         request = Request(environ)
         self.requests.append((request.path, dict(request.headers)))
-        if request.path.endswith("/search"):
-            response = Response(json.dumps(self.search()), mimetype="application/json")
+        if request.path == HUB_ITEMS:
+            response = Response(json.dumps(self.search()), mimetype="application/geo+json")
         elif request.path == f"/sharing/rest/content/items/{self.item_id}/data":
             if self.cut_next:
                 self.cut_next = False
@@ -118,11 +110,40 @@ class FakeArcGIS:
         return response(environ, start_response)
 
 
+HUB_ITEMS = "/api/search/v1/collections/dataset/items"
+
+
+def search_page(item_id: str) -> dict:
+    """The Hub search's answer: the release, an older one, and the service beside them."""
+
+    def feature(**properties: object) -> dict:
+        props = {
+            "id": item_id,
+            "owner": "ONSGeography_data",
+            "title": "ONS Postcode Directory (February 2025)",
+            "type": "CSV Collection",
+            "name": "ONSPD_FEB_2025.zip",
+            "modified": 1740000000000,
+            **properties,
+        }
+        return {"type": "Feature", "id": props["id"], "geometry": None, "properties": props}
+
+    item = feature()
+    older = feature(id="old", title="ONS Postcode Directory (November 2024)")
+    service = feature(id="svc", name="ONSPD_Online_Latest", type="Feature Service")
+    return {
+        "type": "FeatureCollection",
+        "features": [service, older, item],
+        "numberMatched": 3,
+        "numberReturned": 3,
+    }
+
+
 @pytest.fixture
 def arcgis(serve, onspd_zip, monkeypatch):
     fake = FakeArcGIS(onspd_zip)
     server = serve(fake)
-    monkeypatch.setattr(onspd, "ARCGIS_SEARCH_URL", f"{server.url}/sharing/rest/search")
+    monkeypatch.setattr(onspd, "ONS_GEOPORTAL_URL", server.url)
     monkeypatch.setattr(
         onspd, "ARCGIS_ITEM_DATA_URL", f"{server.url}/sharing/rest/content/items/{{id}}/data"
     )
@@ -134,6 +155,37 @@ def test_latest_onspd_picks_the_newest_zip(arcgis):
     release = latest_onspd(http=HttpClient(retries=0))
     assert release.id == "a1b2c3" and release.name == "ONSPD_FEB_2025.zip"
     assert release.url == f"{arcgis.url}/sharing/rest/content/items/a1b2c3/data"
+    assert [path for path, _ in arcgis.requests] == [HUB_ITEMS]
+
+
+def test_latest_onspd_asks_the_ons_portal_newest_first_and_downloads_from_arcgis_online(rsps):
+    # the real addresses, and the one search the ArcGIS Hub client sends for it
+    rsps.get(
+        f"https://geoportal.statistics.gov.uk{HUB_ITEMS}",
+        match=[
+            responses.matchers.query_param_matcher(
+                {
+                    "q": "ONS Postcode Directory",
+                    "limit": "100",
+                    "startindex": "1",
+                    "sortBy": "-properties.modified",
+                }
+            )
+        ],
+        json=search_page("a1b2c3"),
+    )
+    release = latest_onspd(http=HttpClient(retries=0))
+    assert release.title == "ONS Postcode Directory (February 2025)"
+    assert release.url == "https://www.arcgis.com/sharing/rest/content/items/a1b2c3/data"
+    assert release.modified is not None and release.modified.year == 2025
+
+
+def test_latest_onspd_without_a_zip_says_where_to_get_one(rsps):
+    page = search_page("a1b2c3")
+    page["features"] = page["features"][:1]  # the service only
+    rsps.get(f"https://geoportal.statistics.gov.uk{HUB_ITEMS}", json=page)
+    with pytest.raises(NotFound, match="civickit postcodes build FILE"):
+        latest_onspd(http=HttpClient(retries=0))
 
 
 def test_fetch_downloads_builds_and_then_asks_only_whether_it_changed(run, tmp_path, arcgis):
