@@ -34,6 +34,7 @@ import phonenumbers
 import requests
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 from twilio.base.exceptions import TwilioRestException
+from twilio.http import HttpClient as TwilioHttpClientBase
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
@@ -63,7 +64,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
+F = TypeVar("F", bound=Callable[..., object])
 
 # -- phone numbers -------------------------------------------------------------------
 
@@ -277,8 +278,9 @@ class TwilioSender:
     Give ``messaging_service_sid`` (preferred: opt-out handling, sender pools,
     alphanumeric sender) or ``from_``. ``validity_period`` (seconds) lets Twilio
     drop a message stuck in its queue rather than deliver tomorrow's reminder
-    late. ``http_client`` replaces the twilio HTTP client (default: timeouts on,
-    no automatic retries, since a retried create can send the message twice).
+    late. ``http_client`` (a ``twilio.http.HttpClient``) replaces the twilio HTTP
+    client (default: timeouts on, no automatic retries, since a retried create can
+    send the message twice).
     """
 
     def __init__(
@@ -290,7 +292,7 @@ class TwilioSender:
         from_: str | None = None,
         status_callback: str | None = None,
         validity_period: int | None = 4 * 3600,
-        http_client: Any = None,
+        http_client: TwilioHttpClientBase | None = None,
         timeout: float = 30.0,
     ) -> None:
         from twilio.http.http_client import TwilioHttpClient
@@ -438,7 +440,7 @@ def keyword(body: str | None) -> str | None:
 def verify_twilio_request(
     auth_token: str,
     url: str,
-    params: Mapping[str, Any] | None,
+    params: Mapping[str, str] | None,
     signature: str | None,
     *,
     algorithm: str | None = None,
