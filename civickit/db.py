@@ -8,31 +8,37 @@ UTC datetimes on both, and :func:`dialect_insert` is the dialect's own
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
 
 from .errors import InvalidArgument
 
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+
 __all__ = ["UTCDateTime", "dialect_insert", "make_engine"]
 
 
-def make_engine(db_url: str, *, timeout: float = 30.0, **kw: Any) -> Engine:
+def make_engine(db_url: str, *, timeout: float = 30.0, **kw: object) -> Engine:
     """Create an engine fit for the outbox, the job store and the example apps.
 
     SQLite files are switched to WAL (readers never block the writer) with
     ``synchronous=NORMAL``, and wait up to ``timeout`` seconds for the write
     lock instead of failing with "database is locked". Other URLs (PostgreSQL
     through psycopg 3: ``postgresql+psycopg://...``) are passed to
-    :func:`sqlalchemy.create_engine` with ``kw``.
+    :func:`sqlalchemy.create_engine` with ``kw``, its own keyword arguments.
     """
     url = sa.make_url(db_url)
     if url.get_backend_name() != "sqlite":
         return sa.create_engine(url, **kw)
-    connect_args = {"timeout": timeout, **kw.pop("connect_args", {})}
+    # connect_args is a dict, as sqlalchemy.create_engine takes it
+    given = cast("Mapping[str, object]", kw.pop("connect_args", {}))
+    connect_args = {"timeout": timeout, **given}
     engine = sa.create_engine(url, connect_args=connect_args, **kw)
     if url.database and url.database != ":memory:":
         sa.event.listen(engine, "connect", _use_wal)
@@ -70,7 +76,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def dialect_insert(engine: Engine) -> Callable[[sa.Table], Any]:
+def dialect_insert(engine: Engine) -> Callable[[sa.Table], PostgresqlInsert | SqliteInsert]:
     """The ``insert`` of ``engine``'s dialect, which has ``on_conflict_do_nothing/update``.
 
     Raises ``ValueError`` for a database other than SQLite or PostgreSQL.
