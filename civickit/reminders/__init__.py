@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..db import make_engine
 from .heartbeat import Beat, heartbeat, read_heartbeat
-from .outbox import STATUSES, DispatchReport, Outbox, OutboxRow, Reminder, Sender
+from .outbox import STATUSES, DispatchReport, Outbox, OutboxRow, Reminder, ReminderDict, Sender
 from .scheduler import add_job, make_scheduler
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Outbox",
     "OutboxRow",
     "Reminder",
+    "ReminderDict",
     "Sender",
     "add_job",
     "heartbeat",

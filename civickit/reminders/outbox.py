@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -47,7 +47,15 @@ from ..errors import (
     SMSError,
 )
 
-__all__ = ["STATUSES", "DispatchReport", "Outbox", "OutboxRow", "Reminder", "Sender"]
+__all__ = [
+    "STATUSES",
+    "DispatchReport",
+    "Outbox",
+    "OutboxRow",
+    "Reminder",
+    "ReminderDict",
+    "Sender",
+]
 
 STATUSES = ("pending", "claimed", "sending", "sent", "failed", "retry", "unknown", "skipped")
 _WAITING = ("pending", "retry")
@@ -58,9 +66,13 @@ _PLAN_CHUNK = 1000  # reminders inserted per statement
 
 
 class Sender(Protocol):
-    """Anything with ``send(to, body)`` returning an object with a ``sid``."""
+    """Anything with ``send(to, body)``, returning what it likes.
 
-    def send(self, to: str, body: str) -> Any: ...
+    The outbox keeps the result's ``sid``, if it has one, as the row's provider id
+    (:class:`civickit.sms.SentMessage` has one).
+    """
+
+    def send(self, to: str, body: str) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,21 @@ class Reminder:
     body: str
     channel: str = "sms"
     send_after: datetime | None = None
+
+
+class ReminderDict(TypedDict):
+    """A :class:`Reminder` as a dict, which :meth:`Outbox.plan` takes too.
+
+    ``not_before`` is another name for ``send_after``.
+    """
+
+    subscription_id: str | int
+    due_date: date
+    recipient: str
+    body: str
+    channel: NotRequired[str | None]
+    send_after: NotRequired[datetime | None]
+    not_before: NotRequired[datetime | None]
 
 
 @dataclass(frozen=True)
@@ -172,12 +199,11 @@ class Outbox:
 
     # -- planning -------------------------------------------------------------------
 
-    def plan(
-        self, rows: Iterable[Reminder | dict[str, Any]], *, now: datetime | None = None
-    ) -> int:
+    def plan(self, rows: Iterable[Reminder | ReminderDict], *, now: datetime | None = None) -> int:
         """Insert reminders that are not planned yet; return how many were new.
 
-        ``rows`` are :class:`Reminder` objects or dicts with the same keys.
+        ``rows`` are :class:`Reminder` objects or dicts with the same keys
+        (:class:`ReminderDict`).
         A row whose ``(subscription_id, due_date, channel)`` exists already is
         left exactly as it is (``INSERT ... ON CONFLICT DO NOTHING``), whatever
         its status, so re-running a planning job is harmless.
@@ -241,7 +267,7 @@ class Outbox:
         batch: int = 100,
         worker_id: str | None = None,
         consent: Callable[[OutboxRow], bool] | None = None,
-        on_permanent_failure: Callable[[OutboxRow, SMSError], Any] | None = None,
+        on_permanent_failure: Callable[[OutboxRow, SMSError], object] | None = None,
         max_attempts: int = 5,
         in_flight: int = 1,
         should_stop: Callable[[], bool] | None = None,
@@ -429,7 +455,7 @@ class _DispatchRun:
         *,
         now: datetime,
         consent: Callable[[OutboxRow], bool] | None,
-        on_permanent_failure: Callable[[OutboxRow, SMSError], Any] | None,
+        on_permanent_failure: Callable[[OutboxRow, SMSError], object] | None,
         max_attempts: int,
         in_flight: int,
         should_stop: Callable[[], bool] | None = None,
@@ -800,7 +826,7 @@ def _to_row(mapping: Any) -> OutboxRow:
     return OutboxRow(**{name: mapping[name] for name in OutboxRow.__dataclass_fields__})
 
 
-def _plan_params(row: Reminder | dict[str, Any], now: datetime) -> dict[str, Any]:
+def _plan_params(row: Reminder | ReminderDict, now: datetime) -> dict[str, Any]:
     if isinstance(row, Reminder):
         row = {
             "subscription_id": row.subscription_id,

@@ -8,7 +8,7 @@ was down.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Literal, overload
 
 import sqlalchemy as sa
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.base import BaseScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.triggers.base import BaseTrigger
 
 __all__ = ["add_job", "make_scheduler"]
 
@@ -106,11 +107,11 @@ def make_scheduler(
 def add_job(
     scheduler: BaseScheduler,
     func_ref: str,
-    trigger: Any,
+    trigger: BaseTrigger | str | None,
     *,
     id: str,
     jobstore: str = "default",
-    **kw: Any,
+    **kw: object,
 ) -> Job:
     """Register a persistent job so that restarts neither copy it nor drop a missed run.
 
@@ -120,8 +121,9 @@ def add_job(
     stored job's next run fell while the process was down, that run is kept,
     so on start-up it fires once (coalesced) when within the misfire grace;
     a plain ``replace_existing`` would recompute it from now and skip it.
-    ``kw`` goes to ``scheduler.add_job`` (``args``, ``kwargs``, ``name``...);
-    keep arguments primitive, since they are pickled.
+    ``trigger`` is an APScheduler trigger, or the name of one (``"cron"``) with
+    its fields in ``kw``. ``kw`` goes to ``scheduler.add_job`` (``args``,
+    ``kwargs``, ``name``...); keep arguments primitive, since they are pickled.
     """
     if not isinstance(func_ref, str) or ":" not in func_ref:
         raise InvalidArgument(
