@@ -62,7 +62,10 @@ def timestamp(value: object) -> datetime | None:
 
 
 def mapping(value: object) -> Mapping[str, Any]:
-    """``value`` if it is a JSON object, else an empty one (for nested fields that may be absent)."""
+    """``value`` if it is a JSON object, else an empty one (for nested fields that may be absent).
+
+    For reading parsed JSON: the members are as the server sent them (typed ``Any``).
+    """
     return value if isinstance(value, Mapping) else {}
 
 
