@@ -96,7 +96,7 @@ docs-serve: $(DOCS_STAMP)
 
 # the wheel and sdist of the library (the apps run from this repository)
 dist: $(DEV_STAMP)
-	rm -rf dist
+	rm -rf dist build  # build/lib would carry files a rename left behind into the wheel
 	$(BIN)/python -m build --outdir dist .
 
 lint: $(DEV_STAMP)
@@ -111,4 +111,4 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) node_modules site build dist *.egg-info .pytest_cache .ruff_cache examples/*/static/vendor
+	rm -rf $(VENV) node_modules site build dist *.egg-info .pytest_cache .ruff_cache examples/*/static/vendor examples/starter/app/static/vendor
