@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -31,6 +32,7 @@ from flask import (
 )
 from flask.cli import NoAppException
 from jinja2 import BaseLoader, ChoiceLoader, PackageLoader, PrefixLoader
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from flask_wtf.csrf import CSRFProtect
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Plain-English titles for the statuses a resident can meet.
 _TITLES = {
@@ -149,6 +152,8 @@ _WEB = "examples.common.web"  # this module's one key in app.extensions
 class _Web:
     csrf: CSRFProtect
     limiter: Limiter
+    made: dict[Callable[[Flask], Any], Any] = field(default_factory=dict)  # see made_once
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 def init_app(app: Flask, *, service_name: str) -> None:
@@ -160,6 +165,46 @@ def init_app(app: Flask, *, service_name: str) -> None:
     find_templates(app, service_name)
     add_security_headers(app)
     answer_errors(app)
+
+
+def made_once(app: Flask, make: Callable[[Flask], T]) -> T:
+    """``make(app)``, made the first time it is asked for and then kept for the app's life.
+
+    How each app's ``state.py`` keeps its long-lived objects: one of each per
+    app (tests build many apps), made on first use (a command that never
+    needs the crime snapshot never parses it, and settings changed after
+    ``create_app`` still apply), and made once even when threads ask at once.
+    ``make`` may ask for other such objects.
+    """
+    web: _Web = app.extensions[_WEB]
+    try:
+        found: T = web.made[make]
+        return found
+    except KeyError:
+        pass
+    with web.lock:  # re-entrant: make() may ask for what it is built on
+        if make not in web.made:
+            web.made[make] = make(app)
+        made: T = web.made[make]
+        return made
+
+
+def show_sample_notice(app: Flask, is_sample: Callable[[], bool]) -> None:
+    """Tell every page whether it is built on sample data: ``sample_data`` in its templates.
+
+    ``common/base.html`` then shows the "Sample data" notice (a page adds its
+    own detail in the ``sample_data_detail`` block). An app calls this once,
+    saying what makes its pages sample data; if the database cannot say, a
+    page shows no notice rather than no page.
+    """
+
+    @app.context_processor
+    def _sample_data() -> dict[str, bool]:
+        try:
+            return {"sample_data": is_sample()}
+        except SQLAlchemyError:
+            log.warning("could not tell whether the data is a sample", exc_info=True)
+            return {"sample_data": False}
 
 
 def get_limiter(app: Flask | None = None) -> Limiter:

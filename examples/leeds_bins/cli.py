@@ -95,6 +95,7 @@ def import_command(premises, jobs_file, from_portal, force, allow_shrink, max_ba
                 )
         except ImportFailed as exc:
             report = exc.report
+    state.get_import_log().forget()
     if as_json:
         print_json(report)
     else:
@@ -119,7 +120,7 @@ def demo_data(if_needed):
     except ImportFailed as exc:
         print_report(exc.report)
         raise import_failed() from exc
-    state.forget_data_meta()
+    state.get_import_log().forget()
     print_report(report)
 
 

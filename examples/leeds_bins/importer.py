@@ -9,7 +9,8 @@ then renamed over the live tables in one short transaction. So:
 * a bad file, a file cut off halfway, or a failed download raises
   :class:`~examples.common.ImportFailed` and the previous data keeps serving;
 * readers never see a half-loaded table;
-* every outcome, good or bad, is written to ``data_meta`` with its reason.
+* every outcome, good or bad, is written to the import log (``data_meta``)
+  with its reason; the newest successful import is the data serving now.
 """
 
 from __future__ import annotations
@@ -28,12 +29,22 @@ from civickit.datasets import bins as bins_reader
 from civickit.errors import DataFormatError
 from civickit.http import Download
 from civickit.portals.ckan import CKAN
-from examples.common import ImportFailed, ImportReport, Progress, Refused, Staging, attempt
+from examples.common import (
+    ImportFailed,
+    ImportLog,
+    ImportRecord,
+    ImportReport,
+    Progress,
+    Refused,
+    Staging,
+    attempt,
+)
 from examples.common.importing import no_progress, plural
 
 from . import models
 
 DATASET = "household-waste-collections"
+KIND = "bins"  # what the import log calls this app's one kind of data
 PREMISES_FILE = "dm_premises.csv"
 JOBS_FILE = "dm_jobs.csv"
 PREMISES_COLUMNS = ("id", "saon", "paon", "street", "locality", "town", "postcode", "address")
@@ -46,10 +57,10 @@ __all__ = [
     "BinsReport",
     "ImportFailed",
     "Limits",
-    "current_meta",
     "import_files",
     "import_from_portal",
-    "last_attempt",
+    "import_log",
+    "serving",
 ]
 
 
@@ -120,7 +131,10 @@ def import_files(
         is_sample=is_sample,
     )
     models.create_all(engine)
-    with attempt(report, record_failure=lambda r: _record_failure(engine, r, version)):
+    log = import_log(engine)
+    with attempt(
+        report, record_failure=lambda r: log.record_failure(r, kind=KIND, version=version)
+    ):
         for path in (premises_path, jobs_path):
             if not path.is_file():
                 raise Refused(f"{path} does not exist or is not a file")
@@ -131,7 +145,7 @@ def import_files(
             staging.index()
             report.first_date, report.last_date = _date_range(staging)
             report.status, report.message = "ok", _loaded_message(report)
-            staging.swap(lambda conn: _record(conn, report, version))
+            staging.swap(lambda conn: log.record(conn, report, kind=KIND, version=version))
     _checkpoint(engine)
     return report
 
@@ -157,19 +171,20 @@ def import_from_portal(
     source = f"Data Mill North dataset {dataset}"
     models.create_all(engine)
     report = BinsReport(source=source)
-    with attempt(report, record_failure=lambda r: _record_failure(engine, r)):
+    log = import_log(engine)
+    with attempt(report, record_failure=lambda r: log.record_failure(r, kind=KIND)):
         downloads = _download(Path(download_dir), portal, http_cache, dataset, progress)
     version = " ".join(
         f"{name}={d.etag or d.last_modified or d.bytes}" for name, d in downloads.items()
     )
-    current = current_meta(engine)
+    current = serving(engine)
     unchanged = not any(d.changed for d in downloads.values())
-    if unchanged and not force and current and current.get("version") == version:
+    if unchanged and not force and current and current.version == version:
         return BinsReport(
             source=source,
             status="unchanged",
-            premises=current["premises_count"],
-            collections=current["collections_count"],
+            premises=current.figures["premises"],
+            collections=current.figures["collections"],
             message="the published files have not changed since the last import",
         )
     return import_files(
@@ -183,28 +198,20 @@ def import_from_portal(
     )
 
 
-def current_meta(engine: sa.Engine) -> dict[str, Any] | None:
-    """The record of the import now serving (the newest successful one), if any."""
-    m = models.data_meta
-    with engine.connect() as conn:
-        row = (
-            conn.execute(sa.select(m).where(m.c.status == "ok").order_by(m.c.id.desc()).limit(1))
-            .mappings()
-            .first()
-        )
-    if row is None:
-        return None
-    out = dict(row)
-    out["imported_at"] = models.aware(out["imported_at"])
-    return out
+def import_log(engine: sa.Engine) -> ImportLog:
+    """The app's import log on ``engine``, asked afresh each time (the app keeps its own)."""
+    return ImportLog(engine, models.imports)
 
 
-def last_attempt(engine: sa.Engine) -> dict[str, Any] | None:
-    """The newest import attempt of any outcome (to say why a refresh failed)."""
-    m = models.data_meta
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(m).order_by(m.c.id.desc()).limit(1)).mappings().first()
-    return dict(row) if row else None
+def serving(engine: sa.Engine) -> ImportRecord | None:
+    """The import serving now (the newest successful one), if any."""
+    return import_log(engine).serving().get(KIND)
+
+
+def last_date(record: ImportRecord) -> date | None:
+    """The last collection date an import holds."""
+    text = record.figures.get("last_date")
+    return date.fromisoformat(text) if text else None
 
 
 # -- reading ------------------------------------------------------------------------
@@ -331,15 +338,20 @@ def _check(report: BinsReport, engine: sa.Engine, limits: Limits) -> None:
             "the premises file looks incomplete"
         )
     if not limits.allow_shrink:
-        _check_not_shrunk(report, current_meta(engine))
+        _check_not_shrunk(report, serving(engine))
 
 
-def _check_not_shrunk(report: BinsReport, current: dict[str, Any] | None) -> None:
-    if not current or current["is_sample"]:
+def _check_not_shrunk(report: BinsReport, current: ImportRecord | None) -> None:
+    if not current or current.is_sample:
         return
     for what, new, old, keep in (
-        ("premises", report.premises, current["premises_count"], MIN_PREMISES_KEPT),
-        ("collections", report.collections, current["collections_count"], MIN_COLLECTIONS_KEPT),
+        ("premises", report.premises, current.figures.get("premises"), MIN_PREMISES_KEPT),
+        (
+            "collections",
+            report.collections,
+            current.figures.get("collections"),
+            MIN_COLLECTIONS_KEPT,
+        ),
     ):
         if old and new < old * keep:
             raise Refused(
@@ -364,41 +376,6 @@ def _date_range(staging: Staging) -> tuple[date | None, date | None]:
     c = staging.copy_of(models.collections).c
     first, last = staging.conn.execute(sa.select(sa.func.min(c.date), sa.func.max(c.date))).one()
     return first, last
-
-
-def _record(conn: sa.Connection, report: BinsReport, version: str) -> None:
-    """The import's row in ``data_meta``, written inside the swap's transaction."""
-    conn.execute(
-        sa.insert(models.data_meta).values(
-            source=report.source[:500],
-            status="ok",
-            is_sample=report.is_sample,
-            premises_count=report.premises,
-            collections_count=report.collections,
-            skipped_count=report.skipped_count + report.orphans,
-            first_date=report.first_date,
-            last_date=report.last_date,
-            message=report.message,
-            version=version,
-            imported_at=models.utcnow(),
-        )
-    )
-
-
-def _record_failure(engine: sa.Engine, report: BinsReport, version: str = "") -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(models.data_meta).values(
-                source=report.source[:500],
-                status=report.status,
-                is_sample=report.is_sample,
-                premises_count=report.premises,
-                collections_count=report.collections,
-                skipped_count=report.skipped_count,
-                message=report.message,
-                version=version,
-            )
-        )
 
 
 def _checkpoint(engine: sa.Engine) -> None:

@@ -2,7 +2,7 @@
 
 APScheduler keeps jobs in the database by reference, so these are plain
 module functions with no arguments. They run against the app the ``bins
-scheduler`` command built (or a fresh ``create_app()``) and read the time from
+scheduler`` command built and handed to :func:`use_app`, and read the time from
 the one clock, the system's, as the scheduler's triggers do: tests set that
 clock (time-machine) and call these very functions, never a variant of them.
 """
@@ -37,11 +37,12 @@ def use_app(app: Flask | None) -> None:
 
 
 def _current() -> Flask:
-    global _app
+    # (the app is handed in, not made here: the factory imports this module's command)
     if _app is None:
-        from . import create_app
-
-        _app = create_app()
+        raise RuntimeError(
+            "the leeds_bins jobs run in `flask --app examples.leeds_bins bins scheduler`, "
+            "which hands them its app (jobs.use_app)"
+        )
     return _app
 
 
@@ -73,10 +74,10 @@ def refresh_job() -> str:
     """Daily data refresh: the portal for real data; a re-projection for the sample."""
     app = _current()
     engine = state.get_engine(app)
-    meta = importer.current_meta(engine)
+    serving = importer.serving(engine)
     day = today()
     try:
-        if meta is None or meta["is_sample"]:
+        if serving is None or serving.is_sample:
             if not sample_projection.needs_refresh(engine, day):
                 return "sample still current"
             report = sample_projection.load(engine, Path(app.config["SAMPLE_DIR"]), day)
@@ -87,7 +88,7 @@ def refresh_job() -> str:
     except importer.ImportFailed as exc:
         log.error("data refresh failed, previous data still serving: %s", exc.report.message)
         return f"failed: {exc.report.message}"
-    state.forget_data_meta(app)
+    state.get_import_log(app).forget()
     log.info("data refresh: %s", report.message)
     return report.message
 

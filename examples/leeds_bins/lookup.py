@@ -1,4 +1,4 @@
-"""Reading premises and collections (what the pages, API and reminders ask)."""
+"""Reading premises and collections (what the pages, API and reminders ask), in ``app``'s database."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 
 from civickit.datasets.bins import format_address
 
@@ -51,10 +52,10 @@ def _premises(row: Any) -> Premises:
     return Premises(**{k: row[k] for k in Premises.__dataclass_fields__})
 
 
-def addresses(postcode: str) -> list[Premises]:
+def addresses(app: Flask, postcode: str) -> list[Premises]:
     """Every premises at ``postcode`` (normalised), in natural order."""
     p = models.premises
-    with get_engine().connect() as conn:
+    with get_engine(app).connect() as conn:
         rows = conn.execute(sa.select(p).where(p.c.postcode == postcode)).mappings().all()
     return sorted((_premises(r) for r in rows), key=Premises.sort_key)
 
@@ -62,35 +63,35 @@ def addresses(postcode: str) -> list[Premises]:
 MAX_ID = 2**63 - 1  # a BIGINT; larger numbers in a URL are simply not found
 
 
-def postcodes(limit: int = 20) -> list[str]:
+def postcodes(app: Flask, limit: int = 20) -> list[str]:
     """The first postcodes the premises table holds (the demo names what its sample covers)."""
     p = models.premises
     query = sa.select(p.c.postcode).where(p.c.postcode.is_not(None)).distinct()
-    with get_engine().connect() as conn:
+    with get_engine(app).connect() as conn:
         return list(conn.execute(query.order_by(p.c.postcode).limit(limit)).scalars())
 
 
-def premises(premises_id: int) -> Premises | None:
+def premises(app: Flask, premises_id: int) -> Premises | None:
     if not 0 <= premises_id <= MAX_ID:
         return None
     p = models.premises
-    with get_engine().connect() as conn:
+    with get_engine(app).connect() as conn:
         row = conn.execute(sa.select(p).where(p.c.id == premises_id)).mappings().first()
     return _premises(row) if row else None
 
 
-def collections(premises_id: int, start: date, end: date) -> list[tuple[date, str]]:
+def collections(app: Flask, premises_id: int, start: date, end: date) -> list[tuple[date, str]]:
     """``(date, bin)`` from ``start`` to ``end`` inclusive, by date then bin order."""
     c = models.collections
     query = sa.select(c.c.date, c.c.bin).where(
         c.c.premises_id == premises_id, c.c.date >= start, c.c.date <= end
     )
-    with get_engine().connect() as conn:
+    with get_engine(app).connect() as conn:
         rows = conn.execute(query).all()
     return sorted(((d, b) for d, b in rows), key=lambda r: (r[0], ORDER.get(r[1], 9)))
 
 
-def next_per_bin(premises_id: int, today: date) -> list[tuple[str, date]]:
+def next_per_bin(app: Flask, premises_id: int, today: date) -> list[tuple[str, date]]:
     """The next collection of each bin from ``today`` on, soonest first."""
     c = models.collections
     query = (
@@ -98,7 +99,7 @@ def next_per_bin(premises_id: int, today: date) -> list[tuple[str, date]]:
         .where(c.c.premises_id == premises_id, c.c.date >= today)
         .group_by(c.c.bin)
     )
-    with get_engine().connect() as conn:
+    with get_engine(app).connect() as conn:
         rows = conn.execute(query).all()
     out = [(b, d if isinstance(d, date) else date.fromisoformat(d)) for b, d in rows]
     return sorted(out, key=lambda r: (r[1], ORDER.get(r[0], 9)))

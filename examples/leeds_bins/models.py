@@ -13,6 +13,8 @@ from typing import overload
 
 import sqlalchemy as sa
 
+from examples.common import import_log
+
 metadata = sa.MetaData()
 # The council's premises ids: a BIGINT, but SQLite's INTEGER (the rowid, so the fastest key).
 PremisesId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -95,22 +97,8 @@ twilio_webhooks = sa.Table(
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
 )
 
-data_meta = sa.Table(
-    "data_meta",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("source", sa.String(500), nullable=False),
-    sa.Column("status", sa.String(10), nullable=False),  # ok | failed | unchanged
-    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False, default=utcnow),
-    sa.Column("is_sample", sa.Boolean, nullable=False, default=False),
-    sa.Column("premises_count", sa.Integer, nullable=False, default=0),
-    sa.Column("collections_count", sa.Integer, nullable=False, default=0),
-    sa.Column("skipped_count", sa.Integer, nullable=False, default=0),
-    sa.Column("first_date", sa.Date),
-    sa.Column("last_date", sa.Date),
-    sa.Column("message", sa.Text, nullable=False, default=""),
-    sa.Column("version", sa.String(500), nullable=False, default=""),  # ETags of the files
-)
+# Every import attempt and its outcome; the newest successful one is the data serving now.
+imports = import_log(metadata, "data_meta")
 
 scheduler_heartbeat = sa.Table(
     "scheduler_heartbeat",

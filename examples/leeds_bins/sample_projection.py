@@ -66,13 +66,13 @@ def project(today: date, dest: Path, *, jobs: Path = JOBS) -> Path:
 
 def needs_refresh(engine: sa.Engine, today: date) -> bool:
     """True when there is no data, or the sample in use runs out within 8 weeks."""
-    meta = importer.current_meta(engine)
-    if meta is None:
+    serving = importer.serving(engine)
+    if serving is None:
         return True
-    if not meta["is_sample"]:
+    if not serving.is_sample:
         return False
-    last = meta["last_date"]
-    imported = meta["imported_at"].date()
+    last = importer.last_date(serving)
+    imported = serving.imported_at.date()
     return last is None or last < today + timedelta(weeks=9) or imported < today
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask
 
 from . import models
 from .state import get_engine
@@ -29,8 +29,8 @@ CONSENT_TEXT = (
 )
 
 
-def _hash(subscription_id: int, code: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
+def _hash(app: Flask, subscription_id: int, code: str) -> str:
+    key = app.config["SECRET_KEY"].encode()
     return hmac.new(key, f"{subscription_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -54,15 +54,15 @@ def _columns() -> list:
     return [s.c.id, s.c.phone, s.c.premises_id, s.c.status, s.c.unsubscribe_token]
 
 
-def get(subscription_id: int) -> Subscription | None:
+def get(app: Flask, subscription_id: int) -> Subscription | None:
     s = models.subscriptions
-    with get_engine().connect() as conn:
+    with get_engine(app).connect() as conn:
         return _row(conn.execute(sa.select(*_columns()).where(s.c.id == subscription_id)).first())
 
 
-def by_token(token: str) -> Subscription | None:
+def by_token(app: Flask, token: str) -> Subscription | None:
     s = models.subscriptions
-    with get_engine().connect() as conn:
+    with get_engine(app).connect() as conn:
         return _row(
             conn.execute(sa.select(*_columns()).where(s.c.unsubscribe_token == token)).first()
         )
@@ -82,12 +82,12 @@ class Started:
     already: bool
 
 
-def start(phone: str, premises_id: int, now: datetime) -> Started:
+def start(app: Flask, phone: str, premises_id: int, now: datetime) -> Started:
     """Create (or reuse) the subscription of ``phone`` to ``premises_id``, with a fresh code."""
     s, v = models.subscriptions, models.verification_codes
     code = f"{secrets.randbelow(1_000_000):06d}"
     already = False
-    with get_engine().begin() as conn:
+    with get_engine(app).begin() as conn:
         row = conn.execute(
             sa.select(*_columns()).where(s.c.phone == phone, s.c.premises_id == premises_id)
         ).first()
@@ -124,13 +124,13 @@ def start(phone: str, premises_id: int, now: datetime) -> Started:
         conn.execute(
             sa.insert(v).values(
                 subscription_id=sub_id,
-                code_hash=_hash(sub_id, code),
+                code_hash=_hash(app, sub_id, code),
                 expires_at=now + CODE_LIFETIME,
                 attempts=0,
                 created_at=now,
             )
         )
-    sub = get(sub_id)
+    sub = get(app, sub_id)
     assert sub is not None
     return Started(sub, code, already)
 
@@ -139,7 +139,7 @@ class CodeProblem(Exception):
     """Why a code was not accepted, in words for the person."""
 
 
-def verify(subscription_id: int, code: str, now: datetime) -> Subscription:
+def verify(app: Flask, subscription_id: int, code: str, now: datetime) -> Subscription:
     """Check ``code``; on success make the subscription active and record consent.
 
     Each check first spends one of the code's tries in a single statement
@@ -149,7 +149,7 @@ def verify(subscription_id: int, code: str, now: datetime) -> Subscription:
     """
     s, v = models.subscriptions, models.verification_codes
     code = "".join(code.split())
-    engine = get_engine()
+    engine = get_engine(app)
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(v.c.id, v.c.code_hash, v.c.expires_at)
@@ -172,7 +172,7 @@ def verify(subscription_id: int, code: str, now: datetime) -> Subscription:
     if attempts is None:
         raise CodeProblem("Too many wrong codes. Ask for a new code.")
     right = len(code) == 6 and code.isdigit()
-    if not (right and hmac.compare_digest(row.code_hash, _hash(subscription_id, code))):
+    if not (right and hmac.compare_digest(row.code_hash, _hash(app, subscription_id, code))):
         left = MAX_ATTEMPTS - attempts
         if left <= 0:
             raise CodeProblem("Too many wrong codes. Ask for a new code.")
@@ -191,21 +191,21 @@ def verify(subscription_id: int, code: str, now: datetime) -> Subscription:
             .where(s.c.id == subscription_id)
             .values(status="active", consented_at=now, stopped_at=None, stop_reason=None)
         )
-    sub = get(subscription_id)
+    sub = get(app, subscription_id)
     assert sub is not None
     return sub
 
 
-def unsubscribe(token: str, now: datetime) -> Subscription | None:
+def unsubscribe(app: Flask, token: str, now: datetime) -> Subscription | None:
     """Stop the subscription behind ``token`` (idempotent)."""
     s = models.subscriptions
-    sub = by_token(token)
+    sub = by_token(app, token)
     if sub is None:
         return None
-    with get_engine().begin() as conn:
+    with get_engine(app).begin() as conn:
         conn.execute(
             sa.update(s)
             .where(s.c.id == sub.id, s.c.status != "stopped")
             .values(status="stopped", stopped_at=now, stop_reason="web")
         )
-    return get(sub.id)
+    return get(app, sub.id)

@@ -58,7 +58,7 @@ def load_leeds_sample(app: Flask, today: date | None = None) -> Any:
 
     day = today or words.today()
     report = sample_projection.load(state.get_engine(app), Path(app.config["SAMPLE_DIR"]), day)
-    state.forget_data_meta(app)
+    state.get_import_log(app).forget()
     return report
 
 

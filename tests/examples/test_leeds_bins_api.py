@@ -109,7 +109,7 @@ def test_readyz_without_data(tmp_path, leeds_sender):
     )
     response = app.test_client().get("/readyz", headers=TOKEN)
     assert response.status_code == 503
-    assert "no bin data" in response.get_json()["checks"]["data"]["message"]
+    assert "no bins data imported yet" in response.get_json()["checks"]["data"]["message"]
 
 
 def test_core_flow(leeds_any_app, leeds_sender):
@@ -195,7 +195,7 @@ def test_readyz_shows_only_a_plain_status_without_the_token(leeds_app):
         assert response.get_json() == {"status": "not_ready"}
         assert "no-store" in response.headers["Cache-Control"]
     detail = client.get("/readyz", headers={"Authorization": "Bearer s3cret-readyz-token"})
-    assert detail.get_json()["checks"]["data"]["premises"] > 0
+    assert detail.get_json()["checks"]["data"]["imports"]["bins"]["premises"] > 0
 
 
 def test_readyz_detail_needs_a_configured_token(leeds_app):

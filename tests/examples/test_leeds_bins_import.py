@@ -86,8 +86,8 @@ def test_import_counts_dedupes_and_strips_nuls(db, tmp_path):
         row = conn.execute(sa.select(models.premises)).mappings().one()
     assert row["saon"] == "" and row["postcode"] == "LS5 3DH"
     assert row["address"] == "1 Abbey Avenue, Bramley, Leeds"
-    meta = importer.current_meta(db)
-    assert meta["premises_count"] == 1 and meta["status"] == "ok"
+    serving = importer.serving(db)
+    assert serving.figures["premises"] == 1 and serving.status == "ok"
 
 
 def test_a_few_bad_rows_are_skipped_and_named_by_line(db, tmp_path, old_data):
@@ -117,8 +117,8 @@ def test_too_many_bad_rows_keep_the_old_data_serving(db, tmp_path, old_data, lee
     assert report.status == "failed"
     assert "line 79" in report.message and "not DD/MM/YY" in report.message
     assert serving(db) == (39, 78)
-    assert importer.current_meta(db)["collections_count"] == 78
-    assert importer.last_attempt(db)["status"] == "failed"
+    assert importer.serving(db).figures["collections"] == 78
+    assert importer.import_log(db).last_attempt().status == "failed"
     with db.connect() as conn:  # no staging tables left behind
         names = sa.inspect(conn).get_table_names()
     assert "premises_staging" not in names and "collections_staging" not in names
@@ -286,7 +286,7 @@ def test_a_failed_download_keeps_the_old_data(db, tmp_path, portal, old_data, fa
         importer.import_from_portal(db, tmp_path / "dl", portal=portal)
     assert caught.value.report.message.startswith("download failed")
     assert serving(db) == (39, 78)
-    assert importer.last_attempt(db)["message"].startswith("download failed")
+    assert importer.import_log(db).last_attempt().message.startswith("download failed")
     assert not (tmp_path / "dl" / "dm_jobs.csv").exists()  # nothing half-written
 
 
@@ -308,3 +308,32 @@ def test_redis_caches_the_portal_catalogue_between_imports(db, tmp_path, redis_u
     assert show.call_count == 1  # the second import read the catalogue from Redis
     downloads = [c for c in responses.calls if c.request.url.startswith(FILES)]
     assert len(downloads) == 4  # files are never served from the cache: always re-checked
+
+
+def test_the_demo_rebuilds_an_import_log_made_by_an_older_leeds_bins(
+    leeds_clock, tmp_path, leeds_sender, capsys
+):
+    """A clone's demo database from before an upgrade has the older ``data_meta`` columns:
+    the demo starts its tables afresh and loads the sample, instead of answering 500."""
+    from examples.leeds_bins import demo
+    from tests.examples.helpers import LEEDS_NOW, make_leeds_app
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    old = sa.create_engine(url)
+    with old.begin() as conn:  # the import log as leeds_bins kept it before
+        conn.exec_driver_sql(
+            "CREATE TABLE data_meta (id INTEGER PRIMARY KEY, source VARCHAR(500), "
+            "status VARCHAR(10), imported_at DATETIME, is_sample BOOLEAN, "
+            "premises_count INTEGER, collections_count INTEGER)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO data_meta VALUES (1, 'bundled sample', 'ok', '2026-11-01', 1, 39, 78)"
+        )
+    old.dispose()
+    app = make_leeds_app(url, tmp_path, leeds_sender)
+    demo.prepare(app)
+    assert "predates this version (data_meta)" in capsys.readouterr().out
+    serving = importer.serving(leeds_engine(app))
+    assert serving.is_sample and serving.imported_at.date() == LEEDS_NOW.date()
+    assert 'id="sample-data-notice"' in app.test_client().get("/").get_data(as_text=True)
+    leeds_engine(app).dispose()

@@ -193,8 +193,8 @@ def test_calendar_dtstamp_is_the_import_time_not_now(leeds_app):
     cal = icalendar.Calendar.from_ical(client.get("/premises/666057/calendar.ics").data)
     stamps = {e.decoded("DTSTAMP") for e in cal.walk("VEVENT")}
     assert len(stamps) == 1
-    meta = state.get_data_meta(leeds_app)
-    assert stamps.pop().replace(microsecond=0) == meta["imported_at"].replace(microsecond=0)
+    serving = state.get_import_log(leeds_app).serving().get("bins")
+    assert stamps.pop().replace(microsecond=0) == serving.imported_at.replace(microsecond=0)
 
 
 def test_the_calendar_feed_sends_one_date_header(leeds_app, serve):

@@ -507,13 +507,13 @@ def _guess_in_parallel(app, sender, monkeypatch):
     state = {"here_or_done": 0, "checks": 0}
     real_hash = subscriptions._hash
 
-    def counting_hash(subscription_id, code):
+    def counting_hash(app, subscription_id, code):
         with arrived:
             state["checks"] += 1
             state["here_or_done"] += 1
             arrived.notify_all()
             arrived.wait_for(lambda: state["here_or_done"] >= guesses, timeout=20)
-        return real_hash(subscription_id, code)
+        return real_hash(app, subscription_id, code)
 
     monkeypatch.setattr(subscriptions, "_hash", counting_hash)
     answers: list[str] = []

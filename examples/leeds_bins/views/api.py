@@ -12,7 +12,7 @@ from civickit.postcodes import normalise
 from examples.common import ApiError
 
 from .. import lookup
-from ..state import data_version, get_cache
+from ..state import get_cache, get_import_log
 from ..words import bin_label, today
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -33,9 +33,12 @@ def addresses():
     except InvalidPostcode as exc:
         raise ApiError(400, "invalid_postcode", str(exc)) from None
     body = get_cache().get_or_render(
-        ("api-addresses", postcode, data_version()),
+        ("api-addresses", postcode, get_import_log().serving().version),
         lambda: json.dumps(
-            {"postcode": postcode, "addresses": [p.to_dict() for p in lookup.addresses(postcode)]}
+            {
+                "postcode": postcode,
+                "addresses": [p.to_dict() for p in lookup.addresses(current_app, postcode)],
+            }
         ),
     )
     return current_app.response_class(body, mimetype="application/json")
@@ -61,7 +64,7 @@ def _date(name: str) -> date | None:
 
 @bp.get("/premises/<int:premises_id>/collections")
 def collections(premises_id: int) -> Response:
-    place = lookup.premises(premises_id)
+    place = lookup.premises(current_app, premises_id)
     if place is None:
         raise ApiError(404, "premises_not_found", f"No premises with id {premises_id}.")
     start = _date("from") or today()
@@ -70,7 +73,7 @@ def collections(premises_id: int) -> Response:
         raise ApiError(400, "invalid_range", "'to' must not be before 'from'.")
     if (end - start).days > MAX_DAYS:
         raise ApiError(400, "range_too_long", f"Ask for at most {MAX_DAYS} days at a time.")
-    rows = lookup.collections(premises_id, start, end)
+    rows = lookup.collections(current_app, premises_id, start, end)
     return jsonify(
         {
             "premises": place.to_dict(),

@@ -12,7 +12,7 @@ from examples.common.web import readiness
 
 from .. import importer
 from ..models import utcnow
-from ..state import get_engine
+from ..state import get_engine, get_import_log
 
 bp = Blueprint("health", __name__)
 
@@ -44,25 +44,16 @@ def readyz():
         }
         return readiness(checks)
 
-    meta = importer.current_meta(engine)
-    if meta is None:
-        checks["data"] = {
-            "ok": False,
-            "message": "no bin data imported yet: run `flask bins import`",
-        }
-    else:
-        age = now - meta["imported_at"]
-        limit = timedelta(hours=config["DATA_MAX_AGE_HOURS"])
-        checks["data"] = {
-            "ok": age <= limit,
-            "imported_at": meta["imported_at"].isoformat(),
-            "age_hours": round(age.total_seconds() / 3600, 1),
-            "sample": bool(meta["is_sample"]),
-            "premises": meta["premises_count"],
-            "collections": meta["collections_count"],
-        }
-        if age > limit:
-            checks["data"]["message"] = f"data is older than {config['DATA_MAX_AGE_HOURS']} hours"
+    checks["data"] = (
+        get_import_log()
+        .serving(fresh=True)
+        .check(
+            [importer.KIND],
+            how_to_import="`flask --app examples.leeds_bins bins import --from-portal`",
+            max_age=timedelta(hours=config["DATA_MAX_AGE_HOURS"]),
+            now=now,
+        )
+    )
 
     if config["READYZ_REQUIRE_SCHEDULER"]:
         beat = read_heartbeat(engine, "leeds_bins.scheduler")

@@ -12,9 +12,9 @@ from flask_wtf.csrf import generate_csrf
 from civickit.ical import Feed, subscribe_links
 from examples.common.web import public_url
 
-from .. import lookup
+from .. import importer, lookup
 from ..forms import PostcodeForm, SignupForm
-from ..state import data_version, get_cache, get_data_meta
+from ..state import get_cache, get_import_log
 from ..words import LONDON, bank_holiday, bin_label, long_date, today, when
 
 bp = Blueprint("main", __name__)
@@ -34,10 +34,10 @@ def addresses():
     postcode = form.normalised()
     if postcode is None:
         return render_template("leeds_bins/index.html", form=form, title="Error"), 400
-    found = lookup.addresses(postcode)
-    meta = get_data_meta()
+    found = lookup.addresses(current_app, postcode)
     # the demo's sample covers a few postcodes: name them rather than blame the postcode
-    covered = lookup.postcodes() if not found and meta and meta["is_sample"] else []
+    sample = get_import_log().serving().is_sample
+    covered = lookup.postcodes(current_app) if not found and sample else []
     return render_template(
         "leeds_bins/addresses.html",
         postcode=postcode,
@@ -75,7 +75,7 @@ def calendar_links(premises_id: int, address: str) -> dict[str, str]:
 
 
 def _premises_or_404(premises_id: int) -> lookup.Premises:
-    found = lookup.premises(premises_id)
+    found = lookup.premises(current_app, premises_id)
     if found is None:
         abort(404)
     return found
@@ -92,7 +92,8 @@ def premises(
         # The page is the same for everyone but the form's CSRF token: cache it with
         # a marker where the token goes, and put this visitor's token in.
         # The page only changes with the data and the date (both in the key).
-        key = ("premises", premises_id, today(), data_version(), feed_url(premises_id))
+        version = get_import_log().serving().version
+        key = ("premises", premises_id, today(), version, feed_url(premises_id))
         html = get_cache().get_or_render(
             key, lambda: _render_premises(premises_id, None, mark=True)
         )
@@ -106,11 +107,11 @@ def _render_premises(
     place = _premises_or_404(premises_id)
     day = today()
     start, end = lookup.window(day)
-    upcoming = lookup.by_day(lookup.collections(premises_id, start, end))
+    upcoming = lookup.by_day(lookup.collections(current_app, premises_id, start, end))
     holidays = [(d, bank_holiday(d)) for d, _ in upcoming if bank_holiday(d)]
     nexts = [
         {"bin": b, "date": d, "when": when(d, day), "label": bin_label(b)}
-        for b, d in lookup.next_per_bin(premises_id, day)
+        for b, d in lookup.next_per_bin(current_app, premises_id, day)
     ]
     html = render_template(
         "leeds_bins/premises.html",
@@ -137,7 +138,8 @@ def calendar(premises_id: int) -> ResponseReturnValue:
     # The feed is a function of the data, the date and its URL: answer a matching
     # If-None-Match without building it.
     url = feed_url(premises_id)
-    etag = hashlib.sha256(f"{premises_id}|{day}|{data_version()}|{url}".encode()).hexdigest()[:32]
+    version = get_import_log().serving().version
+    etag = hashlib.sha256(f"{premises_id}|{day}|{version}|{url}".encode()).hexdigest()[:32]
     # (not for "*": that matches any feed that exists, so first find out whether this one does)
     if not request.if_none_match.star_tag and etag in request.if_none_match:
         response = current_app.response_class(status=304)
@@ -159,8 +161,8 @@ def calendar(premises_id: int) -> ResponseReturnValue:
 
 def _feed(place: lookup.Premises, day: date, url: str) -> bytes:
     premises_id = place.id
-    meta = get_data_meta()
-    updated = meta["imported_at"] if meta else datetime(2020, 1, 1, tzinfo=LONDON)
+    serving = get_import_log().serving().get(importer.KIND)
+    updated = serving.imported_at if serving else datetime(2020, 1, 1, tzinfo=LONDON)
     feed = Feed(
         f"Bin days: {place.address}",
         uid=f"premises-{premises_id}@leeds-bins.civickit",
@@ -169,7 +171,7 @@ def _feed(place: lookup.Premises, day: date, url: str) -> bytes:
         url=url,
     )
     for d, bin_ in lookup.collections(
-        premises_id, day - timedelta(days=14), day + timedelta(weeks=FEED_WEEKS)
+        current_app, premises_id, day - timedelta(days=14), day + timedelta(weeks=FEED_WEEKS)
     ):
         holiday = bank_holiday(d)
         feed.add_day(

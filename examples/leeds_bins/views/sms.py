@@ -51,7 +51,7 @@ def _limited():
 
 @bp.post("/premises/<int:premises_id>/sms")
 def signup(premises_id: int) -> ResponseReturnValue:
-    place = lookup.premises(premises_id)
+    place = lookup.premises(current_app, premises_id)
     if place is None:
         abort(404)
     form = SignupForm()
@@ -67,7 +67,7 @@ def signup(premises_id: int) -> ResponseReturnValue:
         return _limited()
     # Whether the number already gets texts here must not show: the answer is the same
     # either way, and an owner is told by text instead of being sent a code.
-    started = subscriptions.start(phone, premises_id, utcnow())
+    started = subscriptions.start(current_app, phone, premises_id, utcnow())
     if started.already:
         text = sending.already_message(place.address)
     else:
@@ -87,10 +87,10 @@ def signup(premises_id: int) -> ResponseReturnValue:
 
 def _pending():
     sub_id = session.get("leeds_bins.verify")
-    sub = subscriptions.get(sub_id) if isinstance(sub_id, int) else None
+    sub = subscriptions.get(current_app, sub_id) if isinstance(sub_id, int) else None
     if sub is None:
         return None, None
-    return sub, lookup.premises(sub.premises_id)
+    return sub, lookup.premises(current_app, sub.premises_id)
 
 
 @bp.route("/sms/verify", methods=["GET", "POST"])
@@ -108,7 +108,7 @@ def verify():
             return _limited()
         if form.validate():
             try:
-                sub = subscriptions.verify(sub.id, form.code.data or "", utcnow())
+                sub = subscriptions.verify(current_app, sub.id, form.code.data or "", utcnow())
             except subscriptions.CodeProblem as exc:
                 form.code.errors = [str(exc)]
             else:
@@ -150,14 +150,14 @@ def _unsubscribe_url(token: str) -> str:
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 def unsubscribe(token: str) -> str:
     # GET only asks: link scanners and prefetchers must not unsubscribe anyone.
-    sub = subscriptions.by_token(token) if len(token) < 100 else None
+    sub = subscriptions.by_token(current_app, token) if len(token) < 100 else None
     if sub is None:
         abort(404)
-    place = lookup.premises(sub.premises_id)
+    place = lookup.premises(current_app, sub.premises_id)
     address = place.address if place else "this address"
     form = ConfirmForm()
     if request.method == "POST" and form.validate_on_submit():
-        subscriptions.unsubscribe(token, utcnow())
+        subscriptions.unsubscribe(current_app, token, utcnow())
         return render_template(
             "leeds_bins/unsubscribed.html", address=address, title="Text reminders stopped"
         )
