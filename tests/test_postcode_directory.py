@@ -391,6 +391,7 @@ def test_the_fast_place_constructor_equals_the_plain_one():
         codes=dict(zip(CODE_FIELDS, codes, strict=True)),
     )  # fmt: skip
     assert fast == plain and repr(fast) == repr(plain) and fast.to_dict() == plain.to_dict()
+    assert list(vars(fast)) == list(vars(plain))  # the fields, in the same order
     with pytest.raises(AttributeError):
         fast.postcode = "LS1 1UR"  # type: ignore[misc]
 

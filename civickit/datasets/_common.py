@@ -1,18 +1,17 @@
-"""What the dataset readers share: error reporting, fast records, small parsers."""
+"""What the dataset readers share: error reporting and small parsers."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, Generic, TypeVar
 
 from ..errors import (
     DataFormatError,
     InvalidArgument,
 )
 
-R = TypeVar("R")
 V = TypeVar("V")
 
 OnError = Callable[[DataFormatError], None] | None
@@ -84,26 +83,6 @@ class RowProblems:
         for error, _ in held:
             if self.on_error is not None:
                 self.on_error(error)
-
-
-def fast_constructor(cls: type[R]) -> Callable[..., R]:
-    """A keyword-only constructor for a frozen dataclass that skips its per-field ``__setattr__``.
-
-    A frozen dataclass's ``__init__`` sets each field through
-    ``object.__setattr__``, which costs about a microsecond for ten fields; a
-    reader making a million records uses this instead. Callers pass every
-    field by name, and nothing is checked: the readers' tests rebuild each
-    record with the real constructor (``cls(**vars(record)) == record``).
-    """
-    new = object.__new__
-    set_attribute = object.__setattr__
-
-    def make(**fields: Any) -> R:
-        record = new(cls)
-        set_attribute(record, "__dict__", fields)  # the keyword arguments are a fresh dict
-        return record
-
-    return make
 
 
 def text_or_none(value: str) -> str | None:

@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._fastrecords import fast_constructor
 from .._records import Record
 from ..errors import (
     DataFormatError,
@@ -48,7 +49,7 @@ from ..errors import (
 )
 from ..geo import osgb_to_wgs84_many
 from ..tabular import Table, open_table
-from ._common import Memo, OnError, Source, fast_constructor, parse_date, problem
+from ._common import Memo, OnError, Source, parse_date, problem
 
 __all__ = ["SEVERITIES", "Collision", "read_leeds_rtc", "read_stats19"]
 
