@@ -12,7 +12,6 @@ months), and ``ratio = circle rate / district rate``.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
@@ -23,7 +22,7 @@ from flask import Flask
 
 from . import crime as crime_mod
 from . import region, state, store
-from .districts import District, Districts
+from .districts import District, Districts, get_districts
 from .upstream import Location, UpstreamFailed
 
 RADII = (500, 1000, 2000)
@@ -174,6 +173,7 @@ def collisions(
     with_map: bool = True,
 ) -> dict[str, Any]:
     found = store.collisions_within(state.get_engine(app), data, lat, lon, radius_m)
+    loaded = data.serving.get("collisions")
     circle = region.circle_area_km2(radius_m)
     name = district.name if district else "the district"
     km2 = district.land_km2 if district else None
@@ -238,6 +238,8 @@ def collisions(
         "casualties": int(cas.sum()),
         "district_count": whole["count"] if whole else None,
         "district_covered": covered,
+        # the kinds of file loaded: stats19, leeds_rtc (the page credits each publisher)
+        "sources": list((loaded.figures.get("sources") or []) if loaded else []),
         "by_severity": by_severity,
         "by_year": by_year,
         "_points": []
@@ -344,7 +346,7 @@ def crime(
 
 def find_district(app: Flask, where: Location) -> tuple[District | None, str]:
     """The postcode's district, and how it was found."""
-    districts = state.get_districts(app)
+    districts = get_districts(app)
     if where.district:
         found = districts.get(where.district)
         if found is not None:
@@ -358,8 +360,8 @@ def find_district(app: Flask, where: Location) -> tuple[District | None, str]:
 def report(app: Flask, where: Location, radius_m: int, with_map: bool = True) -> dict[str, Any]:
     """Every section for one postcode and radius (private ``_`` keys feed the map, and
     are left empty without ``with_map``: the JSON API never shows them)."""
-    data = state.get_data(app)
-    districts = state.get_districts(app)
+    data = store.get_data(app)
+    districts = get_districts(app)
     lat, lon = where.latitude, where.longitude
     circle = region.circle_area_km2(radius_m)
     district, how = find_district(app, where)
@@ -372,7 +374,7 @@ def report(app: Flask, where: Location, radius_m: int, with_map: bool = True) ->
         "longitude": lon,
         "radius_m": radius_m,
         "location_source": where.source,
-        "sample_data": data.is_sample or app.config["CRIME_SOURCE"] == "snapshot",
+        "sample_data": data.serving.is_sample or app.config["CRIME_SOURCE"] == "snapshot",
         "district": None
         if district is None
         else {
@@ -418,9 +420,9 @@ def hospital_list_info(
     """Which hospital list is loaded (the bundled one is NHS Choices' January 2018 list),
     and, in Wales or Scotland, how many of its sites are in that country: the NHS
     website's list holds few there, so the nearest hospital may be missing from it."""
-    meta = data.meta.get("hospitals") or {}
-    detail = json.loads(meta.get("detail") or "{}")
-    out: dict[str, Any] = {"rows": meta.get("rows"), "as_of": detail.get("as_of")}
+    loaded = data.serving.get("hospitals")
+    figures = loaded.figures if loaded else {}
+    out: dict[str, Any] = {"rows": figures.get("rows"), "as_of": figures.get("as_of")}
     if district is not None and district.code[:1] in ("W", "S") and data.hospital_rows:
         sites, nhs = store.country_hospitals(data, districts, district.code[:1])
         out["in_country"] = {"country": district.country, "sites": sites, "nhs_sites": nhs}

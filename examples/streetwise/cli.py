@@ -259,8 +259,9 @@ def crime_baseline(
     finished and a second run carries on where it stopped.
     """
     from . import crime
+    from .districts import get_districts
 
-    known = state.get_districts()
+    known = get_districts()
     if all_districts == bool(districts):
         raise click.UsageError("Give --district CODE (repeatable) or --all, not both or neither.")
     if all_districts:

@@ -34,9 +34,10 @@ from flask import Flask
 from civickit.errors import APIError
 from civickit.police import Crime, PoliceUK
 from examples.common import MemoryCache
+from examples.common.cache import settled
 
 from . import region, state
-from .districts import District
+from .districts import District, get_districts
 from .models import CrimeBaseline, CrimeBaselineMonth
 from .spatial import nearest_first
 from .upstream import UpstreamFailed, explain
@@ -152,11 +153,21 @@ def load_snapshot(path: Path) -> Snapshot:
     )
 
 
+def get_snapshot(app: Flask | None = None) -> Snapshot:
+    """The app's crime snapshot (``CRIME_SNAPSHOT``), parsed once, on first use (not every
+    app needs it)."""
+    return state.kept(_snapshot, app)
+
+
+def _snapshot(app: Flask) -> Snapshot:
+    return settled(load_snapshot(Path(app.config["CRIME_SNAPSHOT"])))
+
+
 def from_snapshot(
     app: Flask, lat: float, lon: float, radius_m: float, district: District | None = None
 ) -> CrimeFigures:
     """Crime within ``radius_m`` of a point in the bundled snapshot's newest twelve months."""
-    snap = state.get_snapshot(app)
+    snap = get_snapshot(app)
     months = snap.months[:MONTHS_SHOWN]
     inside, distance = nearest_first(lat, lon, radius_m, snap.lats, snap.lons)
     crimes = [(snap.crimes[i], d) for i, d in zip(inside.tolist(), distance.tolist(), strict=True)]
@@ -169,7 +180,7 @@ def from_snapshot(
     baseline = snap.baselines.get(district.code, {}) if district else {}
     note = None
     if district is not None and district.code not in snap.baselines:
-        districts = state.get_districts(app)
+        districts = get_districts(app)
         covered = [d.name for code in snap.baselines if (d := districts.get(code))]
         note = (
             f"The crime snapshot bundled with the app (generated sample data) covers only "

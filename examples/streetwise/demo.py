@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import Flask
 
 import civickit
 from examples.common.db import stale_tables
 
 from . import importer, spatial, state
-from .models import Base, DataMeta, create_all
+from .models import Base, create_all
 
 SAMPLE_POSTCODES = Path(civickit.__file__).parent / "data" / "postcodes_sample.db"
 
@@ -43,12 +42,11 @@ def prepare(app: Flask) -> None:
         )
         Base.metadata.drop_all(engine)
     create_all(engine)
-    with engine.connect() as conn:
-        loaded = conn.execute(sa.select(sa.func.count()).select_from(DataMeta)).scalar()
+    loaded = bool(state.get_import_log(app).serving().imports)
     if loaded and spatial.backend(engine) != "memory" and not spatial.has_index(engine):
         # loaded by a version with another spatial index: load the sample again to build it
         print("streetwise: the demo database has no spatial index of this version; reloading")
-        loaded = 0
+        loaded = False
     if not loaded:
         for report in importer.import_sample(engine):
             print(f"streetwise: loaded {report.rows:,} {report.source} (bundled sample)")

@@ -29,6 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from flask import Flask
+
+from examples.common.cache import settled
+
+from . import state
 
 DATA_DIR = Path(__file__).parent / "data"
 BOUNDARIES_FILE = DATA_DIR / "ons_lad_dec_2024_uk_buc.geojson"
@@ -303,6 +308,17 @@ def _vintage(path: Path) -> str:
     if found:
         return f"{months[found.group(1)]} {found.group(2)}"
     return path.name
+
+
+def get_districts(app: Flask | None = None) -> Districts:
+    """The app's districts: a finer imported boundary set (``BOUNDARIES_FILE``) if there is
+    one, else the bundled one; read once per app, on first use."""
+    return state.kept(_districts, app)
+
+
+def _districts(app: Flask) -> Districts:
+    chosen = Path(app.config.get("BOUNDARIES_FILE") or BOUNDARIES_FILE)
+    return settled(Districts(chosen if chosen.is_file() else BOUNDARIES_FILE))
 
 
 def _read_areas(path: Path) -> dict[str, tuple[float, str]]:

@@ -3,9 +3,10 @@
 Each import reads its files through the civickit readers into a staging copy
 of its table (:class:`examples.common.Staging`). Only when every file has been
 read, and no more rows were skipped than allowed, is the copy swapped in over
-the live table, in one transaction with the provenance row in
-``sw_data_meta``. Anything that goes wrong before that commit raises
-:class:`~examples.common.ImportFailed` and leaves the old data serving.
+the live table, in one transaction with its row in the import log
+(``sw_data_meta``). Anything that goes wrong before that commit raises
+:class:`~examples.common.ImportFailed`, is written to the log as a failure, and
+leaves the old data serving.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import json
 import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,20 @@ import sqlalchemy as sa
 
 from civickit.errors import DataFormatError
 from civickit.postcodes import PostcodeDirectory
-from examples.common import ImportFailed, ImportReport, Progress, Refused, Staging, attempt
+from examples.common import (
+    ImportFailed,
+    ImportLog,
+    ImportReport,
+    Progress,
+    Refused,
+    Staging,
+    attempt,
+)
 from examples.common.importing import plural
 
 from . import spatial
 from .districts import current_code
-from .models import TABLES, DataMeta, create_all
+from .models import TABLES, create_all, imports
 
 SAMPLE_DIR = Path(__file__).parent / "data"
 #: The bundled Hospital.csv is NHS Choices' list as published in January 2018.
@@ -42,6 +49,7 @@ __all__ = [
     "TableReport",
     "import_collisions",
     "import_hospitals",
+    "import_log",
     "import_postcodes",
     "import_sample",
 ]
@@ -53,11 +61,17 @@ class TableReport(ImportReport):
 
     rows: int = 0  # rows loaded
     per_year: dict[int, int] = field(default_factory=dict)  # collisions: rows per year
+    sources: list[str] = field(default_factory=list)  # collisions: stats19, leeds_rtc
+    as_of: str | None = None  # hospitals: when the list was published
 
     def figures(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rows": self.rows}
         if self.per_year:
             out["per_year"] = {str(y): n for y, n in sorted(self.per_year.items())}
+        if self.sources:
+            out["sources"] = list(self.sources)
+        if self.as_of:
+            out["as_of"] = self.as_of
         return out
 
     def summary(self) -> str | None:
@@ -99,6 +113,11 @@ def short_years(per_year: dict[int, int], districts: int) -> list[str]:
     ]
 
 
+def import_log(engine: sa.Engine) -> ImportLog:
+    """The app's import log on ``engine`` (each kind of data is one ``kind`` in it)."""
+    return ImportLog(engine, imports)
+
+
 def _load(
     engine: sa.Engine,
     rows: Iterable[dict[str, Any]],
@@ -107,14 +126,17 @@ def _load(
     max_skipped: int,
     progress: Progress | None,
     dedupe_key: str | None = None,
-    detail: dict[str, Any] | None = None,
 ) -> TableReport:
     """Fill a staging copy of the table from ``rows``, then swap it in (or change nothing)."""
     kind = report.source
     live = TABLES[kind]
     # the collisions' surrogate id is numbered by the database
     columns = [c.name for c in live.columns if c.name != "id"]
-    with attempt(report), _collector_paused():
+    log = import_log(engine)
+    with (
+        attempt(report, record_failure=lambda r: log.record_failure(r, kind=kind)),
+        _collector_paused(),
+    ):
         create_all(engine)
         with Staging(engine, [live]) as staging:
             checked = _checked(rows, report, max_skipped, progress, dedupe_key)
@@ -140,7 +162,7 @@ def _load(
 
             def record(conn: sa.Connection) -> None:
                 spatial.swap_in(conn, index)
-                _record(conn, report, **(detail or {}), **report.figures())
+                log.record(conn, report, kind=kind)
 
             staging.swap(record)
     return report
@@ -197,20 +219,6 @@ def _too_many_skipped(report: TableReport, max_skipped: int) -> Refused:
     return Refused(f"more than {max_skipped:,} bad rows (first: {first}); is this the right file?")
 
 
-def _record(conn: sa.Connection, report: TableReport, **detail: Any) -> None:
-    """Where this kind of data now comes from, written inside the swap's transaction."""
-    conn.execute(sa.delete(DataMeta).where(DataMeta.source == report.source))
-    conn.execute(
-        sa.insert(DataMeta).values(
-            source=report.source,
-            imported_at=datetime.now(UTC),
-            is_sample=report.is_sample,
-            rows=report.rows,
-            detail=json.dumps({"files": report.files, "skipped": report.skipped_count, **detail}),
-        )
-    )
-
-
 # -- collisions ---------------------------------------------------------------------
 
 
@@ -255,8 +263,9 @@ def import_collisions(
     """Replace all collisions with those in the given STATS19 and Leeds RTC files."""
     from civickit.datasets.collisions import read_leeds_rtc, read_stats19
 
-    report = TableReport(source="collisions", is_sample=is_sample)
     stats19, leeds_rtc = [Path(p) for p in stats19], [Path(p) for p in leeds_rtc]
+    given = [name for name, paths in (("stats19", stats19), ("leeds_rtc", leeds_rtc)) if paths]
+    report = TableReport(source="collisions", is_sample=is_sample, sources=given)
     if not stats19 and not leeds_rtc:
         report.message = "give at least one STATS19 or Leeds RTC file"
         raise ImportFailed(report)
@@ -326,7 +335,7 @@ def import_hospitals(
     """
     from civickit.datasets.hospitals import read_nhs
 
-    report = TableReport(source="hospitals", files=[str(path)], is_sample=is_sample)
+    report = TableReport(source="hospitals", files=[str(path)], is_sample=is_sample, as_of=as_of)
 
     def rows() -> Iterator[dict[str, Any]]:
         for h in read_nhs(str(path), on_error=report.skip):
@@ -353,7 +362,6 @@ def import_hospitals(
         max_skipped=max_skipped,
         progress=progress,
         dedupe_key="code",
-        detail={"as_of": as_of},
     )
 
 
@@ -377,7 +385,8 @@ def import_postcodes(
     """
     paths = [Path(p) for p in (src if isinstance(src, list) else [src])]
     report = TableReport(source="postcodes", files=[str(p) for p in paths], is_sample=is_sample)
-    with attempt(report):
+    log = import_log(engine)
+    with attempt(report, record_failure=lambda r: log.record_failure(r, kind="postcodes")):
         directory = PostcodeDirectory.build(paths, dest, on_error=report.skip)
         if report.skipped_count > max_skipped:
             raise _too_many_skipped(report, max_skipped)
@@ -387,9 +396,9 @@ def import_postcodes(
         report.message = f"{plural(report.rows, 'postcode')} in {dest}"
         if report.skipped_count:
             report.message += f"; {plural(report.skipped_count, 'row')} skipped"
+        create_all(engine)
         with engine.begin() as conn:
-            create_all(engine)
-            _record(conn, report)
+            log.record(conn, report, kind="postcodes")
     return report
 
 

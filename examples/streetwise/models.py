@@ -1,4 +1,4 @@
-"""The app's tables: collisions, hospitals, the crime baselines and data provenance.
+"""The app's tables: collisions, hospitals, the crime baselines and the import log.
 
 Postcodes live in a civickit ``PostcodeDirectory`` file, not here.
 
@@ -13,6 +13,8 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from examples.common import import_log
 
 
 class Base(DeclarativeBase):
@@ -82,16 +84,9 @@ class CrimeBaselineMonth(Base):
     fetched_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
-class DataMeta(Base):
-    """Where each kind of data came from and when it was loaded."""
-
-    __tablename__ = "sw_data_meta"
-
-    source: Mapped[str] = mapped_column(sa.String(20), primary_key=True)  # collisions | ...
-    imported_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
-    is_sample: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    rows: Mapped[int] = mapped_column(sa.Integer, default=0)
-    detail: Mapped[str | None] = mapped_column(sa.Text)
+#: Every import attempt of each kind and its outcome (the layout both apps share); the
+#: newest successful import of each kind is the data serving now.
+imports = import_log(Base.metadata, "sw_data_meta")
 
 
 TABLES: dict[str, sa.Table] = {

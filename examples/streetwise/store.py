@@ -1,31 +1,31 @@
 """The loaded data: collisions and hospitals in spatial indexes; district totals from the database.
 
-Built once per data load and kept on the app (:class:`LoadedData`). Every
-request asks the database one cheap question (the ``sw_data_meta`` rows);
-when an import has changed them, even from another process such as
-``flask sw import``, the indexes are rebuilt before the request is answered.
+Built once per data load and kept on the app (:func:`get_data`). Every
+request asks the import log what is serving (one cheap query); when an
+import has changed it, even from another process such as ``flask sw import``,
+the indexes are rebuilt before the request is answered.
 """
 
 from __future__ import annotations
 
-import gc
-import json
 import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from flask import Flask, g, has_request_context
 
 from civickit.geo import PointIndex
+from examples.common import Serving
+from examples.common.cache import settled
 
-from . import spatial
+from . import spatial, state
 from .districts import District, Districts
-from .models import Collision, DataMeta, Hospital
+from .models import Collision, Hospital
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 SEVERITIES = ("fatal", "serious", "slight")
 _SEVERITY_CODE = {name: i for i, name in enumerate(SEVERITIES)}
@@ -40,7 +40,7 @@ class Loaded:
     ``memory`` (every collision in a :class:`PointIndex` in this process).
     """
 
-    version: tuple[Any, ...]
+    version: str  # Serving.version of the imports it was built from
     spatial: str
     collisions: PointIndex[int]
     ids: np.ndarray  # database ids, by row
@@ -52,13 +52,9 @@ class Loaded:
     years: list[int]
     hospitals: PointIndex[dict[str, Any]]
     hospital_rows: list[dict[str, Any]]
-    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    serving: Serving = field(default_factory=Serving)  # the imports it was built from
     # per-district totals, worked out on first use for this data version
     district_totals: dict[tuple[str, str], Any] = field(default_factory=dict)
-
-    @property
-    def is_sample(self) -> bool:
-        return any(m["is_sample"] for m in self.meta.values())
 
 
 def site(hospital: dict[str, Any]) -> tuple[float, float]:
@@ -71,14 +67,26 @@ def distinct_places(hospitals: Iterable[dict[str, Any]]) -> set[tuple[float, flo
     return {site(h) for h in hospitals}
 
 
-#: asked at every request: plain SQL, without building and compiling a statement each time
-_VERSION_SQL = f'SELECT source, imported_at, "rows" FROM {DataMeta.__tablename__} ORDER BY source'
+def get_data(app: Flask | None = None) -> Loaded:
+    """The loaded collisions and hospitals, rebuilt first if an import has changed them.
+
+    Asked once per request (the answer is kept on ``flask.g``): one request sees one
+    version of the data, and asks the database about it once.
+    """
+    if not has_request_context():
+        return _current(app)
+    found: Loaded | None = g.get("_streetwise_data")
+    if found is None:
+        found = g._streetwise_data = _current(app)
+    return found
 
 
-def data_version(engine: sa.Engine) -> tuple[Any, ...]:
-    with engine.connect() as conn:
-        rows = conn.exec_driver_sql(_VERSION_SQL).all()
-    return tuple(tuple(r) for r in rows)
+def _current(app: Flask | None) -> Loaded:
+    return state.kept(_loaded_data, app).get(state.get_import_log(app).serving())
+
+
+def _loaded_data(app: Flask) -> LoadedData:
+    return LoadedData(state.get_engine(app), app.config.get("COLLISION_INDEX", "auto"))
 
 
 class LoadedData:
@@ -94,35 +102,20 @@ class LoadedData:
         self._lock = threading.Lock()
         self._current: Loaded | None = None
 
-    def get(self) -> Loaded:
-        version = data_version(self._engine)
+    def get(self, serving: Serving) -> Loaded:
+        """The data built from the imports ``serving`` names (built now if it is not)."""
         with self._lock:
-            if self._current is None or self._current.version != version:
+            if self._current is None or self._current.version != serving.version:
                 self._current = None  # the old data can go before the new is read
-                self._current = settled(build(self._engine, version, self._index))
+                self._current = settled(build(self._engine, serving, self._index))
             return self._current
 
 
-def settled(kept: T) -> T:
-    """``kept``, with every object alive now moved out of the cycle collector's way.
-
-    What a worker loads once (boundaries, the crime snapshot, hospitals) lives
-    as long as the worker (the data, until the next import), yet each full
-    collection walked all of it, inside whichever request set it off: those
-    requests were the slowest. Frozen objects are still freed when nothing
-    refers to them.
-    """
-    gc.collect()
-    gc.freeze()
-    return kept
-
-
-def build(engine: sa.Engine, version: tuple[Any, ...] | None = None, index: str = "auto") -> Loaded:
+def build(engine: sa.Engine, serving: Serving, index: str = "auto") -> Loaded:
     """Read hospitals (and, without a spatial index in the database, collisions) and index them."""
-    version = data_version(engine) if version is None else version
     kind = spatial.backend(engine) if index == "auto" else "memory"
     if kind != "memory" and not spatial.has_index(engine):
-        if any(v[0] == "collisions" for v in version):  # loaded by an older version
+        if serving.get("collisions") is not None:  # loaded by an older version
             log.warning(
                 "streetwise: the collisions have no %s index yet, so each worker loads them "
                 "all into memory; run `flask --app examples.streetwise sw import` again",
@@ -141,15 +134,6 @@ def build(engine: sa.Engine, version: tuple[Any, ...] | None = None, index: str 
         # with a spatial index, radius queries go to the database: nothing is loaded here
         rows = conn.execute(query if kind == "memory" else query.where(sa.false())).all()
         hospitals = [dict(r._mapping) for r in conn.execute(sa.select(Hospital.__table__))]
-        meta = {
-            r.source: {
-                "imported_at": r.imported_at,
-                "is_sample": bool(r.is_sample),
-                "rows": r.rows,
-                "detail": r.detail,
-            }
-            for r in conn.execute(sa.select(DataMeta))
-        }
     n = len(rows)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
     lats = np.fromiter((r[1] for r in rows), dtype=np.float64, count=n)
@@ -159,13 +143,13 @@ def build(engine: sa.Engine, version: tuple[Any, ...] | None = None, index: str 
     casualties = np.fromiter((r[5] or 0 for r in rows), dtype=np.int32, count=n)
     del rows
     years = sorted(int(y) for y in np.unique(year) if y)
-    if kind != "memory":  # the years the import counted, kept with its provenance
-        detail = json.loads((meta.get("collisions") or {}).get("detail") or "{}")
-        years = sorted(int(y) for y in (detail.get("per_year") or {}))
+    collisions = serving.get("collisions")
+    if kind != "memory" and collisions is not None:  # the years the import counted
+        years = sorted(int(y) for y in collisions.figures.get("per_year") or {})
 
     hospital_index = PointIndex(hospitals, lat="latitude", lon="longitude")
     return Loaded(
-        version=version,
+        version=serving.version,
         spatial=kind,
         collisions=PointIndex.from_arrays(lats, lons),
         ids=ids,
@@ -177,7 +161,7 @@ def build(engine: sa.Engine, version: tuple[Any, ...] | None = None, index: str 
         years=years,
         hospitals=hospital_index,
         hospital_rows=hospitals,
-        meta=meta,
+        serving=serving,
     )
 
 

@@ -12,7 +12,8 @@ import re
 
 import responses
 
-from examples.streetwise import fetch, state
+from examples.streetwise import fetch
+from examples.streetwise.districts import get_districts
 from tests.examples.helpers import make_streetwise_app
 
 LAYER = fetch.ONS_BOUNDARIES_URL
@@ -56,8 +57,8 @@ def test_boundaries_are_fetched_through_the_arcgis_client_and_used(tmp_path):
     written = json.loads(dest.read_text())
     assert written["features"][0]["properties"]["LAD24CD"] == "E08000035"
     fresh = make_streetwise_app(f"sqlite:///{tmp_path / 'sw.db'}", BOUNDARIES_FILE=str(dest))
-    leeds = state.get_districts(fresh).get("E08000035")
+    leeds = get_districts(fresh).get("E08000035")
     assert leeds is not None and leeds.contains([53.8], [-1.55])[0]
     assert leeds.land_km2 == 551.6983  # the area still comes from the SAM file
-    assert "lad_dec_2024_bgc.geojson" in state.get_districts(fresh).boundary_source
-    assert state.get_districts(fresh).vintage == "December 2024"
+    assert "lad_dec_2024_bgc.geojson" in get_districts(fresh).boundary_source
+    assert get_districts(fresh).vintage == "December 2024"

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
 from civickit.postcodes import PostcodeDirectory
-from examples.streetwise.models import Collision, DataMeta, Hospital
+from examples.streetwise import importer
+from examples.streetwise.models import Collision, Hospital
 from scripts.generate_streetwise_sample import police_crime
 from tests.examples.helpers import make_streetwise_app, north, streetwise_engine
 
@@ -103,7 +104,6 @@ def known_app(database_url, tmp_path):
         POSTCODES_DIRECTORY=postcode_directory(tmp_path, [(POSTCODE, *CENTRE, LEEDS)]),
     )
     engine = streetwise_engine(app)
-    now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(
             sa.insert(Collision),
@@ -141,13 +141,9 @@ def known_app(database_url, tmp_path):
                 for code, name, lat, lon, _ in HOSPITALS
             ],
         )
-        conn.execute(
-            sa.insert(DataMeta),
-            [
-                {"source": kind, "imported_at": now, "is_sample": False, "rows": 1}
-                for kind in ("collisions", "hospitals")
-            ],
-        )
+        for kind in ("collisions", "hospitals"):  # as an import records what it loaded
+            report = importer.TableReport(source=kind, status="ok", rows=1)
+            importer.import_log(engine).record(conn, report, kind=kind)
     yield app
     engine.dispose()
 

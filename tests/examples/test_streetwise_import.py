@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from civickit.portals import known_portals
 from civickit.postcodes import PostcodeDirectory
-from examples.common import ImportFailed
-from examples.streetwise import importer
+from examples.common import ImportFailed, ImportLog
+from examples.streetwise import importer, store
 from examples.streetwise.demo import SAMPLE_POSTCODES
-from examples.streetwise.models import Collision, DataMeta, Hospital
+from examples.streetwise.models import Collision, Hospital, imports
 from tests.examples.helpers import assert_cli_failed, make_streetwise_app, streetwise_engine
 
 DATA = importer.SAMPLE_DIR
@@ -39,7 +39,7 @@ def test_sample_import_loads_every_kind_and_marks_it_sample(streetwise_any_app):
         result.output
     )
     with streetwise_engine(streetwise_any_app).connect() as conn:
-        assert all(r.is_sample for r in conn.execute(sa.select(DataMeta)))
+        assert all(r.is_sample for r in conn.execute(sa.select(imports)))
     html = streetwise_any_app.test_client().get("/area/LS1%203EX").get_data(as_text=True)
     assert 'id="sample-data-notice"' in html
     assert "January 2018" in html
@@ -124,14 +124,12 @@ def test_a_failed_import_leaves_the_old_data_serving(streetwise_any_app, tmp_pat
 def test_a_failure_during_the_swap_rolls_back(streetwise_any_app, monkeypatch):
     engine = streetwise_engine(streetwise_any_app)
     before = count(streetwise_any_app, Hospital)
-    real_insert = sa.insert
 
-    def exploding_insert(table, *a, **kw):
-        if table is DataMeta:  # the last statement of the swap transaction
-            raise RuntimeError("disk full")
-        return real_insert(table, *a, **kw)
+    def disk_full(*args, **kwargs):
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importer.sa, "insert", exploding_insert)
+    # the import's record is the last statement of the swap transaction
+    monkeypatch.setattr(ImportLog, "record", disk_full)
     with pytest.raises(ImportFailed, match="disk full"):
         importer.import_hospitals(engine, DATA / "nhs_hospital_sample.csv")
     monkeypatch.undo()
@@ -219,10 +217,15 @@ def test_the_demo_rebuilds_a_database_made_by_an_older_streetwise(tmp_path, monk
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     old = sa.create_engine(url)
     create_all(old)
-    with old.begin() as conn:  # loaded once, by a version whose collisions had fewer columns
+    with old.begin() as conn:  # loaded once, by a version with fewer columns and an older log
         conn.exec_driver_sql("DROP TABLE sw_collisions")
         conn.exec_driver_sql(
             "CREATE TABLE sw_collisions (id INTEGER PRIMARY KEY, latitude FLOAT, longitude FLOAT)"
+        )
+        conn.exec_driver_sql("DROP TABLE sw_data_meta")
+        conn.exec_driver_sql(
+            "CREATE TABLE sw_data_meta (source VARCHAR(20) PRIMARY KEY, imported_at DATETIME, "
+            "is_sample BOOLEAN, rows INTEGER, detail TEXT)"
         )
         conn.exec_driver_sql(
             "INSERT INTO sw_data_meta (source, imported_at, is_sample, rows) "
@@ -253,10 +256,8 @@ def test_the_demo_rebuilds_the_spatial_index_of_a_database_made_before_it(tmp_pa
         conn.exec_driver_sql(f"DROP INDEX {name}")
         conn.exec_driver_sql("CREATE VIRTUAL TABLE sw_collisions_rtree USING rtree(id, s, n, w, e)")
     assert not spatial.has_index(engine)
-    from examples.streetwise import state
-
     with caplog.at_level("WARNING"):
-        assert state.get_data(app).spatial == "memory"
+        assert store.get_data(app).spatial == "memory"
     assert "run `flask --app examples.streetwise sw import` again" in caplog.text
     demo.prepare(app)
     assert spatial.has_index(engine)
@@ -267,7 +268,7 @@ def test_the_demo_rebuilds_the_spatial_index_of_a_database_made_before_it(tmp_pa
             ).first()
             is None
         )
-    assert state.get_data(app).spatial == "grid"
+    assert store.get_data(app).spatial == "grid"
 
 
 def test_an_import_gives_the_cycle_collector_back_whatever_happens(streetwise_any_app, tmp_path):

@@ -92,7 +92,7 @@ def test_healthz_does_no_io_and_readyz_checks_the_database(streetwise_app, monke
     token = {"Authorization": "Bearer readyz-token"}
     ready = client.get("/readyz", headers=token)
     assert ready.status_code == 200
-    assert ready.get_json()["checks"]["data"]["hospitals"]["rows"] > 0
+    assert ready.get_json()["checks"]["data"]["imports"]["hospitals"]["rows"] > 0
     assert client.get("/readyz").get_json() == {"status": "ready"}  # no detail for anyone
 
     def unreachable(*args, **kwargs):

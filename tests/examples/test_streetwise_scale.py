@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from examples.streetwise import importer, spatial, state
+from examples.streetwise import importer, spatial, store
 from tests.examples.helpers import (
     make_streetwise_app,
     stats19_file,
@@ -57,12 +57,12 @@ def _check(url, expected_backend):
     engine = streetwise_engine(app)
     importer.import_sample(engine)
     assert spatial.backend(engine) == expected_backend and spatial.has_index(engine)
-    data = state.get_data(app)
+    data = store.get_data(app)
     assert data.spatial == expected_backend
     assert len(data.lats) == 0  # nothing loaded into this worker
     memory = make_streetwise_app(url, COLLISION_INDEX="memory")
-    assert state.get_data(memory).spatial == "memory"
-    assert len(state.get_data(memory).lats) == 4074
+    assert store.get_data(memory).spatial == "memory"
+    assert len(store.get_data(memory).lats) == 4074
     for lat, lon in PLACES:
         for radius in (200, 1000, 2000):
             ours = store_within(app, lat, lon, radius)
@@ -75,9 +75,7 @@ def _check(url, expected_backend):
 
 
 def store_within(app, lat, lon, radius):
-    from examples.streetwise import store
-
-    return store.collisions_within(streetwise_engine(app), state.get_data(app), lat, lon, radius)
+    return store.collisions_within(streetwise_engine(app), store.get_data(app), lat, lon, radius)
 
 
 def test_sqlite_grid_answers_as_the_in_memory_index(tmp_path):

@@ -9,8 +9,7 @@ from flask import Blueprint, Response, jsonify
 
 from examples.common.web import readiness
 
-from ..models import DataMeta
-from ..state import get_engine
+from ..state import get_import_log
 
 bp = Blueprint("health", __name__)
 
@@ -32,10 +31,7 @@ def readyz() -> Response:
     """
     checks: dict[str, dict[str, Any]] = {}
     try:
-        with get_engine().connect() as conn:
-            loaded = conn.execute(
-                sa.select(DataMeta.source, DataMeta.imported_at, DataMeta.rows, DataMeta.is_sample)
-            ).all()
+        serving = get_import_log().serving(fresh=True)
     except sa.exc.SQLAlchemyError as exc:
         checks["database"] = {
             "ok": False,
@@ -43,20 +39,8 @@ def readyz() -> Response:
         }
         return readiness(checks)
     checks["database"] = {"ok": True}
-    data: dict[str, Any] = {
-        row.source: {
-            "imported_at": row.imported_at.isoformat(),
-            "rows": row.rows,
-            "sample": bool(row.is_sample),
-        }
-        for row in loaded
-    }
-    missing = [name for name in NEEDED if name not in data]
-    data["ok"] = not missing
-    if missing:
-        data["message"] = (
-            f"no {' or '.join(missing)} loaded yet: run `flask --app examples.streetwise "
-            "sw import --sample` (or --from-portal)"
-        )
-    checks["data"] = data
+    checks["data"] = serving.check(
+        NEEDED,
+        how_to_import="`flask --app examples.streetwise sw import --sample` (or --from-portal)",
+    )
     return readiness(checks)

@@ -6,26 +6,17 @@ import calendar
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from civickit.errors import InvalidPostcode, PostcodeNotFound
 from civickit.postcodes import normalise
 
-from .. import area, state
+from .. import area
 from ..upstream import UpstreamFailed, terminated_words
 from .shared import RADIUS_LABELS, cached, count_area_request, locate, radius_arg
 
 bp = Blueprint("main", __name__)
-
-
-def _sample_flag() -> bool:
-    try:
-        data = state.get_data()
-    except sa.exc.SQLAlchemyError:
-        return False
-    return data.is_sample or current_app.config["CRIME_SOURCE"] == "snapshot"
 
 
 def _index(
@@ -38,7 +29,6 @@ def _index(
             value=value,
             radius=radius,
             radius_labels=RADIUS_LABELS,
-            sample_data=_sample_flag(),
         ),
         status,
     )
@@ -82,7 +72,6 @@ def area_page(postcode: str) -> ResponseReturnValue:
             postcode=canonical,
             failure=failure,
             title=f"{canonical}: lookup not available",
-            sample_data=_sample_flag(),
         )
 
     def render() -> str:
@@ -94,8 +83,6 @@ def area_page(postcode: str) -> ResponseReturnValue:
             map_data=_map_data(report),
             chart=_charts(report),
             title=f"{canonical}: hospitals, road collisions and crime",
-            sample_data=report["sample_data"],
-            meta=state.get_data().meta,
         )
 
     return cached("page", where, radius, render)

@@ -11,7 +11,7 @@ from flask import current_app, request
 from examples.common import ApiError
 from examples.common.web import spend_limit
 
-from .. import area, state
+from .. import area, state, store
 from ..upstream import Location, resolve
 
 T = TypeVar("T")
@@ -72,6 +72,6 @@ def cached(kind: str, where: Location, radius: int, render: Callable[[], T]) -> 
     Crime can come live from police.uk, so entries also expire after
     ``PAGE_CACHE_TTL`` seconds (0 turns the cache off).
     """
-    version = state.get_data(current_app).version
+    version = store.get_data(current_app).version
     key = (kind, where.postcode, where.latitude, where.longitude, radius, version)
     return state.get_cache(current_app).get_or_render(key, render)
