@@ -60,6 +60,7 @@ _EXPORTS = {
     "Outcome": "civickit.police",
     # geo
     "distance_m": "civickit.geo",
+    "distance_m_many": "civickit.geo",
     "osgb_to_wgs84": "civickit.geo",
     "osgb_to_wgs84_many": "civickit.geo",
     "PointIndex": "civickit.geo",
@@ -109,7 +110,7 @@ if TYPE_CHECKING:  # let type checkers and IDEs see the real names
     from . import datasets
     from .db import make_engine
     from .errors import *  # noqa: F403
-    from .geo import PointIndex, distance_m, osgb_to_wgs84, osgb_to_wgs84_many
+    from .geo import PointIndex, distance_m, distance_m_many, osgb_to_wgs84, osgb_to_wgs84_many
     from .http import HttpClient
     from .ical import Feed, subscribe_links
     from .police import Crime, Outcome, PoliceUK

@@ -12,18 +12,19 @@ longitude and cos(latitude) in radians.
 (below that size NumPy's per-call cost dominates); a longer run is filtered by
 the dot product of unit vectors in NumPy, and the survivors are measured.
 
-**Distances.** Every distance is the haversine of :func:`civickit.geo.distance_m`,
-written out in two loops (the small-run scan in :meth:`PointGrid.search`, and
-:func:`_measure`) with the query's side computed once and each point's radians
-and cosine precomputed: a function call per point would double a query's
-cost. ``tests/test_geo.py`` pins both copies to ``distance_m``, bit for bit.
+**Distances.** Every distance is the haversine of
+:func:`civickit._sphere.distance_m` (``geo.distance_m``), written out once, by
+design, in :func:`_measure`'s loop, which every query calls once per run:
+there the query's side is computed once and each point's radians and cosine
+are precomputed, where a call to ``distance_m`` per point would double a
+query's cost. ``tests/test_geo.py`` pins it to ``distance_m``, bit for bit.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable
-from math import asin, cos, floor, pi, radians, sin, sqrt
+from math import asin, cos, floor, inf, pi, radians, sin, sqrt
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -44,6 +45,12 @@ _SMALL = 48  # up to this many entries in a run, plain Python beats NumPy's per-
 # 1e-16: they are taken this far below the threshold, then measured exactly
 _DOT_SLACK = 1e-13
 _FLOATS_PER_ENTRY = 6  # x, y, z, latitude, longitude, cos(latitude)
+
+#: The latitudes and longitudes (radians) a query's candidates must lie within:
+#: (south, north, west, east, whether the longitudes wrap and are not checked).
+Box = tuple[float, float, float, float, bool]
+#: The box of a query that measures every candidate it is given.
+_EVERYWHERE: Box = (-inf, inf, -inf, inf, True)
 
 
 class GridShape(NamedTuple):
@@ -149,21 +156,11 @@ class PointGrid:
         else:
             runs = self._runs(r0, r1, lon_lo, lon_hi, dlon)
         hits: list[Hit] = []
+        box = (lat_lo, lat_hi, lon_lo, lon_hi, wraps)
         query = threshold = None
         for a, e in runs:
-            if e - a <= _SMALL:
-                # the body of distance_m, inlined (see the module docstring)
-                for o in range(6 * a + 3, 6 * e, 6):
-                    p2 = band[o]
-                    if lat_lo <= p2 <= lat_hi:
-                        l2 = band[o + 1]
-                        if wraps or lon_lo <= l2 <= lon_hi:
-                            x = sin((p2 - p1) * 0.5)
-                            y = sin((l2 - l1) * 0.5)
-                            h = x * x + c1 * band[o + 2] * y * y
-                            d = EARTH_DIAMETER_M * asin(sqrt(h) if h < 1.0 else 1.0)
-                            if d <= radius:
-                                hits.append((d, rank[o // 6]))
+            if e - a <= _SMALL:  # every entry of the run, by its latitude's offset
+                hits += _measure(band, rank, range(6 * a + 3, 6 * e, 6), p1, l1, c1, radius, box)
                 continue
             if query is None:
                 # the query's unit vector, and zeros against the entry's other three floats
@@ -171,8 +168,8 @@ class PointGrid:
                 reach = delta + slack
                 threshold = cos(reach) - _DOT_SLACK if reach < pi else -2.0
             # pick the candidates by dot product, then measure them exactly
-            picked = (self.vectors[a:e].dot(query) >= threshold).nonzero()[0].tolist()
-            hits += [hit for hit in _measure(band, rank, a, picked, p1, l1, c1) if hit[0] <= radius]
+            picked = (self.vectors[a:e].dot(query) >= threshold).nonzero()[0] * 6 + (6 * a + 3)
+            hits += _measure(band, rank, picked.tolist(), p1, l1, c1, radius, box)
         hits.sort()
         return hits
 
@@ -248,7 +245,7 @@ class PointGrid:
         count = e - a
         if count < k:
             return None
-        picked: Iterable[int]
+        offsets: Iterable[int]  # of the candidates' latitudes in the band
         if count > k:
             # the query's unit vector, and zeros against the entry's other three floats
             query = np.array((c1 * cos(l1), c1 * sin(l1), sin(p1), 0.0, 0.0, 0.0))
@@ -258,10 +255,11 @@ class PointGrid:
                 t = sorted(dots.tolist())[count - k]
             else:
                 t = float(np.partition(dots, count - k)[count - k])
-            picked = (dots >= t - _DOT_SLACK).nonzero()[0].tolist()
+            first = 6 * a + 3  # a few candidates: Python's arithmetic beats two NumPy calls
+            offsets = [first + 6 * i for i in (dots >= t - _DOT_SLACK).nonzero()[0].tolist()]
         else:
-            picked = range(count)
-        hits = _measure(self.band, self.rank, a, picked, p1, l1, c1)
+            offsets = range(6 * a + 3, 6 * e, 6)
+        hits = _measure(self.band, self.rank, offsets, p1, l1, c1, inf, _EVERYWHERE)
         hits.sort()
         del hits[k:]
         settled = hits[-1][0] < (margin - 1e-12) * EARTH_RADIUS_M * (1 - 1e-9)
@@ -272,25 +270,35 @@ class PointGrid:
 def _measure(
     band: memoryview,
     rank: memoryview,
-    start: int,
-    picked: Iterable[int],
+    offsets: Iterable[int],
     p1: float,
     l1: float,
     c1: float,
+    radius: float,
+    box: Box,
 ) -> list[Hit]:
-    """Hits for the entries ``start + i``, ``i`` in ``picked``, unsorted.
+    """Hits for the entries whose latitudes are at ``offsets`` in ``band``, unsorted: those
+    inside ``box`` and within ``radius`` metres of the query.
 
-    The body of distance_m, inlined (see the module docstring): ``p1`` and
-    ``l1`` are the query in radians, ``c1`` the cosine of its latitude.
+    The point index's one haversine: :func:`civickit._sphere.distance_m`'s body,
+    inlined by design (see the module docstring). ``p1`` and ``l1`` are the
+    query in radians, ``c1`` the cosine of its latitude; an entry's latitude,
+    longitude and cosine are at ``o``, ``o + 1`` and ``o + 2``, and its rank
+    at ``o // 6``.
     """
+    lat_lo, lat_hi, lon_lo, lon_hi, wraps = box
     hits = []
-    for i in picked:
-        i += start
-        o = 6 * i
-        x = sin((band[o + 3] - p1) * 0.5)
-        y = sin((band[o + 4] - l1) * 0.5)
-        h = x * x + c1 * band[o + 5] * y * y
-        hits.append((EARTH_DIAMETER_M * asin(sqrt(h) if h < 1.0 else 1.0), rank[i]))
+    for o in offsets:
+        p2 = band[o]
+        if lat_lo <= p2 <= lat_hi:
+            l2 = band[o + 1]
+            if wraps or lon_lo <= l2 <= lon_hi:
+                x = sin((p2 - p1) * 0.5)
+                y = sin((l2 - l1) * 0.5)
+                h = x * x + c1 * band[o + 2] * y * y
+                d = EARTH_DIAMETER_M * asin(sqrt(h) if h < 1.0 else 1.0)
+                if d <= radius:
+                    hits.append((d, rank[o // 6]))
     return hits
 
 
