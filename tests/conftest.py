@@ -224,3 +224,17 @@ def serious_axe_violations(page: object) -> list[dict]:
 def axe() -> Callable[[object], list[dict]]:
     """``assert axe(page) == []``: no serious or critical accessibility violations."""
     return serious_axe_violations
+
+
+@pytest.fixture
+def fixture_json(request: pytest.FixtureRequest) -> Callable[[str], object]:
+    """``fixture_json("name.json")``: a recorded answer, parsed, from ``tests/fixtures/<source>/``,
+    the source the test module names (``FIXTURE_SOURCE = "police_uk"``)."""
+    from functools import partial
+
+    from tests.helpers import load_json
+
+    source = getattr(request.module, "FIXTURE_SOURCE", None)
+    if source is None:
+        pytest.fail(f"{request.module.__name__} takes fixture_json but names no FIXTURE_SOURCE")
+    return partial(load_json, source)

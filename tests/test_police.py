@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from datetime import date
-from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,16 +20,12 @@ from civickit.errors import (
 )
 from civickit.http import HttpClient
 from civickit.police import MAX_GET_URL, Crime, Outcome, PoliceUK
-from tests.helpers import load_json
 
 BASE = "https://data.police.uk/api"
+#: recorded answers for fixture_json (tests/conftest.py): tests/fixtures/police_uk/
+FIXTURE_SOURCE = "police_uk"
 STREET = f"{BASE}/crimes-street/all-crime"
 NEWEST, OLDEST = "2025-08", "2022-09"  # the 36 months in crimes_street_dates.json
-
-
-@pytest.fixture
-def fixture_json():
-    return partial(load_json, "police_uk")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import string
-from functools import partial
 
 import pytest
 import responses
@@ -21,14 +20,10 @@ from civickit.errors import (
 )
 from civickit.http import HttpClient
 from civickit.postcodes import Place, Postcodes, normalise
-from tests.helpers import load_json
 
 BASE = "https://api.postcodes.io"
-
-
-@pytest.fixture
-def fixture_json():
-    return partial(load_json, "postcodes_io")
+#: recorded answers for fixture_json (tests/conftest.py): tests/fixtures/postcodes_io/
+FIXTURE_SOURCE = "postcodes_io"
 
 
 @pytest.fixture
