@@ -125,10 +125,28 @@ def test_demo_serves_both_apps_offline_and_stops_on_sigterm():
 @pytest.mark.slow
 @pytest.mark.parametrize("after_s", [0.3, 1.0, 2.0])
 def test_a_stop_while_starting_up_leaves_nothing_behind(after_s):
-    proc = _start_demo(free_port(), free_port())
+    """The stop lands ``after_s`` after the demo armed its handlers (its first step),
+    not after Popen: on a busy machine the interpreter alone can take longer than
+    0.3 s to start, and a SIGTERM before any of the demo's code has run is the
+    operating system's to handle."""
+    proc = _start_demo(free_port(), free_port(), CIVICKIT_DEMO_PAUSE_AT="start")
+    seen = _lines_until(proc, "demo: paused at start")
+    proc.stdin.write("\n")
+    proc.stdin.flush()
     time.sleep(after_s)
-    out = _stop(proc)
+    out = "".join(seen) + _stop(proc)
     assert proc.returncode == 0, out[-2000:]
+    assert "Stopping the demo" in out
+
+
+def _lines_until(proc: subprocess.Popen, prefix: str) -> list[str]:
+    """The demo's output up to and including the line starting with ``prefix``."""
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith(prefix):
+            return seen
+    pytest.fail(f"the demo never printed {prefix!r}:\n{''.join(seen)[-2000:]}")
 
 
 # Every step at which examples.demo checks for a stop, in the order it takes them.
@@ -151,13 +169,7 @@ def test_a_stop_inside_a_finaliser_at_each_step_is_never_lost(step, signum):
     """The demo pauses inside a __del__ (where a raised exception is dropped, as in
     an import's weakref callback); the stop lands there; the demo must still stop."""
     proc = _start_demo(free_port(), free_port(), CIVICKIT_DEMO_PAUSE_AT=step)
-    seen = []
-    for line in proc.stdout:
-        seen.append(line)
-        if line.startswith(f"demo: paused at {step}"):
-            break
-    else:
-        pytest.fail(f"the demo never reached step {step!r}:\n{''.join(seen)[-2000:]}")
+    seen = _lines_until(proc, f"demo: paused at {step}")
     proc.send_signal(signum)
     time.sleep(0.2)  # the handler runs while the finaliser is blocked reading stdin
     proc.stdin.write("\n")
