@@ -91,18 +91,19 @@ def area_page(postcode: str) -> ResponseReturnValue:
 def _chart_rows(
     items: list[dict[str, Any]],
     label: Callable[[dict[str, Any]], str],
-    leeds_factor: float,
+    district_factor: float,
     sublabel: Callable[[dict[str, Any]], str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows for the SVG charts: the count, and the count expected at the district's rate."""
+    """Rows for the SVG charts: the count, and the count expected at the district's rate
+    (``district_per_km2`` times ``district_factor``: the circle's km², times the periods)."""
     return [
         {
             "label": label(item),
             "sublabel": sublabel(item) if sublabel else None,
             "value": item["count"],
-            "leeds": None
+            "district": None
             if item["district_per_km2"] is None
-            else item["district_per_km2"] * leeds_factor,
+            else item["district_per_km2"] * district_factor,
         }
         for item in items
     ]
@@ -131,7 +132,7 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
         )
     for key in list(out):
         out[f"{key}_max"] = max(
-            [max(row["value"], row["leeds"] or 0) for row in out[key]], default=1
+            [max(row["value"], row["district"] or 0) for row in out[key]], default=1
         )
     return out
 
