@@ -72,6 +72,22 @@ def test_reminders_names_import_from_where_they_always_did():
     assert reminders.heartbeat is heartbeat  # what stored "civickit.reminders:heartbeat" jobs name
 
 
+def test_postcodes_names_import_from_where_they_always_did():
+    """civickit.postcodes became a package (issue 21): its public names still import
+    from it, latest_onspd and OnspdRelease from their new home in datasets."""
+    import civickit.postcodes as postcodes
+    from civickit.datasets import onspd
+
+    for name in ("BUILTIN_NAMES", "BULK_LIMIT", "CODE_FIELDS", "DIRECTORY_ENV", "Place",
+                 "PostcodeDirectory", "Postcodes", "default_directory", "normalise",
+                 "user_directory_path", "latest_onspd", "OnspdRelease"):  # fmt: skip
+        assert getattr(postcodes, name) is not None, name
+    assert postcodes.latest_onspd is onspd.latest_onspd
+    assert postcodes.OnspdRelease is onspd.OnspdRelease
+    with pytest.raises(AttributeError, match="no attribute 'ARCGIS_SEARCH_URL'"):
+        postcodes.ARCGIS_SEARCH_URL  # noqa: B018 (the old search's own URL: ArcGISHub's now)
+
+
 def test_dispatch_report_to_dict_like_every_record():
     from civickit.reminders import DispatchReport
 

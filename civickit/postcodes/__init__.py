@@ -33,6 +33,19 @@ from .place import CODE_FIELDS as CODE_FIELDS
 from .place import Place, normalise
 from .place import _new_place as _new_place
 
+# latest_onspd and OnspdRelease moved up to civickit.datasets.onspd (issue 21): the old
+# names still resolve here, on first use, so no caller changes.
+_MOVED = {"latest_onspd": "civickit.datasets.onspd", "OnspdRelease": "civickit.datasets.onspd"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "BULK_LIMIT",
     "DIRECTORY_ENV",
