@@ -38,7 +38,7 @@ from examples.common.cache import settled
 
 from . import region, state
 from .districts import District, get_districts
-from .models import CrimeBaseline, CrimeBaselineMonth
+from .models import crime_baseline, crime_baseline_months
 from .spatial import nearest_first
 from .upstream import UpstreamFailed, explain
 
@@ -282,16 +282,15 @@ def stored_baseline(
     engine: sa.Engine, district: str, months: list[str]
 ) -> dict[str, dict[str, int]]:
     """The stored district-wide counts for these months (month -> category -> n)."""
+    cb, cbm = crime_baseline.c, crime_baseline_months.c
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(CrimeBaseline.month, CrimeBaseline.category, CrimeBaseline.count).where(
-                CrimeBaseline.district == district, CrimeBaseline.month.in_(months)
+            sa.select(cb.month, cb.category, cb.count).where(
+                cb.district == district, cb.month.in_(months)
             )
         ).all()
         counted = conn.execute(
-            sa.select(CrimeBaselineMonth.month).where(
-                CrimeBaselineMonth.district == district, CrimeBaselineMonth.month.in_(months)
-            )
+            sa.select(cbm.month).where(cbm.district == district, cbm.month.in_(months))
         ).scalars()
         baseline: dict[str, dict[str, int]] = {m: {} for m in counted}
     for month, category, count in rows:
@@ -366,37 +365,29 @@ def fetch_baseline(
 
 def stored_months(engine: sa.Engine, district: str) -> set[str]:
     """The months already counted for a district (a resumed run skips them)."""
+    cbm = crime_baseline_months.c
     with engine.connect() as conn:
-        return set(
-            conn.execute(
-                sa.select(CrimeBaselineMonth.month).where(CrimeBaselineMonth.district == district)
-            ).scalars()
-        )
+        return set(conn.execute(sa.select(cbm.month).where(cbm.district == district)).scalars())
 
 
 def store_month(engine: sa.Engine, district: str, month: str, counts: dict[str, int]) -> int:
     """Replace one district's counts for one month, in one transaction (so a stop keeps it)."""
     from datetime import UTC, datetime
 
+    cb, cbm = crime_baseline.c, crime_baseline_months.c
     with engine.begin() as conn:
-        conn.execute(
-            sa.delete(CrimeBaseline).where(
-                CrimeBaseline.district == district, CrimeBaseline.month == month
-            )
-        )
+        conn.execute(sa.delete(crime_baseline).where(cb.district == district, cb.month == month))
         rows = [
             {"district": district, "month": month, "category": c, "count": n}
             for c, n in counts.items()
         ]
         if rows:
-            conn.execute(sa.insert(CrimeBaseline), rows)
+            conn.execute(sa.insert(crime_baseline), rows)
         conn.execute(
-            sa.delete(CrimeBaselineMonth).where(
-                CrimeBaselineMonth.district == district, CrimeBaselineMonth.month == month
-            )
+            sa.delete(crime_baseline_months).where(cbm.district == district, cbm.month == month)
         )
         conn.execute(
-            sa.insert(CrimeBaselineMonth).values(
+            sa.insert(crime_baseline_months).values(
                 district=district,
                 month=month,
                 crimes=sum(counts.values()),

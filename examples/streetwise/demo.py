@@ -11,7 +11,7 @@ import civickit
 from examples.common.db import stale_tables
 
 from . import importer, spatial, state
-from .models import Base, create_all
+from .models import create_all, metadata
 
 SAMPLE_POSTCODES = Path(civickit.__file__).parent / "data" / "postcodes_sample.db"
 
@@ -33,14 +33,14 @@ def prepare(app: Flask) -> None:
     if "STREETWISE_UPSTREAM_RETRIES" not in os.environ:
         app.config["UPSTREAM_RETRIES"] = 0
     engine = state.get_engine(app)
-    stale = stale_tables(engine, Base.metadata)
+    stale = stale_tables(engine, metadata)
     if stale:
         # made by an older streetwise: the demo's tables hold only the bundled
         # sample, so build them afresh and load it again
         print(
             f"streetwise: the demo database predates this version ({', '.join(stale)}); rebuilding"
         )
-        Base.metadata.drop_all(engine)
+        metadata.drop_all(engine)
     create_all(engine)
     loaded = bool(state.get_import_log(app).serving().imports)
     if loaded and spatial.backend(engine) != "memory" and not spatial.has_index(engine):

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from civickit.geo import EARTH_RADIUS_M, distance_m_many
 
-from .models import Collision
+from .models import collisions
 
 RTREE = "sw_collisions_rtree"  # the index before the grid: dropped by the next import
 GRID_INDEX = "ix_sw_collisions_cell"
@@ -172,7 +172,7 @@ def swap_in(conn: sa.Connection, kind: str) -> None:
 def within(engine: sa.Engine, lat: float, lon: float, radius_m: float) -> Found:
     """The collisions within ``radius_m`` of a point, from the database's spatial index."""
     kind = backend(engine)
-    c = Collision.__table__.c
+    c = collisions.c
     south, north, west, east = box(lat, lon, radius_m)
     if kind == "grid":
         ranges = cell_ranges(south, north, west, east)

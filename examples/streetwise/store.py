@@ -22,9 +22,8 @@ from civickit.geo import PointIndex
 from examples.common import Serving
 from examples.common.cache import settled
 
-from . import spatial, state
+from . import models, spatial, state
 from .districts import District, Districts
-from .models import Collision, Hospital
 
 log = logging.getLogger(__name__)
 SEVERITIES = ("fatal", "serious", "slight")
@@ -122,18 +121,12 @@ def build(engine: sa.Engine, serving: Serving, index: str = "auto") -> Loaded:
                 kind,
             )
         kind = "memory"
+    c = models.collisions.c
     with engine.connect() as conn:
-        query = sa.select(
-            Collision.id,
-            Collision.latitude,
-            Collision.longitude,
-            Collision.severity,
-            Collision.date,
-            Collision.casualties,
-        )
+        query = sa.select(c.id, c.latitude, c.longitude, c.severity, c.date, c.casualties)
         # with a spatial index, radius queries go to the database: nothing is loaded here
         rows = conn.execute(query if kind == "memory" else query.where(sa.false())).all()
-        hospitals = [dict(r._mapping) for r in conn.execute(sa.select(Hospital.__table__))]
+        hospitals = [dict(r._mapping) for r in conn.execute(sa.select(models.hospitals))]
     n = len(rows)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
     lats = np.fromiter((r[1] for r in rows), dtype=np.float64, count=n)
@@ -175,16 +168,17 @@ def district_collisions(engine: sa.Engine, data: Loaded, code: str) -> dict[str,
     by_severity = [0, 0, 0]
     by_year: dict[int, int] = {}
     count = casualties = 0
+    c = models.collisions.c
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(
-                Collision.year,
-                Collision.severity,
+                c.year,
+                c.severity,
                 sa.func.count(),
-                sa.func.coalesce(sa.func.sum(Collision.casualties), 0),
+                sa.func.coalesce(sa.func.sum(c.casualties), 0),
             )
-            .where(Collision.district == code)
-            .group_by(Collision.year, Collision.severity)
+            .where(c.district == code)
+            .group_by(c.year, c.severity)
         ).all()
     for year, severity, n, cas in rows:
         count += n

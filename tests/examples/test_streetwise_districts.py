@@ -159,12 +159,12 @@ def test_a_welsh_page_says_the_nhs_list_lacks_nhs_wales_hospitals(streetwise_app
 def _districts(engine):
     import sqlalchemy as sa
 
-    from examples.streetwise.models import Collision
+    from examples.streetwise.models import collisions
 
     with engine.connect() as conn:
         return sorted(
             tuple(r)
-            for r in conn.execute(sa.select(Collision.district_recorded, Collision.district))
+            for r in conn.execute(sa.select(collisions.c.district_recorded, collisions.c.district))
         )
 
 

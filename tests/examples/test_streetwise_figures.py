@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from civickit.postcodes import PostcodeDirectory
 from examples.streetwise import importer
-from examples.streetwise.models import Collision, Hospital
+from examples.streetwise.models import collisions, hospitals
 from scripts.generate_streetwise_sample import police_crime
 from tests.examples.helpers import make_streetwise_app, north, streetwise_engine
 
@@ -106,7 +106,7 @@ def known_app(database_url, tmp_path):
     engine = streetwise_engine(app)
     with engine.begin() as conn:
         conn.execute(
-            sa.insert(Collision),
+            sa.insert(collisions),
             [
                 {
                     "reference": ref,
@@ -127,7 +127,7 @@ def known_app(database_url, tmp_path):
             ],
         )
         conn.execute(
-            sa.insert(Hospital),
+            sa.insert(hospitals),
             [
                 {
                     "code": code,

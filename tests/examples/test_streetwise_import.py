@@ -13,15 +13,15 @@ from civickit.postcodes import PostcodeDirectory
 from examples.common import ImportFailed, ImportLog
 from examples.streetwise import importer, store
 from examples.streetwise.demo import SAMPLE_POSTCODES
-from examples.streetwise.models import Collision, Hospital, imports
+from examples.streetwise.models import collisions, hospitals, imports
 from tests.examples.helpers import assert_cli_failed, make_streetwise_app, streetwise_engine
 
 DATA = importer.SAMPLE_DIR
 
 
-def count(app, model) -> int:
+def count(app, table) -> int:
     with streetwise_engine(app).connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(model)).scalar()
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
 
 
 def test_sample_import_loads_every_kind_and_marks_it_sample(streetwise_any_app):
@@ -32,9 +32,9 @@ def test_sample_import_loads_every_kind_and_marks_it_sample(streetwise_any_app):
     assert "collisions: 4,074 rows loaded from 8 files" in result.output
     # 2015 real: 25 casualty rows, 21 collisions; 5 generated years of 600; the real
     # 2022 London rows (1,049) and the real 2023 header rows (4)
-    assert count(streetwise_any_app, Collision) == 21 + 5 * 600 + 1049 + 4
+    assert count(streetwise_any_app, collisions) == 21 + 5 * 600 + 1049 + 4
     # the national 2018 list: 1,234 rows, 8 codes listed twice, 1 row without coordinates
-    assert count(streetwise_any_app, Hospital) == 1234 - 8 - 1
+    assert count(streetwise_any_app, hospitals) == 1234 - 8 - 1
     assert "per year: 2015 21, 2020 600, 2021 600, 2022 1,649, 2023 604, 2024 600" in (
         result.output
     )
@@ -50,7 +50,7 @@ def test_every_hospital_postcode_is_in_the_bundled_directory(streetwise_any_app)
     with streetwise_engine(streetwise_any_app).connect() as conn:
         hospital_postcodes = set(
             conn.execute(
-                sa.select(Hospital.postcode).where(Hospital.postcode.is_not(None))
+                sa.select(hospitals.c.postcode).where(hospitals.c.postcode.is_not(None))
             ).scalars()
         )
     assert all(pc in directory for pc in hospital_postcodes)
@@ -76,7 +76,7 @@ def test_bad_rows_are_skipped_and_reported_with_line_numbers(streetwise_any_app,
     assert result.exit_code == 0, result.output
     assert "1 row skipped" in result.output
     assert f"skipped {path.name}, line 4:" in result.output
-    assert count(streetwise_any_app, Collision) == 20  # 21 references, one lost with its only row
+    assert count(streetwise_any_app, collisions) == 20  # 21 references, one lost with its only row
 
 
 def test_postcodes_build_the_directory_and_bad_rows_carry_line_numbers(
@@ -103,7 +103,7 @@ def test_postcodes_build_the_directory_and_bad_rows_carry_line_numbers(
 
 
 def test_a_failed_import_leaves_the_old_data_serving(streetwise_any_app, tmp_path):
-    before = (count(streetwise_any_app, Collision), count(streetwise_any_app, Hospital))
+    before = (count(streetwise_any_app, collisions), count(streetwise_any_app, hospitals))
     client = streetwise_any_app.test_client()
     first = client.get("/api/area/LS1%203EX").get_json()
     runner = streetwise_any_app.test_cli_runner()
@@ -117,13 +117,13 @@ def test_a_failed_import_leaves_the_old_data_serving(streetwise_any_app, tmp_pat
         args=["sw", "import", "--leeds-rtc", str(_bad_leeds_rtc(tmp_path)), "--max-skipped", "0"]
     )
     assert_cli_failed(bad, "more than 0 bad rows", "Nothing was changed")
-    assert (count(streetwise_any_app, Collision), count(streetwise_any_app, Hospital)) == before
+    assert (count(streetwise_any_app, collisions), count(streetwise_any_app, hospitals)) == before
     assert client.get("/api/area/LS1%203EX").get_json() == first
 
 
 def test_a_failure_during_the_swap_rolls_back(streetwise_any_app, monkeypatch):
     engine = streetwise_engine(streetwise_any_app)
-    before = count(streetwise_any_app, Hospital)
+    before = count(streetwise_any_app, hospitals)
 
     def disk_full(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -133,7 +133,7 @@ def test_a_failure_during_the_swap_rolls_back(streetwise_any_app, monkeypatch):
     with pytest.raises(ImportFailed, match="disk full"):
         importer.import_hospitals(engine, DATA / "nhs_hospital_sample.csv")
     monkeypatch.undo()
-    assert count(streetwise_any_app, Hospital) == before
+    assert count(streetwise_any_app, hospitals) == before
     with engine.connect() as conn:
         tables = sa.inspect(conn).get_table_names()
     assert "sw_hospitals_staging" not in tables
@@ -164,7 +164,7 @@ def test_import_json_report(streetwise_any_app, tmp_path):
 def test_import_from_the_portals(streetwise_any_app, tmp_path):
     site = known_portals()["datamillnorth"].url
     rtc = (DATA / "leeds_rtc_2015_sample.csv").read_bytes()
-    hospitals = (DATA / "nhs_hospital_sample.csv").read_bytes()
+    hospital_csv = (DATA / "nhs_hospital_sample.csv").read_bytes()
     package = {
         "success": True,
         "result": {
@@ -184,7 +184,7 @@ def test_import_from_the_portals(streetwise_any_app, tmp_path):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.get(f"{site}/api/3/action/package_show", json=package)
         rsps.get("https://example.org/rta/2015.csv", body=rtc)
-        rsps.get("https://media.nhschoices.nhs.uk/data/foi/Hospital.csv", body=hospitals)
+        rsps.get("https://media.nhschoices.nhs.uk/data/foi/Hospital.csv", body=hospital_csv)
         result = streetwise_any_app.test_cli_runner().invoke(
             args=["sw", "import", "--from-portal", "--quiet"]
         )

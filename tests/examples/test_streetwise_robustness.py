@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 
 from examples.streetwise import importer
-from examples.streetwise.models import Hospital
+from examples.streetwise.models import hospitals
 from tests.examples.helpers import (
     MALFORMED_HOSTS,
     every_route,
@@ -62,7 +62,7 @@ def test_no_host_header_or_date_makes_a_5xx_on_any_route(streetwise_app, host, s
 )
 def test_hospital_links_from_the_data_are_only_http_or_https(streetwise_app, website):
     with streetwise_engine(streetwise_app).begin() as conn:  # as if the published file said so
-        conn.execute(sa.update(Hospital).values(website=website))
+        conn.execute(sa.update(hospitals).values(website=website))
     client = streetwise_app.test_client()
     links = [h["link"] for h in client.get("/api/area/LS1%203EX").get_json()["hospitals"]]
     assert links and all(urlsplit(link).scheme in ("http", "https") for link in links)

@@ -403,7 +403,7 @@ def test_crime_baseline_counts_leeds_once_per_crime(streetwise_app, rsps):
     and merged; only crimes inside the district's boundary count."""
     import sqlalchemy as sa
 
-    from examples.streetwise.models import CrimeBaseline
+    from examples.streetwise.models import crime_baseline
 
     dates(rsps)
     whole = []
@@ -436,10 +436,10 @@ def test_crime_baseline_counts_leeds_once_per_crime(streetwise_app, rsps):
     with streetwise_engine(streetwise_app).connect() as conn:
         rows = conn.execute(
             sa.select(
-                CrimeBaseline.district,
-                CrimeBaseline.month,
-                CrimeBaseline.category,
-                CrimeBaseline.count,
+                crime_baseline.c.district,
+                crime_baseline.c.month,
+                crime_baseline.c.category,
+                crime_baseline.c.count,
             )
         ).all()
     assert sorted(rows) == [
@@ -462,7 +462,7 @@ def test_a_sigterm_during_crime_baseline_keeps_finished_months_and_a_rerun_resum
 
     import sqlalchemy as sa
 
-    from examples.streetwise.models import CrimeBaseline
+    from examples.streetwise.models import crime_baseline
 
     engine = streetwise_engine(streetwise_app)
     dates(rsps)
@@ -494,7 +494,7 @@ def test_a_sigterm_during_crime_baseline_keeps_finished_months_and_a_rerun_resum
     assert again.exit_code == 0, again.output
     assert set(asked) == {"2025-08", "2025-07"}  # 2025-09 is not asked again
     with engine.connect() as conn:
-        months = conn.execute(sa.select(CrimeBaseline.month)).scalars().all()
+        months = conn.execute(sa.select(crime_baseline.c.month)).scalars().all()
     assert sorted(months) == ["2025-07", "2025-08", "2025-09"]
 
 
