@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 
 # Where the leeds_bins tests set the clock (the ``leeds_clock`` fixture): noon on a
 # Thursday, so "tomorrow" is Friday 4 December 2026, and Christmas Day (a Friday bank
-# holiday) falls within the next 8 weeks. tests/test_dates.py runs the same journeys
+# holiday) falls within the next 8 weeks. tests/examples/test_dates.py runs the same journeys
 # on other dates, to catch code that reads the real clock instead of this one.
 LEEDS_NOW = datetime(2026, 12, 3, 12, 0, tzinfo=ZoneInfo("Europe/London")).astimezone(UTC)
 
