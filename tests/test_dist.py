@@ -16,9 +16,11 @@ ROOT = Path(__file__).parent.parent
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """The wheel as `make dist` builds it: from the sdist, unpacked in a temporary folder,
+    so nothing is written to build/ in the tree and nothing stale there rides along."""
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
         check=True,
         capture_output=True,
     )
@@ -36,7 +38,6 @@ def test_the_wheel_holds_the_civickit_package_only(wheel):
     for init in (ROOT / "civickit").rglob("__init__.py"):
         assert init.relative_to(ROOT).as_posix() in names, init
     # the starter app rides along as the template of `civickit new`: its files, and no others
-    # (a file left in build/lib by an older build would ride along too: `make clean`)
     starter = ROOT / "examples" / "starter"
     built = {"node_modules", ".venv", "vendor", "__pycache__", ".pytest_cache", ".mypy_cache"}
     ours = {
