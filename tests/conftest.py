@@ -33,6 +33,16 @@ def _no_postcode_directory_of_the_developer(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CIVICKIT_POSTCODES", "")
 
 
+@pytest.fixture(autouse=True)
+def _apps_keep_their_files_in_a_temporary_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The apps' instance folder (SQLite files, secret key, the projected sample) is a
+    temporary one, for apps made here and for every process a test starts: no test
+    writes into the repository, nor reads a demo database a developer left there."""
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
+
+
 @pytest.fixture
 def run() -> Callable[..., object]:
     """``run("postcode", "LS1 3EX")``: the ``civickit`` command, in process."""

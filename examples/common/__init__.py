@@ -20,7 +20,15 @@ from .importing import (
     import_log,
 )
 from .staging import Staging
-from .web import ApiError, configure, init_app, json_error, made_once, show_sample_notice
+from .web import (
+    ApiError,
+    configure,
+    init_app,
+    json_error,
+    made_once,
+    new_app,
+    show_sample_notice,
+)
 
 __all__ = [
     "ApiError",
@@ -40,5 +48,6 @@ __all__ = [
     "json_error",
     "made_once",
     "make_engine",
+    "new_app",
     "show_sample_notice",
 ]

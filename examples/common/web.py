@@ -104,6 +104,17 @@ def json_error(status: int, code: str, message: str) -> Response:
     return response
 
 
+def new_app(import_name: str) -> Flask:
+    """The Flask app, its instance folder (SQLite files, secret key, working files)
+    at ``INSTANCE_PATH`` when set, else Flask's ``instance/`` beside the code.
+
+    A deployment whose code is read-only points it elsewhere; the test suite
+    points it at a temporary folder, so no test writes into the repository.
+    """
+    chosen = os.environ.get("INSTANCE_PATH")
+    return Flask(import_name, instance_path=str(Path(chosen).resolve()) if chosen else None)
+
+
 def configure(app: Flask, name: str, config: Mapping[str, Any] | None = None) -> None:
     """Set configuration from the environment, then from ``config`` (tests)."""
     instance = Path(app.instance_path)

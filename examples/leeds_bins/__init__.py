@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from examples.common import configure, init_app
+from examples.common import configure, init_app, new_app
 from examples.common.web import exempt_from_csrf
 
 SERVICE_NAME = "Leeds bin days"
@@ -46,7 +46,7 @@ def _env_config() -> dict[str, Any]:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create and configure the leeds_bins app (``config`` overrides the environment)."""
-    app = Flask(__name__)
+    app = new_app(__name__)
     configure(app, "leeds_bins", {**_env_config(), **(config or {})})
     instance = Path(app.instance_path)
     app.config.setdefault("SAMPLE_DIR", str(instance / "leeds_bins_sample"))

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from examples.common import configure, init_app
+from examples.common import configure, init_app, new_app
 
 SERVICE_NAME = "Streetwise"
 DATA_DIR = Path(__file__).parent / "data"
@@ -77,7 +77,7 @@ def _env_config(instance: Path) -> dict[str, Any]:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create and configure the streetwise app (``config`` overrides the environment)."""
-    app = Flask(__name__)
+    app = new_app(__name__)
     configure(app, "streetwise", {**_env_config(Path(app.instance_path)), **(config or {})})
     if app.config["CRIME_SOURCE"] not in CRIME_SOURCES:
         raise ValueError(
