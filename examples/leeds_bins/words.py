@@ -22,9 +22,9 @@ BINS = {
 ORDER = {name: i for i, name in enumerate(BINS)}
 
 
-def today(now: datetime | None = None) -> date:
-    """Today's date in Leeds (the server may run in UTC)."""
-    return (now or datetime.now(LONDON)).astimezone(LONDON).date()
+def today() -> date:
+    """Today's date in Leeds, from the system clock (the server may run in UTC)."""
+    return datetime.now(LONDON).date()
 
 
 def bin_label(bin_: str, *, capital: bool = True) -> str:
