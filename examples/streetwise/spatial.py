@@ -71,11 +71,6 @@ class Found:
         )
 
 
-#: Great-circle distances in metres from one point to many: civickit's (the name the
-#: scale tests use).
-haversine_m = distance_m_many
-
-
 def box(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
     """(south, north, west, east) of a box holding the circle."""
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
